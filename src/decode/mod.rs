@@ -1,0 +1,3 @@
+//! Decoding: raw packets to events.
+
+pub mod ike;

@@ -1,0 +1,263 @@
+//! The one type that flows between the stages: capture → decode → track → diagnose → report.
+//!
+//! Decoders turn bytes into [`Event`]s; nothing downstream looks at bytes again. Every event
+//! carries the [`PacketRef`] that locates its evidence (frame number, time, lengths) so a finding
+//! can always point back at the packets that support it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::decode::ike::IkeMessage;
+
+/// Capture time. Kept as seconds + nanoseconds so pcap (µs) and pcapng (any resolution) files
+/// lose nothing, and ordering is exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    pub const fn new(secs: i64, nanos: u32) -> Self {
+        Timestamp { secs, nanos }
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.secs as f64 + f64::from(self.nanos) / 1e9
+    }
+
+    /// Signed difference `self - earlier` in seconds.
+    pub fn since(self, earlier: Timestamp) -> f64 {
+        (self.secs - earlier.secs) as f64 + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
+    }
+
+    /// Difference in nanoseconds, saturating at zero when `earlier` is later (captures merged
+    /// from several interfaces are not always in time order).
+    pub fn nanos_since(self, earlier: Timestamp) -> u64 {
+        let a = self.secs as i128 * 1_000_000_000 + i128::from(self.nanos);
+        let b = earlier.secs as i128 * 1_000_000_000 + i128::from(earlier.nanos);
+        (a - b).clamp(0, u64::MAX as i128) as u64
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with microseconds, like `tcpdump -tttt` but unambiguous.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60,
+            self.nanos / 1000
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm), so the
+/// report needs no time-zone crate and is the same on every machine.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Where a packet came from in the capture: its 1-based record number (Wireshark's frame
+/// number), its time, and both lengths — the original length matters for MTU diagnosis even when
+/// the snap length cut the packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketRef {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub caplen: u32,
+    pub origlen: u32,
+}
+
+/// IP protocol numbers this tool cares about.
+pub mod ipproto {
+    pub const ICMP: u8 = 1;
+    pub const UDP: u8 = 17;
+    pub const ESP: u8 = 50;
+    pub const AH: u8 = 51;
+    pub const ICMPV6: u8 = 58;
+}
+
+/// Outer addresses and ports as seen on the wire. Ports are 0 for ESP and AH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Flow {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+}
+
+impl Flow {
+    pub fn reversed(&self) -> Flow {
+        Flow {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+        }
+    }
+}
+
+/// What the outer IP header said, beyond the addresses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpInfo {
+    /// 4 or 6.
+    pub version: u8,
+    /// IPv4 total length / IPv6 payload length + 40, of the packet as sent (the whole datagram
+    /// when it was reassembled).
+    pub total_len: u32,
+    pub dont_fragment: bool,
+    pub ttl: u8,
+    /// IPv4 identification or IPv6 fragment identification (0 when unfragmented IPv6).
+    pub ident: u32,
+    /// Number of IP fragments this datagram was reassembled from; 0 when it was not fragmented.
+    pub fragments: u16,
+    /// Frame of the first fragment when `fragments > 0`.
+    pub first_fragment_frame: u64,
+}
+
+/// Where decoding stopped and why. `offset` is relative to the start of `layer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    pub layer: &'static str,
+    pub offset: usize,
+    pub message: String,
+}
+
+impl DecodeError {
+    pub fn new(layer: &'static str, offset: usize, message: impl Into<String>) -> Self {
+        DecodeError {
+            layer,
+            offset,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at offset {:#x}: {}", self.layer, self.offset, self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// ESP header (RFC 4303 §2), plain or UDP-encapsulated (RFC 3948).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EspInfo {
+    pub spi: u32,
+    pub seq: u32,
+    /// ESP bytes: from the SPI to the end of the ICV (what the SA's byte counters count).
+    pub len: u32,
+    pub udp_encapsulated: bool,
+}
+
+/// AH header (RFC 4302 §2): only what identifies the SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AhInfo {
+    pub spi: u32,
+    pub seq: u32,
+    pub next_header: u8,
+}
+
+/// One IP fragment of an IPsec flow, reported as it passes so MTU problems are visible even
+/// when the datagram is never completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentInfo {
+    pub ident: u32,
+    /// Byte offset of this fragment's data in the datagram.
+    pub offset: u32,
+    pub more_fragments: bool,
+    /// Length of the fragment's data (after the IP header).
+    pub data_len: u32,
+    /// The inner protocol (UDP, ESP, …).
+    pub proto: u8,
+}
+
+/// A fragment set that never completed (timed out or evicted): its pieces are lost on the path
+/// or filtered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IncompleteFragments {
+    pub ident: u32,
+    pub proto: u8,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub fragments_seen: u16,
+    pub bytes_seen: u32,
+    /// Whether the fragment at offset 0 was among those seen.
+    pub had_first: bool,
+    /// Whether the last fragment (MF clear) was seen; its offset + length is the datagram size.
+    pub had_last: bool,
+    /// What the first fragment said about the flow: UDP ports when known.
+    pub sport: u16,
+    pub dport: u16,
+}
+
+/// An ICMP or ICMPv6 error and the packet it quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcmpError {
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// Next-hop MTU (IPv4 fragmentation needed) or MTU (ICMPv6 packet too big).
+    pub mtu: Option<u32>,
+    pub quoted: QuotedPacket,
+}
+
+/// The invoking packet quoted inside an ICMP error, decoded leniently: whatever could be read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuotedPacket {
+    /// The quoted packet's flow; ports are 0 when the quote stops before them.
+    pub flow: Option<Flow>,
+    pub ident: u32,
+    pub total_len: u32,
+    pub dont_fragment: bool,
+    pub esp_spi: Option<u32>,
+    pub esp_seq: Option<u32>,
+    /// IKE initiator SPI, responder SPI and message ID when the quote reaches them.
+    pub ike_spis: Option<(u64, u64)>,
+    pub ike_message_id: Option<u32>,
+    pub ike_exchange: Option<u8>,
+    /// Where the quote ran out, if it was cut before the end of what we wanted.
+    pub truncated_at: Option<&'static str>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Body {
+    Ike(Box<IkeMessage>),
+    Esp(EspInfo),
+    Ah(AhInfo),
+    /// RFC 3948 §2.2: a single 0xFF byte on UDP 4500.
+    NatKeepalive,
+    IcmpError(Box<IcmpError>),
+    Fragment(FragmentInfo),
+    FragmentsIncomplete(IncompleteFragments),
+    /// The packet was kept (an IPsec port or protocol) but could not be decoded.
+    Malformed(DecodeError),
+}
+
+/// One decoded fact about one packet. A packet can yield several events (a last IP fragment
+/// yields its Fragment and the reassembled IKE message).
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub pkt: PacketRef,
+    pub flow: Flow,
+    pub ip: IpInfo,
+    pub body: Body,
+}

@@ -1,0 +1,16 @@
+//! ike-sniff reads IPsec traffic — live or from a capture file — and says what is wrong with the
+//! VPN and what to do about it.
+//!
+//! The modules are the pipeline, in order: [`capture`] yields raw packets, [`decode`] turns the
+//! IPsec ones into [`event::Event`]s, [`track`] follows IKE SAs, exchanges and ESP SAs,
+//! [`diagnose`] turns what was tracked into findings, and [`report`] prints them.
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod diagnose;
+pub mod event;
+pub mod report;
+pub mod track;
