@@ -1,3 +1,515 @@
-//! Decoding: raw packets to events.
+//! Decoding: raw packets in, [`Event`]s out.
+//!
+//! The first look at every packet is a prefilter over a few header bytes; only UDP 500/4500, ESP,
+//! AH, ICMP errors and IP fragments go further. What is kept is decoded into owned events; the
+//! only state here is byte-level (IP fragment and IKEv2 fragment reassembly), bounded by caps.
+//! Tracking who talks to whom is the next stage's business.
 
+pub mod esp;
+pub mod frag;
+pub mod icmp;
 pub mod ike;
+pub mod ip;
+pub mod link;
+pub mod udp;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::Serialize;
+
+use crate::capture::RawPacket;
+use crate::event::{
+    Body, DecodeError, Event, Flow, IncompleteFragments, IpInfo, PacketRef, Timestamp, ipproto,
+};
+use frag::{FragKey, FragTable, Interest};
+use ike::skf::SkfReassembler;
+
+/// Counters for the end-of-run summary: what was read and what it was.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DecodeStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets that yielded at least one event.
+    pub kept: u64,
+    /// IP packets that are not IPsec (the large majority on a gateway).
+    pub other_ip: u64,
+    /// Frames without IP (ARP, LLDP, …) or on an unsupported link type.
+    pub not_ip: u64,
+    pub unsupported_link: u64,
+    pub ike: u64,
+    pub ike_v1: u64,
+    pub ike_v2: u64,
+    pub ike_fragments: u64,
+    pub ike_reassembled: u64,
+    pub esp: u64,
+    pub esp_in_udp: u64,
+    pub ah: u64,
+    pub nat_keepalives: u64,
+    pub icmp_errors: u64,
+    pub ip_fragments: u64,
+    pub ip_reassembled: u64,
+    pub ip_fragments_incomplete: u64,
+    pub ip_fragment_sets_evicted: u64,
+    pub ike_fragment_sets_evicted: u64,
+    pub malformed: u64,
+    /// Packets cut by the snap length before the end of what we decode.
+    pub truncated: u64,
+}
+
+/// How long an incomplete IP fragment set is waited for. Fragments of one datagram leave the
+/// sender back to back, so one still missing after this long was lost on the way.
+const FRAGMENT_WAIT_SECS: i64 = 5;
+
+pub struct Decoder {
+    frags: FragTable,
+    skf: SkfReassembler,
+    last_sweep: i64,
+    last_ts: Timestamp,
+    pub stats: DecodeStats,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Decoder {
+            frags: FragTable::new(frag::Limits {
+                timeout_secs: FRAGMENT_WAIT_SECS,
+                ..frag::Limits::default()
+            }),
+            skf: SkfReassembler::new(1024, 8 << 20, 30),
+            last_sweep: i64::MIN,
+            last_ts: Timestamp::default(),
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Decodes one packet, appending its events (none for uninteresting packets).
+    pub fn decode(&mut self, raw: &RawPacket<'_>, out: &mut Vec<Event>) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(raw.origlen);
+        let before = out.len();
+        self.sweep(raw.ts, raw.frame, out);
+        let marker = out.len();
+        let Some((version, ip_bytes)) = link::ip_payload(raw.linktype, raw.data) else {
+            if link::is_supported(raw.linktype) {
+                self.stats.not_ip += 1;
+            } else {
+                self.stats.unsupported_link += 1;
+            }
+            return;
+        };
+        if !prefilter(version, ip_bytes) {
+            self.stats.other_ip += 1;
+            return;
+        }
+        let pkt = PacketRef {
+            frame: raw.frame,
+            ts: raw.ts,
+            caplen: raw.caplen,
+            origlen: raw.origlen,
+        };
+        self.decode_ip(pkt, version, ip_bytes, out);
+        if out.len() > marker {
+            self.stats.kept += 1;
+        } else if out.len() == before {
+            self.stats.other_ip += 1;
+        }
+    }
+
+    /// At the end of the input: fragment sets still open become incomplete-fragment events.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let now = self.last_ts;
+        let lost = self.frags.drain_incomplete(now, 1);
+        self.emit_incomplete(lost, now, out);
+        self.stats.ip_fragment_sets_evicted = self.frags.evicted;
+        self.stats.ike_fragment_sets_evicted = self.skf.evicted();
+    }
+
+    fn sweep(&mut self, ts: Timestamp, _frame: u64, out: &mut Vec<Event>) {
+        if ts > self.last_ts {
+            self.last_ts = ts;
+        }
+        if ts.secs <= self.last_sweep {
+            return;
+        }
+        self.last_sweep = ts.secs;
+        if !self.frags.is_empty() {
+            let lost = self.frags.expire(ts);
+            self.emit_incomplete(lost, ts, out);
+        }
+        self.skf.expire(ts);
+        self.stats.ip_fragment_sets_evicted = self.frags.evicted;
+        self.stats.ike_fragment_sets_evicted = self.skf.evicted();
+    }
+
+    fn emit_incomplete(
+        &mut self,
+        lost: Vec<(FragKey, IncompleteFragments)>,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        for (key, inc) in lost {
+            self.stats.ip_fragments_incomplete += 1;
+            out.push(Event {
+                pkt: PacketRef {
+                    frame: inc.last_frame,
+                    ts: now,
+                    caplen: 0,
+                    origlen: 0,
+                },
+                flow: Flow {
+                    src: key.src,
+                    dst: key.dst,
+                    sport: inc.sport,
+                    dport: inc.dport,
+                    proto: key.proto,
+                },
+                ip: IpInfo {
+                    version: if key.src.is_ipv4() { 4 } else { 6 },
+                    ident: key.ident,
+                    ..IpInfo::default()
+                },
+                body: Body::FragmentsIncomplete(inc),
+            });
+        }
+    }
+
+    fn decode_ip(&mut self, pkt: PacketRef, version: u8, data: &[u8], out: &mut Vec<Event>) {
+        let ip = match ip::parse(version, data) {
+            Ok(ip) => ip,
+            Err(e) => {
+                self.malformed(pkt, unknown_flow(), IpInfo::default(), e, out);
+                return;
+            }
+        };
+        let info = IpInfo {
+            version: ip.version,
+            total_len: ip.total_len,
+            dont_fragment: ip.dont_fragment,
+            ttl: ip.ttl,
+            ident: ip.ident,
+            fragments: 0,
+            first_fragment_frame: 0,
+        };
+        let mut flow = Flow {
+            src: ip.src,
+            dst: ip.dst,
+            sport: 0,
+            dport: 0,
+            proto: ip.proto,
+        };
+        if let Some(f) = ip.fragment {
+            if matches!(ip.proto, ipproto::UDP | ipproto::ESP | ipproto::AH) {
+                self.fragment(pkt, flow, info, f, ip.payload, out);
+            }
+            return;
+        }
+        if ip.truncated {
+            self.stats.truncated += 1;
+        }
+        let ip_payload_len = ip.total_len.saturating_sub(header_len(&ip, data));
+        match ip.proto {
+            ipproto::UDP => {
+                let Some(u) = udp::parse(ip.payload) else {
+                    self.malformed(
+                        pkt,
+                        flow,
+                        info,
+                        DecodeError::new(
+                            "UDP header",
+                            0,
+                            format!("{} bytes < 8", ip.payload.len()),
+                        ),
+                        out,
+                    );
+                    return;
+                };
+                flow.sport = u.sport;
+                flow.dport = u.dport;
+                if !u.is_ipsec() {
+                    return;
+                }
+                self.udp_payload(
+                    pkt,
+                    flow,
+                    info,
+                    u.payload,
+                    u.wire_payload_len(ip_payload_len),
+                    out,
+                );
+            }
+            ipproto::ESP => self.esp(pkt, flow, info, ip.payload, ip_payload_len, false, out),
+            ipproto::AH => match esp::decode_ah(ip.payload) {
+                Ok(ah) => {
+                    self.stats.ah += 1;
+                    push(out, pkt, flow, info, Body::Ah(ah));
+                }
+                Err(e) => self.malformed(pkt, flow, info, e, out),
+            },
+            ipproto::ICMP | ipproto::ICMPV6 => {
+                if let Some(err) = icmp::decode(ip.version == 6, ip.payload) {
+                    self.stats.icmp_errors += 1;
+                    push(out, pkt, flow, info, Body::IcmpError(Box::new(err)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A UDP 500/4500 payload: IKE, NAT-keepalive or ESP-in-UDP (RFC 3948 §2).
+    fn udp_payload(
+        &mut self,
+        pkt: PacketRef,
+        flow: Flow,
+        info: IpInfo,
+        payload: &[u8],
+        wire_len: u32,
+        out: &mut Vec<Event>,
+    ) {
+        match udp::classify(flow.sport, flow.dport, payload) {
+            udp::UdpKind::NatKeepalive => {
+                self.stats.nat_keepalives += 1;
+                push(out, pkt, flow, info, Body::NatKeepalive);
+            }
+            udp::UdpKind::Esp => self.esp(pkt, flow, info, payload, wire_len, true, out),
+            udp::UdpKind::Ike { non_esp_marker } => {
+                let data = if non_esp_marker {
+                    &payload[4..]
+                } else {
+                    payload
+                };
+                self.ike(pkt, flow, info, data, non_esp_marker, out);
+            }
+            udp::UdpKind::Empty => self.malformed(
+                pkt,
+                flow,
+                info,
+                DecodeError::new("UDP payload", 0, "empty datagram on an IKE port"),
+                out,
+            ),
+        }
+    }
+
+    fn ike(
+        &mut self,
+        pkt: PacketRef,
+        flow: Flow,
+        info: IpInfo,
+        data: &[u8],
+        non_esp_marker: bool,
+        out: &mut Vec<Event>,
+    ) {
+        match ike::decode(data, non_esp_marker) {
+            Ok(msg) => {
+                self.stats.ike += 1;
+                if msg.version == 1 {
+                    self.stats.ike_v1 += 1;
+                } else {
+                    self.stats.ike_v2 += 1;
+                }
+                let is_fragment = msg
+                    .payloads
+                    .iter()
+                    .any(|p| matches!(p.body, ike::PayloadBody::EncryptedFragment { .. }));
+                let whole = if is_fragment {
+                    self.stats.ike_fragments += 1;
+                    let key = (flow.src, flow.sport, flow.dst, flow.dport);
+                    self.skf.push(key, pkt.frame, pkt.ts, &msg)
+                } else {
+                    None
+                };
+                push(out, pkt, flow, info, Body::Ike(Box::new(msg)));
+                if let Some(whole) = whole {
+                    self.stats.ike_reassembled += 1;
+                    push(out, pkt, flow, info, Body::Ike(Box::new(whole)));
+                }
+            }
+            Err(e) => self.malformed(pkt, flow, info, e, out),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn esp(
+        &mut self,
+        pkt: PacketRef,
+        flow: Flow,
+        info: IpInfo,
+        data: &[u8],
+        wire_len: u32,
+        udp_encapsulated: bool,
+        out: &mut Vec<Event>,
+    ) {
+        match esp::decode_esp(data, wire_len, udp_encapsulated) {
+            Ok(e) => {
+                self.stats.esp += 1;
+                if udp_encapsulated {
+                    self.stats.esp_in_udp += 1;
+                }
+                push(out, pkt, flow, info, Body::Esp(e));
+            }
+            Err(e) => self.malformed(pkt, flow, info, e, out),
+        }
+    }
+
+    fn fragment(
+        &mut self,
+        pkt: PacketRef,
+        flow: Flow,
+        info: IpInfo,
+        f: ip::IpFragment,
+        data: &[u8],
+        out: &mut Vec<Event>,
+    ) {
+        let key = FragKey {
+            src: flow.src,
+            dst: flow.dst,
+            ident: info.ident,
+            proto: flow.proto,
+        };
+        let pushed = self.frags.push(key, pkt, info, f.offset, f.more, data);
+        if pushed.interest == Interest::Ipsec {
+            let (sport, dport) = pushed.ports.unwrap_or((0, 0));
+            for held in &pushed.released {
+                self.stats.ip_fragments += 1;
+                let fflow = Flow {
+                    sport,
+                    dport,
+                    ..flow
+                };
+                push(out, held.pkt, fflow, held.ip, Body::Fragment(held.info));
+            }
+        }
+        let Some(done) = pushed.complete else {
+            return;
+        };
+        self.stats.ip_reassembled += 1;
+        let header = info.total_len.saturating_sub(data.len() as u32 + f.offset);
+        let whole = IpInfo {
+            total_len: header.saturating_add(done.total_len),
+            fragments: done.fragments,
+            first_fragment_frame: done.first_frame,
+            ..info
+        };
+        match flow.proto {
+            ipproto::UDP => {
+                let Some(u) = udp::parse(&done.data) else {
+                    return;
+                };
+                let flow = Flow {
+                    sport: u.sport,
+                    dport: u.dport,
+                    ..flow
+                };
+                let wire = u.wire_payload_len(done.total_len);
+                self.udp_payload(pkt, flow, whole, u.payload, wire, out);
+            }
+            ipproto::ESP => self.esp(pkt, flow, whole, &done.data, done.total_len, false, out),
+            ipproto::AH => {
+                if let Ok(ah) = esp::decode_ah(&done.data) {
+                    self.stats.ah += 1;
+                    push(out, pkt, flow, whole, Body::Ah(ah));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn malformed(
+        &mut self,
+        pkt: PacketRef,
+        flow: Flow,
+        info: IpInfo,
+        e: DecodeError,
+        out: &mut Vec<Event>,
+    ) {
+        self.stats.malformed += 1;
+        push(out, pkt, flow, info, Body::Malformed(e));
+    }
+}
+
+fn push(out: &mut Vec<Event>, pkt: PacketRef, flow: Flow, ip: IpInfo, body: Body) {
+    out.push(Event {
+        pkt,
+        flow,
+        ip,
+        body,
+    });
+}
+
+fn unknown_flow() -> Flow {
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    Flow {
+        src: unspecified,
+        dst: unspecified,
+        sport: 0,
+        dport: 0,
+        proto: 0,
+    }
+}
+
+/// Bytes of IP header(s) before the upper-layer payload.
+fn header_len(ip: &ip::IpPacket<'_>, data: &[u8]) -> u32 {
+    let payload_start = ip.payload.as_ptr() as usize - data.as_ptr() as usize;
+    payload_start as u32
+}
+
+/// The few-nanosecond test that throws away everything that cannot be IPsec: looks only at the
+/// protocol, the fragment bits, the UDP ports and the ICMP type.
+#[inline]
+pub fn prefilter(version: u8, ip: &[u8]) -> bool {
+    if version == 4 {
+        let Some(h) = ip.get(..20) else {
+            return false;
+        };
+        let proto = h[9];
+        match proto {
+            ipproto::ESP | ipproto::AH => true,
+            ipproto::UDP | ipproto::ICMP => {
+                let frag_offset = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
+                if frag_offset != 0 {
+                    // Non-first fragments: UDP ones may belong to IKE.
+                    return proto == ipproto::UDP;
+                }
+                let ihl = usize::from(h[0] & 0x0f) * 4;
+                if proto == ipproto::ICMP {
+                    return ip.get(ihl).is_some_and(|&t| icmp::is_error_type(false, t));
+                }
+                match ip.get(ihl..ihl + 4) {
+                    Some(p) => {
+                        let sport = u16::from_be_bytes([p[0], p[1]]);
+                        let dport = u16::from_be_bytes([p[2], p[3]]);
+                        frag::is_ipsec_port(sport) || frag::is_ipsec_port(dport)
+                    }
+                    // Too short to tell: let the decoder say what is wrong.
+                    None => true,
+                }
+            }
+            _ => false,
+        }
+    } else {
+        let Some(&next) = ip.get(6) else {
+            return false;
+        };
+        match next {
+            ipproto::ESP | ipproto::AH => true,
+            ipproto::UDP => match ip.get(40..44) {
+                Some(p) => {
+                    let sport = u16::from_be_bytes([p[0], p[1]]);
+                    let dport = u16::from_be_bytes([p[2], p[3]]);
+                    frag::is_ipsec_port(sport) || frag::is_ipsec_port(dport)
+                }
+                None => true,
+            },
+            ipproto::ICMPV6 => ip.get(40).is_some_and(|&t| icmp::is_error_type(true, t)),
+            // Extension headers (hop-by-hop, routing, fragment, destination options): decode
+            // to find out.
+            0 | 43 | 44 | 60 => true,
+            _ => false,
+        }
+    }
+}
