@@ -1,1 +1,2 @@
 //! report stage.
+pub mod findings;
