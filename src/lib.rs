@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod run;
 pub mod decode;
 pub mod diagnose;
 pub mod event;
