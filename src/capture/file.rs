@@ -589,17 +589,18 @@ impl Input {
         if self.eof {
             return Ok(false);
         }
-        if self.start + n > self.buf.len() {
+        if self.start + n > self.buf.len() && self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if n > self.buf.len() {
-                // One record larger than the buffer: grow to fit it (callers cap `n`).
-                let len = n.max(self.buf.len() * 2);
-                self.buf.resize(len, 0);
-            }
         }
         while self.end - self.start < n {
+            if self.end == self.buf.len() {
+                // One record larger than the buffer (callers cap `n`). Grow by doubling, reading
+                // in between, so that a corrupt length in a short file costs little memory.
+                let len = (self.buf.len() * 2).min(self.start + n);
+                self.buf.resize(len, 0);
+            }
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
