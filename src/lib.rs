@@ -9,9 +9,9 @@
 
 pub mod capture;
 pub mod cli;
-pub mod run;
 pub mod decode;
 pub mod diagnose;
 pub mod event;
 pub mod report;
+pub mod run;
 pub mod track;

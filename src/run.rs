@@ -8,9 +8,9 @@ use crate::capture::PacketSource;
 use crate::capture::file::FileSource;
 use crate::decode::{Decoder, link};
 use crate::event::{Body, Event};
+use crate::report::JSON_SCHEMA_VERSION;
 use crate::report::packets::{PacketOptions, PacketPrinter};
 use crate::report::summary::{self, RunInfo, SpiCounter};
-use crate::report::JSON_SCHEMA_VERSION;
 
 pub enum Options {
     File(FileOptions),

@@ -126,7 +126,11 @@ fn text_line(out: &mut String, ev: &Event, opts: PacketOptions) {
             let _ = write!(
                 out,
                 "{} spi {:#010x} seq {} len {}",
-                if e.udp_encapsulated { "ESP-in-UDP" } else { "ESP" },
+                if e.udp_encapsulated {
+                    "ESP-in-UDP"
+                } else {
+                    "ESP"
+                },
                 e.spi,
                 e.seq,
                 e.len
@@ -214,7 +218,11 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
         .unwrap_or_else(|| format!("exchange-{}", m.exchange));
     let _ = write!(out, "IKEv{} {exch}", m.version);
     if m.version == 2 {
-        out.push_str(if m.is_response() { " response" } else { " request" });
+        out.push_str(if m.is_response() {
+            " response"
+        } else {
+            " request"
+        });
     }
     let _ = write!(
         out,
@@ -478,7 +486,10 @@ fn payload_detail(out: &mut String, m: &IkeMessage, p: &Payload) {
             inner_first_payload,
             len,
         } => {
-            let _ = write!(out, "{len} bytes, first inner payload {inner_first_payload}");
+            let _ = write!(
+                out,
+                "{len} bytes, first inner payload {inner_first_payload}"
+            );
         }
         PayloadBody::EncryptedFragment {
             number,
@@ -737,12 +748,7 @@ fn payload_json(v: u8, p: &Payload) -> Value {
         PayloadBody::NatDiscovery(h) => o["hash"] = json!(hex(h)),
         PayloadBody::Delete(d) => {
             o["protocol"] = json!(d.protocol);
-            o["spis"] = json!(
-                d.spis
-                    .iter()
-                    .map(|s| format!("{s:x}"))
-                    .collect::<Vec<_>>()
-            );
+            o["spis"] = json!(d.spis.iter().map(|s| format!("{s:x}")).collect::<Vec<_>>());
         }
         _ => {}
     }

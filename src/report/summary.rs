@@ -135,7 +135,11 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
                 c.spi,
                 c.src,
                 c.dst,
-                if c.udp_encapsulated { " (UDP 4500)" } else { "" },
+                if c.udp_encapsulated {
+                    " (UDP 4500)"
+                } else {
+                    ""
+                },
                 c.packets,
                 c.bytes,
                 c.first_seq,
