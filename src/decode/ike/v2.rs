@@ -758,6 +758,40 @@ mod tests {
         assert_eq!(n.data, [0x00, 0x0f]);
     }
 
+    // ukncsc ikev2.pcap frame 3: the retry after INVALID_KE_PAYLOAD, KE group 15 (3072-bit
+    // MODP, 384 bytes). Frame 4: the response, SA with one proposal (ENCR_AES_CBC 128, INTEG 12,
+    // PRF 4, D-H 15), KE, Nonce and notifies 16388, 16389, 16430, 16431, 16418, 16404.
+    #[test]
+    fn ukncsc_retry_and_response() {
+        let m = msg(fixture!("ukncsc-f3.bin"));
+        assert_eq!(m.error, None);
+        assert_eq!(
+            m.payloads[1].body,
+            PayloadBody::Ke {
+                group: 15,
+                data_len: 384
+            }
+        );
+        let m = msg(fixture!("ukncsc-f4.bin"));
+        assert_eq!(m.error, None);
+        assert!(m.is_response());
+        assert_eq!(types(&m), [33, 34, 40, 41, 41, 41, 41, 41, 41]);
+        let p = m.proposals().unwrap();
+        assert_eq!(p.len(), 1);
+        let t: Vec<_> = p[0]
+            .transforms
+            .iter()
+            .map(|t| (t.transform_type, t.id))
+            .collect();
+        assert_eq!(t, [(1, 12), (3, 12), (2, 4), (4, 15)]);
+        assert_eq!(
+            p[0].transforms[0].attribute(14),
+            Some(&AttributeValue::Number(128))
+        );
+        let n: Vec<_> = m.notifies().map(|n| n.notify_type).collect();
+        assert_eq!(n, [16388, 16389, 16430, 16431, 16418, 16404]);
+    }
+
     // ukncsc ikev2.pcap frames 5, 6 (UDP 4500, marker stripped): SKF 1/2 (next payload IDi,
     // length 1208) and 2/2 (next payload NONE, length 280); frame 7: SK (next Notify, length 52).
     #[test]
@@ -897,6 +931,46 @@ mod tests {
         let m = msg(fixture!("pkt-v2-notify-response.dat"));
         assert_eq!(m.error, None);
         assert!(m.has_notify(14));
+    }
+
+    // tcpdump ikev2pI2.pcap frame 2: IKE_AUTH, one SK payload (length 256, next IDi). With the
+    // capture's published keys tshark decrypts it to IDi (FQDN "west", length 12) and AUTH (RSA
+    // signature (1), length 200, data all zero), which the inner chain below reproduces.
+    #[test]
+    fn pi2_ike_auth_and_its_inner_chain() {
+        let m = msg(fixture!("pI2-f2.bin"));
+        assert_eq!(m.error, None);
+        assert!(m.encrypted);
+        assert_eq!(m.payloads[0].length, 256);
+        assert_eq!(
+            m.payloads[0].body,
+            PayloadBody::Encrypted {
+                inner_first_payload: 35,
+                len: 252
+            }
+        );
+        let mut inner = vec![39, 0, 0, 12, 2, 0, 0, 0];
+        inner.extend_from_slice(b"west");
+        inner.extend_from_slice(&[0, 0, 0, 200, 1, 0, 0, 0]);
+        inner.extend_from_slice(&[0; 192]);
+        let mut out = Vec::new();
+        assert_eq!(decode_payloads(35, &inner, 0, &mut out), None);
+        assert_eq!(
+            out.iter().map(|p| p.body.clone()).collect::<Vec<_>>(),
+            [
+                PayloadBody::Id(Identification {
+                    id_type: 2,
+                    protocol: 0,
+                    port: 0,
+                    data: b"west".to_vec()
+                }),
+                PayloadBody::Auth {
+                    method: 1,
+                    len: 192
+                },
+            ]
+        );
+        assert_eq!((out[1].offset, out[1].length), (12, 200));
     }
 
     // tcpdump ikev2-id-short.pcap frame 1: IDi with payload length 5. tshark shows ID type
