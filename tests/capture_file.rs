@@ -260,6 +260,30 @@ fn from_reader_like_stdin() {
     }
 }
 
+/// `open("-")` reads standard input: the test runs itself again as a child with a capture on
+/// its stdin, and the child checks what it read.
+#[test]
+fn open_dash_reads_stdin() {
+    if std::env::var_os("IKE_SNIFF_STDIN_CHILD").is_some() {
+        let mut src = FileSource::open("-").unwrap();
+        assert_eq!(src.name(), "-");
+        let (frames, err) = read_all(&mut src);
+        assert!(err.is_none());
+        assert_eq!(summary(&frames), tshark("ikev2_nat_t.pcapng"));
+        return;
+    }
+    let stdin = std::fs::File::open(path("ikev2_nat_t.pcapng")).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["open_dash_reads_stdin", "--exact", "--test-threads=1"])
+        .env("IKE_SNIFF_STDIN_CHILD", "1")
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
 /// Cutting a file anywhere yields a prefix of its packets, then either a clean end (cut on a
 /// record boundary) or an error naming the next frame.
 #[test]

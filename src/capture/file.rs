@@ -830,4 +830,57 @@ mod tests {
         );
         assert!(src.next_packet().unwrap().is_none());
     }
+
+    /// Fails with an I/O error once `ok` bytes were handed out.
+    struct Failing(Vec<u8>, usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.1 >= self.0.len() {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0.len() - self.1);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_errors_keep_the_io_error() {
+        let mut file = pcap_le(&[(1, 0, b"x"), (2, 0, b"yz")]);
+        file.truncate(file.len() - 1);
+        let mut src = FileSource::from_reader("r", Box::new(Failing(file, 0))).unwrap();
+        assert!(src.next_packet().unwrap().is_some());
+        let e = src.next_packet().unwrap_err();
+        assert_eq!(e.to_string(), "r: frame 2: read error: disk on fire");
+    }
+
+    #[test]
+    fn pcapng_absurd_caplen_and_bad_block_length() {
+        let mut shb = Vec::new();
+        for v in [SHB_TYPE, 28, BYTE_ORDER_MAGIC, 1, u32::MAX, u32::MAX, 28] {
+            shb.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut file = shb.clone();
+        for v in [IDB_TYPE, 20, 1, 0, 20] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [EPB_TYPE, 36, 0, 0, 0, u32::MAX, 4, 0, 36] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut src = FileSource::from_reader("n", Box::new(io::Cursor::new(file))).unwrap();
+        let e = src.next_packet().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n: frame 1: record length 4294967295 is absurd"
+        );
+
+        let mut file = shb;
+        for v in [7u32, 13, 0, 13] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut src = FileSource::from_reader("n", Box::new(io::Cursor::new(file))).unwrap();
+        let e = src.next_packet().unwrap_err();
+        assert!(e.message.contains("bad length 13"), "{e}");
+    }
 }
