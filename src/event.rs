@@ -152,7 +152,11 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at offset {:#x}: {}", self.layer, self.offset, self.message)
+        write!(
+            f,
+            "{} at offset {:#x}: {}",
+            self.layer, self.offset, self.message
+        )
     }
 }
 

@@ -23,7 +23,26 @@ struct IkeFields {
 }
 
 /// (capture relative to captures/, frame, why tshark's view is not the reference there).
-const KNOWN_TSHARK_ERRORS: &[(&str, u64, &str)] = &[];
+const KNOWN_TSHARK_ERRORS: &[(&str, u64, &str)] = &[
+    (
+        "public/tcpdump/isakmp-delete-segfault.pcap",
+        1,
+        "ISAKMP version 11.14: tshark prints the SPIs of a header it cannot read further; \
+         ike-sniff reports the packet as malformed and decodes nothing from a header of unknown version",
+    ),
+    (
+        "public/tcpdump/isakmp-ikev1_n_print-oobr.pcap",
+        3,
+        "first IP fragment whose set never completes: tshark hits a bound error before the length \
+         field and omits it; the field (0x25000000) is present in the fragment and ike-sniff reports it",
+    ),
+    (
+        "public/tcpdump/isakmp-various-oobr.pcap",
+        1,
+        "first IP fragment whose set never completes: tshark omits the length field after a bound \
+         error; the field (0x7f000000) is present and ike-sniff reports it",
+    ),
+];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -122,7 +141,10 @@ fn every_outer_ike_message_matches_tshark() {
         .map(|e| e.unwrap().path())
         .collect();
     entries.sort();
-    assert!(entries.len() > 100, "dumps missing: run tests/tshark/dump.sh");
+    assert!(
+        entries.len() > 100,
+        "dumps missing: run tests/tshark/dump.sh"
+    );
     let mut failures = Vec::new();
     let mut compared = 0;
     for dump in entries {

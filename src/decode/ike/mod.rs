@@ -120,29 +120,57 @@ pub enum PayloadBody {
     /// SA: proposals (IKEv1: the DOI and situation are checked, then dropped).
     Sa(Vec<Proposal>),
     /// KE: DH group (IKEv2; IKEv1 KE has no group field: 0) and key data length.
-    Ke { group: u16, data_len: u32 },
+    Ke {
+        group: u16,
+        data_len: u32,
+    },
     /// Ni/Nr (IKEv2) or NONCE (IKEv1).
-    Nonce { len: u32 },
+    Nonce {
+        len: u32,
+    },
     Notify(Notify),
     Delete(Delete),
     VendorId(Vec<u8>),
     /// IDi / IDr (IKEv2) or ID (IKEv1; protocol and port are from the IPsec DOI, RFC 2407 §4.6.2).
     Id(Identification),
-    Cert { encoding: u8, len: u32 },
-    CertReq { encoding: u8, len: u32 },
+    Cert {
+        encoding: u8,
+        len: u32,
+    },
+    CertReq {
+        encoding: u8,
+        len: u32,
+    },
     /// IKEv2 AUTH: method and data length.
-    Auth { method: u8, len: u32 },
+    Auth {
+        method: u8,
+        len: u32,
+    },
     /// IKEv1 HASH / SIG: data length only.
-    Hash { len: u32 },
-    Signature { len: u32 },
+    Hash {
+        len: u32,
+    },
+    Signature {
+        len: u32,
+    },
     TrafficSelectors(Vec<TrafficSelector>),
     /// CP (IKEv2) / Attribute payload (IKEv1 Mode Config): type and attribute types.
-    Config { cfg_type: u8, attributes: Vec<u16> },
+    Config {
+        cfg_type: u8,
+        attributes: Vec<u16>,
+    },
     /// EAP: code, and type for requests and responses.
-    Eap { code: u8, eap_type: Option<u8>, len: u32 },
+    Eap {
+        code: u8,
+        eap_type: Option<u8>,
+        len: u32,
+    },
     /// SK: the next payload of the first inner payload, and the ciphertext length (IV and ICV
     /// included).
-    Encrypted { inner_first_payload: u8, len: u32 },
+    Encrypted {
+        inner_first_payload: u8,
+        len: u32,
+    },
     /// SKF (RFC 7383 §2.5).
     EncryptedFragment {
         number: u16,
@@ -155,7 +183,9 @@ pub enum PayloadBody {
     /// IKEv1 NAT-OA (RFC 3947 payload 21 or draft 131).
     NatOriginalAddress(Option<IpAddr>),
     /// A payload type we do not decode, or an unparsable body (see the message's `error`).
-    Other { len: u32 },
+    Other {
+        len: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,7 +314,10 @@ pub fn decode(data: &[u8], non_esp_marker: bool) -> Result<IkeMessage, DecodeErr
         return Err(DecodeError::new(
             "IKE header",
             17,
-            format!("version {}.{} is neither 1 nor 2", msg.version, msg.minor_version),
+            format!(
+                "version {}.{} is neither 1 nor 2",
+                msg.version, msg.minor_version
+            ),
         ));
     }
     let declared = msg.length as usize;
