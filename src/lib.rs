@@ -13,4 +13,5 @@ pub mod decode;
 pub mod diagnose;
 pub mod event;
 pub mod report;
+pub mod run;
 pub mod track;

@@ -60,6 +60,18 @@ struct FragSet {
     count: u16,
     /// Identity of this set's generation in the eviction queue.
     generation: u64,
+    /// The first fragment's packet, once seen.
+    first: Option<(PacketRef, IpInfo)>,
+}
+
+/// A set given up on: what was seen of it, and for UDP sets the first fragment's bytes, so the
+/// IKE header it carried can still be shown (as Wireshark shows an unreassembled first fragment).
+pub struct Lost {
+    pub key: FragKey,
+    pub info: IncompleteFragments,
+    pub first: Option<(PacketRef, IpInfo, Vec<u8>)>,
+    /// False for sets cut off by the end of the capture before they could have completed.
+    pub reportable: bool,
 }
 
 /// A datagram put back together.
@@ -171,6 +183,7 @@ impl FragTable {
                     bytes_seen: 0,
                     count: 0,
                     generation,
+                    first: None,
                 },
             );
             self.order.push_back((key, generation));
@@ -193,6 +206,7 @@ impl FragTable {
         }
         if offset == 0 {
             set.had_first = true;
+            set.first = Some((pkt, ip));
             let n = data.len().min(16);
             set.head[..n].copy_from_slice(&data[..n]);
             set.head_len = n as u8;
@@ -281,7 +295,7 @@ impl FragTable {
 
     /// Removes sets that have waited longer than the timeout. Returns the IPsec ones: fragments
     /// lost on the path (or filtered) before the capture point's far side.
-    pub fn expire(&mut self, now: Timestamp) -> Vec<(FragKey, IncompleteFragments)> {
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Lost> {
         let mut lost = Vec::new();
         let timeout = self.limits.timeout_secs;
         while let Some(&(key, generation)) = self.order.front() {
@@ -301,7 +315,7 @@ impl FragTable {
             self.bytes -= set.pieces.iter().map(|p| p.data.len()).sum::<usize>();
             if set.interest == Interest::Ipsec {
                 self.expired += 1;
-                lost.push((key, incomplete(&key, &set)));
+                lost.push(lost_set(key, set, true));
             }
         }
         lost
@@ -310,20 +324,17 @@ impl FragTable {
     /// At the end of a capture: every IPsec set still open that has waited at least
     /// `min_age_secs`, as incomplete. Younger sets are dropped unreported: the capture may simply
     /// have stopped before their last fragment.
-    pub fn drain_incomplete(
-        &mut self,
-        now: Timestamp,
-        min_age_secs: i64,
-    ) -> Vec<(FragKey, IncompleteFragments)> {
+    pub fn drain_incomplete(&mut self, now: Timestamp, min_age_secs: i64) -> Vec<Lost> {
         let mut sets: Vec<_> = self.sets.drain().collect();
         self.order.clear();
         self.bytes = 0;
         sets.sort_by_key(|(_, s)| s.first_frame);
-        sets.iter()
-            .filter(|(_, s)| {
-                s.interest == Interest::Ipsec && now.secs - s.first_seen.secs >= min_age_secs
+        sets.into_iter()
+            .filter(|(_, s)| s.interest == Interest::Ipsec)
+            .map(|(k, s)| {
+                let old_enough = now.secs - s.first_seen.secs >= min_age_secs;
+                lost_set(k, s, old_enough)
             })
-            .map(|(k, s)| (*k, incomplete(k, s)))
             .collect()
     }
 
@@ -374,6 +385,20 @@ fn covers_all(set: &FragSet) -> bool {
         covered = covered.max(end);
     }
     covered >= total
+}
+
+fn lost_set(key: FragKey, mut set: FragSet, reportable: bool) -> Lost {
+    let info = incomplete(&key, &set);
+    let first = set.first.and_then(|(pkt, ip)| {
+        let piece = set.pieces.iter_mut().find(|p| p.offset == 0)?;
+        (!piece.data.is_empty()).then(|| (pkt, ip, std::mem::take(&mut piece.data)))
+    });
+    Lost {
+        key,
+        info,
+        first,
+        reportable,
+    }
 }
 
 fn incomplete(key: &FragKey, set: &FragSet) -> IncompleteFragments {
@@ -472,8 +497,9 @@ mod tests {
         assert!(t.expire(Timestamp::new(120, 0)).is_empty());
         let lost = t.expire(Timestamp::new(131, 0));
         assert_eq!(lost.len(), 1);
-        assert!(lost[0].1.had_first && !lost[0].1.had_last);
-        assert_eq!(lost[0].1.first_frame, 5);
+        assert!(lost[0].info.had_first && !lost[0].info.had_last);
+        assert_eq!(lost[0].info.first_frame, 5);
+        assert!(lost[0].first.is_none(), "ESP sets keep no bytes");
     }
 
     #[test]

@@ -18,9 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::Serialize;
 
 use crate::capture::RawPacket;
-use crate::event::{
-    Body, DecodeError, Event, Flow, IncompleteFragments, IpInfo, PacketRef, Timestamp, ipproto,
-};
+use crate::event::{Body, DecodeError, Event, Flow, IpInfo, PacketRef, Timestamp, ipproto};
 use frag::{FragKey, FragTable, Interest};
 use ike::skf::SkfReassembler;
 
@@ -147,13 +145,32 @@ impl Decoder {
         self.stats.ike_fragment_sets_evicted = self.skf.evicted();
     }
 
-    fn emit_incomplete(
-        &mut self,
-        lost: Vec<(FragKey, IncompleteFragments)>,
-        now: Timestamp,
-        out: &mut Vec<Event>,
-    ) {
-        for (key, inc) in lost {
+    fn emit_incomplete(&mut self, lost: Vec<frag::Lost>, now: Timestamp, out: &mut Vec<Event>) {
+        for frag::Lost {
+            key,
+            info: inc,
+            first,
+            reportable,
+        } in lost
+        {
+            // What the first fragment carried is still worth showing: which IKE message it was.
+            if let Some((pkt, ip, data)) = first
+                && let Some(u) = udp::parse(&data)
+            {
+                let flow = Flow {
+                    src: key.src,
+                    dst: key.dst,
+                    sport: u.sport,
+                    dport: u.dport,
+                    proto: key.proto,
+                };
+                let claimed = u.wire_payload_len(u32::from(u.length));
+                self.stats.truncated += 1;
+                self.udp_payload(pkt, flow, ip, u.payload, claimed, out);
+            }
+            if !reportable {
+                continue;
+            }
             self.stats.ip_fragments_incomplete += 1;
             out.push(Event {
                 pkt: PacketRef {

@@ -1,0 +1,190 @@
+//! End-of-run summary: what was read, what it was, and per ESP SPI what passed.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::decode::DecodeStats;
+use crate::event::{Body, Event, Timestamp};
+
+use super::packets::{clock, ts_json};
+
+/// A flood of random SPIs must not grow this without bound.
+const SPI_CAP: usize = 100_000;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SpiCount {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub spi: String,
+    pub udp_encapsulated: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_seq: u32,
+    pub last_seq: u32,
+    #[serde(skip)]
+    first_ts: Timestamp,
+    #[serde(skip)]
+    last_ts: Timestamp,
+}
+
+#[derive(Default)]
+pub struct SpiCounter {
+    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount>,
+    pub not_counted: u64,
+}
+
+impl SpiCounter {
+    pub fn observe(&mut self, ev: &Event) {
+        let Body::Esp(e) = &ev.body else {
+            return;
+        };
+        let key = (ev.flow.src, ev.flow.dst, e.spi);
+        if let Some(c) = self.spis.get_mut(&key) {
+            c.packets += 1;
+            c.bytes += u64::from(e.len);
+            c.last_frame = ev.pkt.frame;
+            c.last_seq = e.seq;
+            c.last_ts = ev.pkt.ts;
+            return;
+        }
+        if self.spis.len() >= SPI_CAP {
+            self.not_counted += 1;
+            return;
+        }
+        self.spis.insert(
+            key,
+            SpiCount {
+                src: ev.flow.src,
+                dst: ev.flow.dst,
+                spi: format!("{:08x}", e.spi),
+                udp_encapsulated: e.udp_encapsulated,
+                packets: 1,
+                bytes: u64::from(e.len),
+                first_frame: ev.pkt.frame,
+                last_frame: ev.pkt.frame,
+                first_seq: e.seq,
+                last_seq: e.seq,
+                first_ts: ev.pkt.ts,
+                last_ts: ev.pkt.ts,
+            },
+        );
+    }
+
+    pub fn sorted(&self) -> Vec<&SpiCount> {
+        let mut v: Vec<_> = self.spis.values().collect();
+        v.sort_by_key(|c| c.first_frame);
+        v
+    }
+}
+
+pub struct RunInfo<'a> {
+    pub source: &'a str,
+    pub stats: &'a DecodeStats,
+    pub spis: &'a SpiCounter,
+    /// Set when the input could not be read to its end.
+    pub read_error: Option<String>,
+}
+
+pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
+    let s = info.stats;
+    writeln!(w, "\n== Summary: {} ==", info.source)?;
+    writeln!(
+        w,
+        "packets read {} ({} bytes); IPsec-related kept {}; other IP {}; not IP {}",
+        s.packets, s.bytes, s.kept, s.other_ip, s.not_ip
+    )?;
+    if s.unsupported_link > 0 {
+        writeln!(
+            w,
+            "packets on unsupported link types (counted, not decoded): {}",
+            s.unsupported_link
+        )?;
+    }
+    writeln!(
+        w,
+        "IKE {} (IKEv1 {}, IKEv2 {}; IKE fragments {}, reassembled {}); ESP {} (in UDP {}); AH {}; NAT-keepalives {}; ICMP errors {}",
+        s.ike,
+        s.ike_v1,
+        s.ike_v2,
+        s.ike_fragments,
+        s.ike_reassembled,
+        s.esp,
+        s.esp_in_udp,
+        s.ah,
+        s.nat_keepalives,
+        s.icmp_errors
+    )?;
+    writeln!(
+        w,
+        "IP fragments {} (datagrams reassembled {}, incomplete {}); malformed {}; cut by snap length {}",
+        s.ip_fragments, s.ip_reassembled, s.ip_fragments_incomplete, s.malformed, s.truncated
+    )?;
+    let spis = info.spis.sorted();
+    if !spis.is_empty() {
+        writeln!(w, "ESP SAs seen ({}):", spis.len())?;
+        for c in spis {
+            writeln!(
+                w,
+                "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} .. {} (frames {}..{})",
+                c.spi,
+                c.src,
+                c.dst,
+                if c.udp_encapsulated {
+                    " (UDP 4500)"
+                } else {
+                    ""
+                },
+                c.packets,
+                c.bytes,
+                c.first_seq,
+                c.last_seq,
+                clock(c.first_ts),
+                clock(c.last_ts),
+                c.first_frame,
+                c.last_frame
+            )?;
+        }
+    }
+    if info.spis.not_counted > 0 {
+        writeln!(
+            w,
+            "  ({} ESP packets on SPIs beyond the table's cap were not counted per SPI)",
+            info.spis.not_counted
+        )?;
+    }
+    if let Some(e) = &info.read_error {
+        writeln!(w, "input not read to the end: {e}")?;
+    }
+    Ok(())
+}
+
+pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
+    let spis: Vec<_> = info
+        .spis
+        .sorted()
+        .into_iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["first_ts"] = ts_json(c.first_ts);
+            v["last_ts"] = ts_json(c.last_ts);
+            v
+        })
+        .collect();
+    let v = json!({
+        "type": "summary",
+        "source": info.source,
+        "complete": info.read_error.is_none(),
+        "read_error": info.read_error,
+        "counters": info.stats,
+        "esp_sas": spis,
+        "esp_not_counted": info.spis.not_counted,
+    });
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}

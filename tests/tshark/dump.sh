@@ -1,0 +1,21 @@
+#!/bin/sh
+# Regenerates tshark's view of every outer IKE message in captures/, the reference that
+# tests/tshark_differential.rs compares ike-sniff against. Needs tshark (Debian's package).
+# Usage: tests/tshark/dump.sh   (from the repository root)
+set -eu
+cd "$(dirname "$0")/../.."
+out=tests/tshark/dumps
+rm -rf "$out"
+mkdir -p "$out"
+tshark -v | head -n 1 > tests/tshark/TSHARK_VERSION
+find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | LC_ALL=C sort |
+while read -r f; do
+    dump="$out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
+    # -o isakmp... none: tshark's defaults; -2 would reassemble differently, so one pass.
+    tshark -n -r "$f" -Y isakmp -T fields -E separator=/t -E occurrence=a -E aggregator=, \
+        -e frame.number -e isakmp.ispi -e isakmp.rspi -e isakmp.exchangetype \
+        -e isakmp.messageid -e isakmp.length -e isakmp.notify.msgtype \
+        > "$dump" 2>/dev/null || true
+    [ -s "$dump" ] || rm -f "$dump"
+done
+echo "wrote $(ls "$out" | wc -l) dumps to $out"
