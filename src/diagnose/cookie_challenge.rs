@@ -51,10 +51,16 @@ impl CookieChallenge {
                 "the exchange went on only after repeated challenges".to_string(),
                 ts,
             ),
-            None => (
+            None if s.count >= LOOP => (
                 Severity::Warning,
                 1,
                 "the initiator never got past the challenge".to_string(),
+                s.first,
+            ),
+            None => (
+                Severity::Info,
+                0,
+                "no successful IKE_SA_INIT with this SPI followed in the capture".to_string(),
                 s.first,
             ),
         };

@@ -197,7 +197,7 @@ mod tests {
             .find(|f| f.kind == "dh_group_mismatch")
             .expect("reported");
         assert_eq!(f.severity, Severity::Info, "{}", f.summary);
-        assert!(f.summary.contains("MODP-3072"), "{}", f.summary);
+        assert!(f.summary.contains("MODP_3072"), "{}", f.summary);
     }
 
     #[test]

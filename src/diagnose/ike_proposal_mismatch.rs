@@ -98,7 +98,7 @@ mod tests {
             .find(|f| f.kind == "ike_proposal_mismatch")
             .expect("reported at once");
         assert!(
-            f.summary.contains("3DES") && f.summary.contains("MODP-1024"),
+            f.summary.contains("3DES") && f.summary.contains("MODP_1024"),
             "{}",
             f.summary
         );

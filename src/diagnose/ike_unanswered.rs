@@ -41,6 +41,20 @@ pub enum Cause {
 /// response by design; an IKEv1 exchange counts as answered once the other side sent anything
 /// in it (the last message of Quick Mode and Aggressive Mode is the initiator's).
 pub fn unanswered<'a>(sa: &IkeSa, x: &'a Exchange) -> Option<&'a Step> {
+    // A later exchange started by the same requester proves this one was answered (the
+    // requester moves on only after a response; the capture missed it).
+    let later = sa.exchanges.iter().any(|o| {
+        o.requester == x.requester
+            && o.first_ts > x.first_ts
+            && if sa.version == 2 {
+                o.msg_id > x.msg_id
+            } else {
+                matches!(o.exchange, x1::QUICK | x1::TRANSACTION)
+            }
+    });
+    if later && !(sa.version == 1 && x.exchange == x1::QUICK) {
+        return None;
+    }
     if sa.version == 1 {
         if x.exchange == x1::INFORMATIONAL || x.answered() {
             return None;
@@ -102,8 +116,9 @@ pub fn describe(sa: &IkeSa, x: &Exchange, req: &Step) -> String {
 
 fn report(sa: &IkeSa, x: &Exchange, req: &Step, tail_secs: f64, out: &mut Emit<'_>) {
     let n = req.count;
+    let first_exchange = matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
     let severity = match n {
-        1 if tail_secs >= 10.0 => Severity::Info,
+        1 if tail_secs >= 10.0 && first_exchange => Severity::Info,
         1 => return,
         2 => Severity::Warning,
         _ => Severity::Error,

@@ -29,12 +29,14 @@ impl Rule for NatDetected {
             confidence = Confidence::Observed;
             a = p.addr(s);
             b = p.addr(1 - s);
-            let who = if behind.len() == 2 {
-                "both peers are".to_string()
+            if behind.len() == 2 {
+                parts.push("the NAT-D hashes match neither peer's address and port as seen here: NAT on both sides, or the capture's addresses were rewritten".to_string());
             } else {
-                format!("{a} is")
-            };
-            parts.push(format!("{who} behind NAT (its NAT-D hash does not match the address and port seen here, IKE port {})", p.ike_ports[s]));
+                parts.push(format!(
+                    "{a} is behind NAT (the NAT-D hash for it does not match its address and port as seen here, IKE port {})",
+                    p.ike_ports[s]
+                ));
+            }
         } else if !checked
             && p.esp_in_udp
             && p.ike_on_4500
@@ -50,7 +52,7 @@ impl Rule for NatDetected {
             a = p.addr(s);
             b = p.addr(1 - s);
             parts.push(format!(
-                "{a} uses IKE source port {}, a NAT-assigned port",
+                "{a} uses IKE source port {} rather than 500/4500 (a NAT-assigned port, or NAT-T forced on), with IKE on 4500 and ESP in UDP; the capture carries no NAT-D hashes to say more",
                 p.ike_ports[s]
             ));
         } else {

@@ -52,12 +52,12 @@ impl Rule for NatKeepalive {
                     .frames([ka.first_frame]),
                 );
             } else if p.nat_behind[s] == Some(true)
-                && p.max_gap_from[s] > IDLE_SECS
+                && p.sa_gap_from[s] > IDLE_SECS
                 && p.established_ever
             {
                 let summary = format!(
-                    "{me} is behind NAT but sent no NAT-T keepalives, and was silent for up to {:.0} s: long enough for the NAT to drop its UDP 4500 mapping",
-                    p.max_gap_from[s]
+                    "{me} is behind NAT but sent no NAT-T keepalives, and was silent for up to {:.0} s while its IKE SA was up: long enough for the NAT to drop its UDP 4500 mapping",
+                    p.sa_gap_from[s]
                 );
                 out.push(
                     s as u64,

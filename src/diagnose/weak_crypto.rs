@@ -92,6 +92,7 @@ impl WeakCrypto {
             (sa.initiator, sa.initiator_port),
             (sa.responder, sa.responder_port),
         );
+        let chose_weak = weak_chosen.as_ref().is_some_and(|w| !w.is_empty());
         let (sev, summary) = match &weak_chosen {
             Some(w) if !w.is_empty() => (
                 Severity::Warning,
@@ -133,8 +134,9 @@ impl WeakCrypto {
             }
             _ => return,
         };
+        // Once per pair for a weak choice and once for weak offers: every rekey repeats them.
         out.push(
-            sa.ispi,
+            u64::from(!chose_weak),
             Finding::new(
                 &KIND,
                 Confidence::Observed,
@@ -188,7 +190,7 @@ mod tests {
             .find(|f| f.kind == "weak_crypto")
             .unwrap();
         assert_eq!(f.severity, Severity::Warning);
-        assert!(f.summary.contains("MODP-1024"), "{}", f.summary);
+        assert!(f.summary.contains("MODP_1024"), "{}", f.summary);
     }
 
     #[test]

@@ -57,11 +57,13 @@ pub const MAX_EXCHANGES: usize = 32;
 const MAX_TIMES: usize = 16;
 const MAX_NOTIFIES: usize = 16;
 
-/// IKEv2 IKE_AUTH responses whose SK payload (header, IV, ciphertext, ICV) is shorter than this
-/// cannot hold IDr and AUTH: IDr needs at least 12 bytes, AUTH at least 8 + a 20-byte PSK MAC,
-/// and the cipher adds 4 + 8..16 (IV) + 12..32 (ICV) + padding. A lone error notify (8 bytes)
-/// fits in well under this.
-pub const AUTH_RESPONSE_MIN_SK: u32 = 80;
+/// IKEv2 IKE_AUTH responses whose SK ciphertext (IV, encrypted payloads, padding, ICV; the
+/// decoder's `Encrypted::len`) is shorter than this cannot hold IDr and AUTH. The smallest that
+/// can: IDr with an IPv4 address (12 bytes) + AUTH with a 20-byte MAC (28) = 40 bytes, in
+/// AES-GCM (8-byte IV, 16-byte ICV, no block padding) = 64. The largest lone error notify
+/// (8 bytes, padded to one 16-byte block, 16-byte IV, 32-byte HMAC-SHA2-512 ICV) is also 64,
+/// so a response below 64 is certainly not IDr+AUTH; one at 64 is given the benefit of the doubt.
+pub const AUTH_RESPONSE_MIN_SK: u32 = 64;
 
 /// One message of an exchange and its retransmissions.
 #[derive(Clone, Debug)]
@@ -234,6 +236,10 @@ pub struct IkeSa {
     pub ike_fragmentation_offered: [bool; 2],
     pub ike_fragments_used: bool,
     pub on_4500: bool,
+    /// Last packet (IKE, or ESP while this SA is the pair's current one) from [initiator,
+    /// responder], and the longest silence between two of them.
+    pub last_from: [Option<Timestamp>; 2],
+    pub max_gap: [f64; 2],
 }
 
 impl IkeSa {
@@ -277,6 +283,8 @@ impl IkeSa {
             ike_fragmentation_offered: [false; 2],
             ike_fragments_used: false,
             on_4500: false,
+            last_from: [None; 2],
+            max_gap: [0.0; 2],
         }
     }
 
@@ -300,6 +308,15 @@ impl IkeSa {
         self.exchanges.iter().find(|x| {
             x.msg_id == 0 && matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE)
         })
+    }
+
+    /// Notes a packet from `from` at `ts`; returns the silence it ended (seconds).
+    pub fn heard(&mut self, from: IpAddr, ts: Timestamp) -> f64 {
+        let i = usize::from(from != self.initiator);
+        let gap = self.last_from[i].map_or(0.0, |l| ts.since(l).max(0.0));
+        self.max_gap[i] = self.max_gap[i].max(gap);
+        self.last_from[i] = Some(ts);
+        gap
     }
 
     pub fn set_state(&mut self, msg: Msg, ts: Timestamp) {

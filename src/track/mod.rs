@@ -189,6 +189,9 @@ pub struct Pair {
     pub last_from: [Option<Timestamp>; 2],
     /// Longest silence between two packets from each side (any IPsec packet).
     pub max_gap_from: [f64; 2],
+    /// Longest silence from each side within the life of one IKE SA (its IKE messages and the
+    /// ESP bound to it): idle time while a tunnel was up.
+    pub sa_gap_from: [f64; 2],
     pub ike_ip_fragmented: u32,
     pub ike_frag_frames: Vec<u64>,
     pub esp_fragmented: u64,
@@ -235,6 +238,7 @@ impl Pair {
             keepalives: [Cadence::default(); 2],
             last_from: [None; 2],
             max_gap_from: [0.0; 2],
+            sa_gap_from: [0.0; 2],
             ike_ip_fragmented: 0,
             ike_frag_frames: Vec::new(),
             esp_fragmented: 0,
@@ -605,6 +609,10 @@ impl Tracker {
         if let Some(ispi) = bind {
             let sk = SaKey { pair: pk, ispi };
             if let Some(sa) = self.sas.get_mut(&sk) {
+                let gap = sa.heard(ev.flow.src, ts);
+                if let Some(p) = self.pairs.get_mut(&pk) {
+                    p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
+                }
                 let before = sa.state;
                 sa.esp_after_auth = true;
                 sa.set_state(Msg::Used, ts);
@@ -692,6 +700,7 @@ impl Tracker {
             sa.rspi = m.rspi;
         }
         sa.on_4500 |= on_4500;
+        let gap = sa.heard(src, ts);
         let wire = Wire {
             src,
             dst,
@@ -784,6 +793,7 @@ impl Tracker {
         let now_up = matches!(sa.state, SaState::Authenticated | SaState::Established);
         let sa_snapshot = sa.clone();
         let p = self.pairs.get_mut(&pk).expect("present");
+        p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
         if let Some(us) = rtt {
             p.rtt.record_us(us);
         }
