@@ -57,7 +57,8 @@ pub fn analyze(path: &Path) -> Run {
     let mut a = Analyzer::new();
     let mut events = Vec::new();
     let mut live = Vec::new();
-    while let Some(raw) = src.next_packet().expect("capture reads") {
+    // A read error ends the input, as in the pipeline: what was read so far is analysed.
+    while let Ok(Some(raw)) = src.next_packet() {
         dec.decode(&raw, &mut events);
         for ev in events.drain(..) {
             a.observe(&ev, &mut live);

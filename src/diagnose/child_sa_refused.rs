@@ -19,9 +19,10 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Compare the ESP/phase-2 proposals (esp=, PFS group) and the traffic selectors (leftsubnet/rightsubnet, crypto ACLs, 'local/remote_ts') on both peers; they must match exactly or be narrowable. The responder's log names the reason.",
 };
 
-/// Seconds an IKE SA must stay up without ESP before it counts as Child-less: traffic that
-/// triggers the tunnel normally follows within seconds.
-const QUIET_SECS: f64 = 30.0;
+/// Seconds an IKE SA must stay up (and answer a later exchange) without ESP before it counts as
+/// Child-less: the first Child SA is created by IKE_AUTH itself (RFC 7296 §1.2) and the traffic
+/// that triggered the tunnel follows within milliseconds.
+const QUIET_SECS: f64 = 5.0;
 
 pub struct ChildSaRefused;
 
@@ -33,7 +34,9 @@ impl Rule for ChildSaRefused {
             let Some(auth) = sa.authenticated_ts else {
                 return;
             };
-            let esp = pair.is_some_and(|p| p.children.iter().any(|c| c.last_ts >= auth));
+            let esp = pair.is_some_and(|p| {
+                p.children.iter().any(|c| c.last_ts >= auth) || p.ah_packets != [0, 0]
+            });
             let child_later = sa
                 .exchanges
                 .iter()
