@@ -206,7 +206,7 @@ pub struct FindingKind {
     pub remedy: &'static str,
 }
 
-static CATALOGUE: [FindingKind; 26] = [
+static CATALOGUE: [FindingKind; 28] = [
     peer_unreachable::KIND,
     ike_unanswered::KIND,
     ike_response_lost::KIND,
@@ -233,20 +233,13 @@ static CATALOGUE: [FindingKind; 26] = [
     stale_sa::KIND,
     esp_sequence_anomaly::KIND,
     rekey_collision::KIND,
+    aggressive_mode_psk::KIND,
+    weak_crypto::KIND,
 ];
-
-static CATALOGUE_TAIL: [FindingKind; 2] = [aggressive_mode_psk::KIND, weak_crypto::KIND];
 
 /// Every kind of finding the rules can report, in a stable order.
 pub fn catalogue() -> &'static [FindingKind] {
-    static ALL: std::sync::OnceLock<Vec<FindingKind>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| {
-        CATALOGUE
-            .iter()
-            .chain(CATALOGUE_TAIL.iter())
-            .copied()
-            .collect()
-    })
+    &CATALOGUE
 }
 
 /// What a rule sees on each event: the event, what it did to the tables, and the tables.
@@ -373,7 +366,9 @@ pub struct TunnelSummary {
     pub established: bool,
     pub state: &'static str,
     pub ike_sas: Vec<SaSummary>,
-    pub child_sas: Vec<ChildSummary>,
+    /// Child SAs as SPI pairs: the a→b and b→a SPIs bound to the same IKE SA, matched in the
+    /// order they appeared (a rekey's new pair appears together).
+    pub child_sas: Vec<ChildPair>,
     /// [a→b, b→a], a being the first of `peers`.
     pub esp_packets: [u64; 2],
     pub esp_bytes: [u64; 2],
@@ -412,6 +407,62 @@ pub struct FragSummary {
     pub ike_fragments_used: bool,
 }
 
+/// One Child SA: its two ESP SPIs (either may be missing when only one direction was seen).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChildPair {
+    /// ESP SPIs [a→b, b→a] as hex.
+    pub spis: [Option<String>; 2],
+    #[serde(serialize_with = "crate::track::hex64_opt")]
+    pub ike_ispi: Option<u64>,
+    /// [a→b, b→a].
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+fn child_pairs(p: &Pair) -> Vec<ChildPair> {
+    let mut sides: [Vec<&ChildSummary>; 2] = [Vec::new(), Vec::new()];
+    for c in &p.children {
+        sides[p.key.side(c.src)].push(c);
+    }
+    let mut out: Vec<ChildPair> = Vec::new();
+    let mut used = vec![false; sides[1].len()];
+    for c in &sides[0] {
+        // The first unused reverse SPI of the same IKE SA, nearest in time.
+        let back = sides[1]
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !used[*i] && r.ike_ispi == c.ike_ispi)
+            .min_by(|(_, x), (_, y)| {
+                let dx = x.first_ts.since(c.first_ts).abs();
+                let dy = y.first_ts.since(c.first_ts).abs();
+                dx.total_cmp(&dy)
+            })
+            .map(|(i, r)| (i, *r));
+        if let Some((i, _)) = back {
+            used[i] = true;
+        }
+        out.push(ChildPair {
+            spis: [
+                Some(format!("{:08x}", c.spi)),
+                back.map(|(_, r)| format!("{:08x}", r.spi)),
+            ],
+            ike_ispi: c.ike_ispi,
+            packets: [c.packets, back.map_or(0, |(_, r)| r.packets)],
+            bytes: [c.bytes, back.map_or(0, |(_, r)| r.bytes)],
+        });
+    }
+    for (i, r) in sides[1].iter().enumerate().filter(|(i, _)| !used[*i]) {
+        let _ = i;
+        out.push(ChildPair {
+            spis: [None, Some(format!("{:08x}", r.spi))],
+            ike_ispi: r.ike_ispi,
+            packets: [0, r.packets],
+            bytes: [0, r.bytes],
+        });
+    }
+    out
+}
+
 fn tunnel_summary(p: &Pair) -> TunnelSummary {
     let last = p.sas.back();
     let state = match last {
@@ -439,7 +490,7 @@ fn tunnel_summary(p: &Pair) -> TunnelSummary {
         established: p.established_ever,
         state,
         ike_sas: p.sas.iter().cloned().collect(),
-        child_sas: p.children.iter().cloned().collect(),
+        child_sas: child_pairs(p),
         esp_packets: p.esp_packets,
         esp_bytes: p.esp_bytes,
         child_rekeys: p.child_exchanges,
@@ -741,14 +792,17 @@ mod analyzer_tests {
         assert_eq!(t.state, "established");
         assert_eq!(t.ike_version, vec![2]);
         assert_eq!(t.esp_packets, [20, 20]);
-        assert_eq!(t.child_sas.len(), 2);
+        assert_eq!(t.child_sas.len(), 1);
+        assert_eq!(t.child_sas[0].packets, [20, 20]);
         assert_eq!(t.ike_sas.len(), 1);
         let rtt = t.ike_response_time.as_ref().unwrap();
         assert_eq!(rtt.samples, 3);
         assert!((rtt.max_ms - 20.0).abs() < 1.5, "{rtt:?}");
         let j = serde_json::to_value(t).unwrap();
         assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
-        assert_eq!(j["child_sas"][0]["spi"], "000000c1");
+        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
+        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
+        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
     }
 
     #[test]

@@ -197,10 +197,17 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             )?;
         }
         for c in &t.child_sas {
+            let spi =
+                |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| format!("0x{x}"));
             writeln!(
                 w,
-                "    ESP SPI 0x{:08x} {} -> {}: {} packets, {} bytes",
-                c.spi, c.src, c.dst, c.packets, c.bytes
+                "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
+                spi(&c.spis[0]),
+                spi(&c.spis[1]),
+                c.packets[0],
+                c.packets[1],
+                c.bytes[0],
+                c.bytes[1]
             )?;
         }
         if let Some(r) = &t.ike_response_time {
@@ -278,6 +285,41 @@ mod tests {
         write_catalogue_text(&mut v).unwrap();
         let s = String::from_utf8(v).unwrap();
         assert!(s.contains("pmtu_blackhole (error)"));
+    }
+
+    #[test]
+    fn healthy_tunnel_table_and_json_line() {
+        use crate::diagnose::Analyzer;
+        use crate::diagnose::testutil::{Script, healthy_v2};
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        let mut a = Analyzer::new();
+        let mut out = Vec::new();
+        for e in &s.events {
+            a.observe(e, &mut out);
+        }
+        a.finish(&mut out);
+        let ts = a.tunnels();
+        let mut v = Vec::new();
+        write_tunnels_text(&mut v, &ts).unwrap();
+        let text = String::from_utf8(v).unwrap();
+        assert!(text.contains("192.0.2.1 <-> 198.51.100.2"), "{text}");
+        assert!(text.contains("established"), "{text}");
+        assert!(
+            text.contains("Child SA ESP 0x000000c1 / 0x000000c2: 20/20 packets"),
+            "{text}"
+        );
+        let mut v = Vec::new();
+        write_tunnel_json(&mut v, &ts[0]).unwrap();
+        let line = String::from_utf8(v).unwrap();
+        assert_eq!(line.matches('\n').count(), 1);
+        let j: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(j["type"], "tunnel");
+        assert_eq!(j["peers"][0], "192.0.2.1");
+        assert_eq!(j["esp_packets"][1], 20);
+        assert_eq!(j["established"], true);
+        assert!(j["first_ts"].is_f64());
+        assert!(j["ike_response_time"]["p99_ms"].is_f64());
     }
 
     #[test]
