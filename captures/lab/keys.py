@@ -155,9 +155,8 @@ def finish(p):
         if spis:
             sa.ikev2_entry = (spis[-1][:8], spis[-1][8:16], dict(sa.dumps))
     elif name.startswith('encryption key Ka'):
-        cookies = [c[:16] for c in sa.natd if len(c) >= 16 and c[8:16] != bytes(8)]
-        if cookies:
-            sa.ikev1_keys.append((cookies[-1][:8], data))
+        # the initiator cookie is resolved at the end (NAT-D may come later)
+        sa.ikev1_keys.append(data)
 
 
 def alg(prop, table, idx_pred):
@@ -195,8 +194,9 @@ def emit_ike(sa, ikev2, ikev1):
         ikev2[(ispi, rspi)] = ikev2[(ispi, rspi)] or (ispi.hex(), rspi.hex(), d['Sk_ei secret'].hex(), d['Sk_er secret'].hex(),
                               encr, d.get('Sk_ai secret', b'').hex() if integ else '',
                               d.get('Sk_ar secret', b'').hex() if integ else '', IKEV2_INTEG.get(integ, integ))
-    for cookie, key in sa.ikev1_keys:
-        ikev1[cookie] = (cookie.hex(), key.hex())
+    cookies = [c[:8] for c in sa.natd if len(c) >= 16]
+    if cookies and sa.ikev1_keys:
+        ikev1.setdefault(cookies[0], (cookies[0].hex(), sa.ikev1_keys[-1].hex()))
 
 
 def q(s):

@@ -252,3 +252,29 @@ cleanup() {
     PIDS=()
     NETNS_MADE=()
 }
+
+# ---- Libreswan (unpacked Debian 12 package, host binaries, own dirs) ----
+# ls_start HOST IPSEC_CONF_TEXT SECRETS_TEXT
+ls_start() {
+    local h=$1 d=$WORK/$1/libreswan i
+    local bin=$LSWAN/root/usr/libexec/ipsec
+    mkdir -p "$d/run" "$d/nss"
+    printf '%s\n' "$2" >"$d/ipsec.conf"
+    printf '%s\n' "$3" >"$d/ipsec.secrets"
+    chmod 600 "$d/ipsec.secrets"
+    certutil -N -d "sql:$d/nss" --empty-password
+    # pluto runs helpers from the compiled-in /usr/libexec/ipsec: bind the
+    # unpacked ones there, in pluto's own mount namespace only
+    mkdir -p /usr/libexec/ipsec
+    (EXEC=exec nsx "$h" /bin/sh -c 'mount --bind "$1" /usr/libexec/ipsec && shift && exec "$@"' sh "$bin" \
+        /usr/libexec/ipsec/pluto --nofork --dumpdir "$d/run" --config "$d/ipsec.conf" --secretsfile "$d/ipsec.secrets" \
+        --nssdir "$d/nss" --rundir "$d/run" --ipsecdir "$d" --logfile "$d/pluto.log" >"$d/pluto.stdout" 2>&1) &
+    PIDS+=($!)
+    for i in $(seq 50); do
+        [ -S "$d/run/pluto.ctl" ] && break
+        sleep 0.1
+    done
+    [ -S "$d/run/pluto.ctl" ] || die "pluto on $h did not start (see $d)"
+    nsx "$h" "$bin/addconn" --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" --autoall >"$d/addconn.out" 2>&1 ||
+        { cat "$d/addconn.out" >&2; die "addconn on $h failed"; }
+}

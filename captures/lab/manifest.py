@@ -90,6 +90,48 @@ SCENARIOS = {
         '(port 4500), and while the tunnel is idle the initiator sends NAT-T keepalives (0xFF, every 5 s). '
         'Tunnel traffic before and after the idle period, then a clean delete. ' + BG,
         ['nat_detected', 'nat_keepalive'], []),
+    'healthy_ikev1': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv1: Main Mode (6 messages, PSK, AES-CBC-256/SHA2-256/MODP2048) and Quick Mode '
+        '(3 messages), ping and HTTP through the tunnel (plain ESP), then INFORMATIONAL deletes. ' + BG,
+        [], ['weak_crypto']),
+    'ikev1_aggressive_psk': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKEv1 Aggressive Mode with a pre-shared key (3 messages; the responder\'s hash is exposed to '
+        'offline PSK cracking), then Quick Mode, tunnel traffic and deletes. ' + BG,
+        ['aggressive_mode_psk'], ['weak_crypto']),
+    'ikev1_psk_mismatch': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKEv1 Main Mode with different PSKs: messages 1-4 are fine; the responder cannot verify the '
+        'encrypted MM5 (keys derived from another PSK) and answers each MM5 retransmission with an '
+        'encrypted INFORMATIONAL error that the initiator cannot decrypt either; MM6 never comes. '
+        'The key table holds the initiator\'s key (decrypts MM5); the responder\'s notifies are encrypted '
+        'under a different key and stay opaque. ' + BG,
+        ['auth_failed'], ['ike_unanswered', 'weak_crypto']),
+    'ikev1_quick_mode_refused': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKEv1 Main Mode completes; the responder refuses the Quick Mode proposal (it only accepts '
+        '10.9.0.0/24 as remote subnet) with an encrypted INFORMATIONAL INVALID_ID_INFORMATION; no ESP. ' + BG,
+        ['child_sa_refused'], ['weak_crypto']),
+    'ikev1_to_libreswan': (
+        ['left: ' + SW, 'right: ' + LS], [L4, R4], LEFT0,
+        'strongSwan offers IKEv1 Main Mode to a Libreswan 4.10 responder with its default '
+        'ikev1-policy=drop: the MM1 is retransmitted with back-off and silently ignored (no reply, '
+        'no ICMP). ' + BG,
+        ['ike_unanswered'], ['weak_crypto']),
+    'esp_one_way': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKEv2 tunnel established before the capture starts; the router then drops ESP coming from the '
+        'right side (iptables FORWARD -i right0 -p esp DROP). The capture shows ESP only from 192.0.2.10 '
+        'to 198.51.100.20 (pings and TCP SYN retransmissions through the tunnel), none back. ' + BG,
+        ['esp_one_way'], []),
+    'dead_peer': (
+        ['left: ' + SW, 'right: ' + SW + ' (stopped with SIGSTOP after establishment)'], [L4, R4], LEFT0,
+        'IKEv2 tunnel comes up and carries traffic; then the responder daemon (which also runs the userspace '
+        'ESP data path) is frozen. Tunnel traffic from the left gets no answer; with dpd_delay=3s the '
+        'initiator sends an empty INFORMATIONAL (DPD) request, retransmits it with back-off (5 times) and '
+        'gives up; the right host itself still answers plain ping/HTTP. ' + BG,
+        ['dead_peer'], ['esp_one_way', 'ike_unanswered']),
 }
 
 

@@ -9,6 +9,9 @@ ALL_SCENARIOS=(
     healthy_ikev2 ike_udp500_blocked peer_no_ike ike_proposal_mismatch
     dh_group_mismatch psk_mismatch_ikev2 child_proposal_mismatch ts_mismatch
     nat_t
+    healthy_ikev1 ikev1_aggressive_psk ikev1_psk_mismatch ikev1_quick_mode_refused
+    ikev1_to_libreswan
+    esp_one_way dead_peer
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -70,7 +73,7 @@ sc_healthy_ikev2() {
     sleep 22
     tunnel_traffic
     bg_traffic
-    swanctl_on left --terminate --ike lab >/dev/null
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
 }
 
@@ -126,7 +129,7 @@ sc_dh_group_mismatch() {
     attempt
     tunnel_traffic
     bg_traffic
-    swanctl_on left --terminate --ike lab >/dev/null
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
 }
 
@@ -186,6 +189,126 @@ sc_nat_t() {
     sleep 12
     tunnel_traffic
     bg_traffic
-    swanctl_on left --terminate --ike lab >/dev/null
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# IKEv1 needs this on strongSwan to allow Aggressive Mode with PSK
+AGGR_OK='    i_dont_care_about_security_and_use_aggressive_mode_psk = yes'
+
+# 9a. healthy IKEv1: Main Mode (6 messages) + Quick Mode, traffic, delete
+sc_healthy_ikev1() {
+    topo_up v4
+    sw_both "$(VER=1 swconf left)" "$(VER=1 swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 9b. IKEv1 Aggressive Mode with PSK (3 messages, hash of the PSK exposed
+#     to offline cracking), then Quick Mode and traffic
+sc_ikev1_aggressive_psk() {
+    topo_up v4
+    sw_both "$(VER=1 CONN_EXTRA='        aggressive = yes' swconf left)" "$(VER=1 CONN_EXTRA='        aggressive = yes' swconf right)" \
+        "$FAST
+$AGGR_OK" "$FAST
+$AGGR_OK"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 9c. IKEv1 Main Mode with different PSKs: MM5 (encrypted with a key derived
+#     from the wrong PSK) cannot be verified by the responder
+sc_ikev1_psk_mismatch() {
+    topo_up v4
+    sw_both "$(VER=1 swconf left)" "$(VER=1 PSK=not-the-same-secret swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    finish left right
+}
+
+# 9d. IKEv1 Main Mode succeeds, Quick Mode refused (responder does not
+#     accept the proposed remote subnet)
+sc_ikev1_quick_mode_refused() {
+    topo_up v4
+    sw_both "$(VER=1 swconf left)" "$(VER=1 RTS=10.9.0.0/24 swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 9e. IKEv1 Main Mode offered to Libreswan 4.10, whose default
+#     ikev1-policy=drop silently ignores IKEv1: retransmissions, no answer
+sc_ikev1_to_libreswan() {
+    topo_up v4
+    sw_prepare left "$(VER=1 swconf left)" "$FAST"
+    sw_start left
+    ls_start right "config setup
+    logfile=$WORK/right/libreswan/pluto.log
+conn lab
+    left=198.51.100.20
+    leftid=@right.example
+    leftsubnet=10.2.0.0/24
+    right=192.0.2.10
+    rightid=@left.example
+    rightsubnet=10.1.0.0/24
+    authby=secret
+    auto=add" "@right.example @left.example : PSK \"lab-shared-secret-1\""
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    finish
+}
+
+# 10a. ESP flows one way only: the router drops ESP from the right side
+#      (IKE still works); pings and TCP through the tunnel get no answer
+sc_esp_one_way() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    attempt
+    nsx router iptables -A FORWARD -i right0 -p esp -j DROP
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    tunnel_traffic 5
+    bg_traffic
+    finish left right
+}
+
+# 10b. the responder dies after establishment (charon stopped with SIGSTOP):
+#      tunnel traffic goes unanswered and the initiator's DPD INFORMATIONAL
+#      requests are retransmitted until it gives up
+sc_dead_peer() {
+    topo_up v4
+    sw_both "$(CONN_EXTRA='        dpd_delay = 3s' swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    kill -STOP "$CHARON_PID_right"
+    tunnel_traffic 3
+    sleep 20
+    bg_traffic
     finish left right
 }
