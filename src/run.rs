@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use crate::capture::PacketSource;
 use crate::capture::file::FileSource;
+use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{Decoder, link};
 use crate::event::{Body, Event};
 use crate::report::JSON_SCHEMA_VERSION;
@@ -38,7 +38,7 @@ pub fn run(opts: Options) -> ExitCode {
         Options::ListFindings { json } => list_findings(json, &mut out).map(|()| ExitCode::SUCCESS),
     };
     let flushed = out.flush();
-    match result.and(flushed.map(|()| ExitCode::SUCCESS)) {
+    match result.and_then(|code| flushed.map(|()| code)) {
         Ok(code) => code,
         // The reader went away (`ike-sniff … | head`): not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -53,18 +53,85 @@ fn list_findings(_json: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "(no findings catalogue yet)")
 }
 
-/// Everything downstream of the decoder, fed one event at a time.
-struct Sink<'a> {
-    source: String,
-    printer: PacketPrinter,
-    quiet: bool,
-    json: bool,
-    spis: SpiCounter,
-    errors_printed: u64,
-    out: &'a mut dyn Write,
+/// How packets are shown.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputOptions {
+    pub json: bool,
+    pub verbose: u8,
+    pub frame_numbers: bool,
+    pub quiet: bool,
 }
 
-impl Sink<'_> {
+/// Everything after the capture: decode → track/diagnose → report, fed one raw packet at a
+/// time. File and live capture share it, so both get the same analysis.
+pub struct Pipeline<'w> {
+    source: String,
+    opts: OutputOptions,
+    decoder: Decoder,
+    printer: PacketPrinter,
+    spis: SpiCounter,
+    events: Vec<Event>,
+    unsupported_reported: HashSet<u32>,
+    errors_printed: u64,
+    out: &'w mut dyn Write,
+}
+
+impl<'w> Pipeline<'w> {
+    /// Starts a run; in JSON mode writes the `meta` line first.
+    pub fn new(source: &str, opts: OutputOptions, out: &'w mut dyn Write) -> io::Result<Self> {
+        if opts.json {
+            serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({
+                    "type": "meta",
+                    "schema_version": JSON_SCHEMA_VERSION,
+                    "tool": "ike-sniff",
+                    "tool_version": env!("CARGO_PKG_VERSION"),
+                    "source": source,
+                }),
+            )?;
+            out.write_all(b"\n")?;
+        }
+        Ok(Pipeline {
+            source: source.to_string(),
+            opts,
+            decoder: Decoder::new(),
+            printer: PacketPrinter::new(PacketOptions {
+                json: opts.json,
+                verbose: opts.verbose,
+                frame_numbers: opts.frame_numbers,
+            }),
+            spis: SpiCounter::default(),
+            events: Vec::with_capacity(16),
+            unsupported_reported: HashSet::new(),
+            errors_printed: 0,
+            out,
+        })
+    }
+
+    pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
+        if !link::is_supported(raw.linktype) && self.unsupported_reported.insert(raw.linktype) {
+            eprintln!(
+                "{}: frame {}: link type {} ({}) is not supported: its packets are counted, not decoded",
+                self.source,
+                raw.frame,
+                raw.linktype,
+                link::linktype_name(raw.linktype)
+            );
+        }
+        self.decoder.decode(raw, &mut self.events);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        for ev in events.drain(..) {
+            self.event(&ev)?;
+        }
+        self.events = events;
+        Ok(())
+    }
+
     fn event(&mut self, ev: &Event) -> io::Result<()> {
         self.spis.observe(ev);
         if let Body::Malformed(e) = &ev.body {
@@ -75,7 +142,7 @@ impl Sink<'_> {
         {
             self.report_packet_error(ev.pkt.frame, &e.to_string());
         }
-        if !self.quiet {
+        if !self.opts.quiet {
             self.printer.write(self.out, ev)?;
         }
         Ok(())
@@ -92,6 +159,28 @@ impl Sink<'_> {
             );
         }
     }
+
+    /// The counters so far (live mode prints them periodically).
+    pub fn write_summary(&mut self, read_error: Option<String>) -> io::Result<()> {
+        let info = RunInfo {
+            source: &self.source,
+            stats: &self.decoder.stats,
+            spis: &self.spis,
+            read_error,
+        };
+        if self.opts.json {
+            summary::write_json(self.out, &info)
+        } else {
+            summary::write_text(self.out, &info)
+        }
+    }
+
+    /// End of input: flush what the decoder holds, then the summary.
+    pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
+        self.decoder.finish(&mut self.events);
+        self.drain()?;
+        self.write_summary(read_error)
+    }
 }
 
 fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
@@ -103,35 +192,13 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
         }
     };
     let name = source.name().to_string();
-    if opts.json {
-        serde_json::to_writer(
-            &mut *out,
-            &serde_json::json!({
-                "type": "meta",
-                "schema_version": JSON_SCHEMA_VERSION,
-                "tool": "ike-sniff",
-                "tool_version": env!("CARGO_PKG_VERSION"),
-                "source": name,
-            }),
-        )?;
-        out.write_all(b"\n")?;
-    }
-    let mut decoder = Decoder::new();
-    let mut sink = Sink {
-        source: name.clone(),
-        printer: PacketPrinter::new(PacketOptions {
-            json: opts.json,
-            verbose: opts.verbose,
-            frame_numbers: opts.frame_numbers,
-        }),
-        quiet: opts.quiet,
+    let output = OutputOptions {
         json: opts.json,
-        spis: SpiCounter::default(),
-        errors_printed: 0,
-        out,
+        verbose: opts.verbose,
+        frame_numbers: opts.frame_numbers,
+        quiet: opts.quiet,
     };
-    let mut events = Vec::with_capacity(16);
-    let mut unsupported_reported = HashSet::new();
+    let mut pipeline = Pipeline::new(&name, output, out)?;
     let mut read_error = None;
     let mut read = 0u64;
     loop {
@@ -141,15 +208,7 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
         match source.next_packet() {
             Ok(Some(raw)) => {
                 read += 1;
-                if !link::is_supported(raw.linktype) && unsupported_reported.insert(raw.linktype) {
-                    eprintln!(
-                        "{name}: frame {}: link type {} ({}) is not supported: its packets are counted, not decoded",
-                        raw.frame,
-                        raw.linktype,
-                        link::linktype_name(raw.linktype)
-                    );
-                }
-                decoder.decode(&raw, &mut events);
+                pipeline.packet(&raw)?;
             }
             Ok(None) => break,
             Err(e) => {
@@ -158,25 +217,8 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
                 break;
             }
         }
-        for ev in events.drain(..) {
-            sink.event(&ev)?;
-        }
     }
-    decoder.finish(&mut events);
-    for ev in events.drain(..) {
-        sink.event(&ev)?;
-    }
-    let info = RunInfo {
-        source: &name,
-        stats: &decoder.stats,
-        spis: &sink.spis,
-        read_error: read_error.clone(),
-    };
-    if sink.json {
-        summary::write_json(sink.out, &info)?;
-    } else {
-        summary::write_text(sink.out, &info)?;
-    }
+    pipeline.finish(read_error.clone())?;
     Ok(if read_error.is_some() {
         ExitCode::from(1)
     } else {

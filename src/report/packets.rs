@@ -235,14 +235,18 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
     if m.version == 1 && m.flags & v1_flags::ENCRYPTION != 0 {
         out.push_str(" encrypted");
     }
-    out.push_str(" [");
-    for (i, p) in m.payloads.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
+    // An encrypted IKEv1 message shows nothing but its header; empty brackets would suggest a
+    // message without payloads.
+    if !m.payloads.is_empty() || m.version != 1 || m.flags & v1_flags::ENCRYPTION == 0 {
+        out.push_str(" [");
+        for (i, p) in m.payloads.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            payload_label(out, m, p);
         }
-        payload_label(out, m, p);
+        out.push(']');
     }
-    out.push(']');
     let _ = write!(out, " len {}", m.length);
     if !m.reassembled_from.is_empty() {
         let _ = write!(

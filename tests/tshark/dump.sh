@@ -19,3 +19,16 @@ while read -r f; do
     [ -s "$dump" ] || rm -f "$dump"
 done
 echo "wrote $(ls "$out" | wc -l) dumps to $out"
+
+# ESP (plain and UDP-encapsulated): SPI and sequence number per frame.
+esp_out=tests/tshark/esp-dumps
+rm -rf "$esp_out"
+mkdir -p "$esp_out"
+find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | LC_ALL=C sort |
+while read -r f; do
+    dump="$esp_out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
+    tshark -n -r "$f" -Y 'esp && !icmp && !icmpv6' -T fields -E separator=/t -E occurrence=f \
+        -e frame.number -e esp.spi -e esp.sequence > "$dump" 2>/dev/null || true
+    [ -s "$dump" ] || rm -f "$dump"
+done
+echo "wrote $(ls "$esp_out" | wc -l) ESP dumps to $esp_out"
