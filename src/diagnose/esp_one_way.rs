@@ -1,8 +1,11 @@
-//! `esp_one_way`: an established tunnel whose ESP flows in one direction only.
+//! `esp_one_way`: ESP flows in one direction only.
 //!
-//! With IKE seen both ways (so the capture point sees both directions), ESP from one peer and
-//! none from the other means the other peer does not send (no return route into the tunnel,
-//! policy mismatch, NAT on the return path) or its ESP is dropped before the capture point.
+//! Nearly all tunnel traffic is two-way (TCP, ping, DNS), and every ESP SA has a partner SA
+//! the other way (RFC 4301 §4.1). ESP from one peer, repeatedly over seconds, and none from the
+//! other means the other peer does not send (no return route into the tunnel, policy mismatch,
+//! NAT on the return path) or its ESP is dropped before the capture point. When IKE was seen
+//! both ways the capture point certainly sees both directions; without IKE in the capture the
+//! finding says so (a capture point on an asymmetric path sees one direction only).
 
 use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
 use crate::track::Pair;
@@ -15,16 +18,15 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "On the silent peer: check that the decrypted traffic reaches its destination and the replies are routed back into the tunnel (routes, NAT exemption for VPN traffic, firewall rules on the inner traffic), and that ESP (protocol 50) or UDP 4500 is allowed outbound.",
 };
 
-/// Packets one way, with none back, before a tunnel counts as one-way.
-const MIN_PACKETS: u64 = 10;
+/// Packets one way, with none back, over at least [`MIN_SECS`], before a tunnel counts as
+/// one-way: a request/response exchange would have drawn a reply by then.
+const MIN_PACKETS: u64 = 5;
+const MIN_SECS: f64 = 2.0;
 
 pub struct EspOneWay;
 
 impl Rule for EspOneWay {
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
-        if !p.established_ever || !p.ike_seen_both_ways() {
-            return;
-        }
         let [ab, ba] = p.esp_packets;
         let (from, to, n) = match (ab, ba) {
             (n, 0) if n >= MIN_PACKETS => (p.key.a, p.key.b, n),
@@ -32,8 +34,24 @@ impl Rule for EspOneWay {
             _ => return,
         };
         let side = p.key.side(from);
+        let span = p
+            .children
+            .iter()
+            .filter(|c| c.src == from)
+            .map(|c| c.last_ts.since(c.first_ts))
+            .fold(0.0, f64::max);
+        if span < MIN_SECS {
+            return;
+        }
+        let context = if p.established_ever && p.ike_seen_both_ways() {
+            "on an established tunnel (IKE flows both ways here, so the capture sees both directions)"
+        } else if p.ike_seen_both_ways() {
+            "(IKE flows both ways here, so the capture sees both directions)"
+        } else {
+            "(no two-way IKE in this capture: if the capture point sees only one direction of the path, this is expected)"
+        };
         let summary = format!(
-            "{n} ESP packets ({} bytes) went from {from} to {to} on an established tunnel, and no ESP came back from {to}",
+            "{n} ESP packets ({} bytes) went from {from} to {to} over {span:.0} s {context}, and no ESP came back from {to}",
             p.esp_bytes[side]
         );
         out.push(
@@ -67,11 +85,17 @@ mod tests {
         s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
         s.ike(60, B, A, Msg::v2(35, 1, true, false).len(300).with(sk(270)));
         for i in 0..20u32 {
-            s.esp(100 + u64::from(i) * 100, A, B, 0xc1, i + 1);
+            s.esp(100 + u64::from(i) * 200, A, B, 0xc1, i + 1);
         }
         assert!(kinds(&s.all()).contains(&"esp_one_way"));
         let mut h = Script::default();
         healthy_v2(&mut h);
         assert!(!kinds(&h.all()).contains(&"esp_one_way"));
+        // A short one-way burst is not enough.
+        let mut b = Script::default();
+        for i in 0..8u32 {
+            b.esp(u64::from(i) * 100, A, B, 0xc1, i + 1);
+        }
+        assert!(!kinds(&b.all()).contains(&"esp_one_way"));
     }
 }
