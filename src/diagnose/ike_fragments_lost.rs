@@ -42,6 +42,12 @@ fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut E
             p.incomplete_sets
         ));
     }
+    if let Some(p) = pair.filter(|p| p.icmp_reassembly > 0) {
+        summary.push_str(&format!(
+            "; {} ICMP 'fragment reassembly time exceeded' came back",
+            p.icmp_reassembly
+        ));
+    }
     let negotiated = sa.ike_fragmentation_offered == [true, true];
     if !negotiated {
         summary.push_str("; IKE fragmentation (RFC 7383) was not negotiated");

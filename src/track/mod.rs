@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::decode::ike::{IkeMessage, PayloadBody};
-use crate::event::{Body, Event, Timestamp, ipproto};
+use crate::event::{Body, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use hist::Histogram;
 use ike::{IkeSa, Msg, Placed, SaState, Wire, n, x1, x2};
@@ -203,6 +203,8 @@ pub struct Pair {
     pub ike_fragments_used: bool,
     pub icmp_errors: u32,
     pub icmp_frag_needed: u32,
+    /// ICMP "fragment reassembly time exceeded" about this pair's packets.
+    pub icmp_reassembly: u32,
     pub rtt: Histogram,
     pub sas: VecDeque<SaSummary>,
     pub children: VecDeque<ChildSummary>,
@@ -250,6 +252,7 @@ impl Pair {
             ike_fragments_used: false,
             icmp_errors: 0,
             icmp_frag_needed: 0,
+            icmp_reassembly: 0,
             rtt: Histogram::default(),
             sas: VecDeque::new(),
             children: VecDeque::new(),
@@ -446,6 +449,9 @@ impl Tracker {
                         (!e.v6 && e.icmp_type == 3 && e.code == 4) || (e.v6 && e.icmp_type == 2);
                     if frag_needed {
                         p.icmp_frag_needed += 1;
+                    }
+                    if e.code == 1 && e.icmp_type == if e.v6 { 3 } else { 11 } {
+                        p.icmp_reassembly += 1;
                     }
                     p.touch(ev, None);
                     up.pair = Some(key);
@@ -914,10 +920,4 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
         return None;
     }
     Some((v.sender_translated, v.receiver_translated))
-}
-
-/// Whether the ESP protocol number or UDP encapsulation applies to a flow (for callers that
-/// classify flows).
-pub fn is_ipsec_proto(proto: u8) -> bool {
-    matches!(proto, ipproto::ESP | ipproto::AH | ipproto::UDP)
 }
