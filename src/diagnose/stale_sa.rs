@@ -2,14 +2,22 @@
 //!
 //! Observed: INVALID_SPI (11) or INVALID_IKE_SPI (4) notifies in clear (the peer got ESP or
 //! IKE for an SA it does not know, typically after it rebooted or deleted the SA), and ESP that
-//! keeps going to an SPI after a clear Delete for it (IKEv1 Informational).
+//! keeps going to an SPI after a clear Delete for it (IKEv1 Informational). Inferred: one peer
+//! keeps sending ESP on an IKE SA's Child SAs long after the other stopped, and the silent
+//! peer meanwhile starts a brand-new IKE SA: it lost the old one (restart, failover) and the
+//! sender has not noticed.
 
 use std::collections::VecDeque;
 
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
 use crate::decode::ike::PayloadBody;
 use crate::event::{Body, Timestamp};
+use crate::track::Pair;
 use crate::track::ike::n;
+
+/// How much longer one side's ESP must outlast the other's on the same IKE SA: rekeys and
+/// deletes switch both directions within a second or two.
+const OUTLAST_SECS: f64 = 10.0;
 
 pub const KIND: FindingKind = FindingKind {
     id: "stale_sa",
@@ -110,6 +118,54 @@ impl Rule for StaleSa {
             _ => {}
         }
     }
+
+    fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
+        for old in p.sas.iter().filter(|s| s.established) {
+            let last = |side: usize| {
+                p.children
+                    .iter()
+                    .filter(|c| c.ike_ispi == Some(old.ispi) && p.key.side(c.src) == side)
+                    .max_by(|a, b| a.last_ts.cmp(&b.last_ts))
+            };
+            for x in 0..2 {
+                let (Some(cx), Some(cy)) = (last(x), last(1 - x)) else {
+                    continue;
+                };
+                if cx.last_ts.since(cy.last_ts) < OUTLAST_SECS {
+                    continue;
+                }
+                let silent = p.addr(1 - x);
+                let Some(new) = p.sas.iter().find(|s| {
+                    s.ispi != old.ispi
+                        && s.initiator == silent
+                        && s.first_ts > cy.last_ts
+                        && s.first_ts < cx.last_ts
+                }) else {
+                    continue;
+                };
+                let summary = format!(
+                    "{} kept sending ESP on SPI 0x{:08x} (IKE SA {:016x}) until {:.1} s after {silent}'s last ESP on that SA, while {silent} started a new IKE SA {:016x}: {silent} had lost the old SA (restart or failover) and {} did not notice",
+                    cx.src,
+                    cx.spi,
+                    old.ispi,
+                    cx.last_ts.since(cy.last_ts),
+                    new.ispi,
+                    cx.src
+                );
+                out.push(
+                    u64::from(cx.spi) | 1 << 40,
+                    Finding::new(
+                        &KIND,
+                        Confidence::Inferred,
+                        Peers::new(cx.src, silent),
+                        (cy.last_ts, cx.last_ts),
+                        summary,
+                    )
+                    .frames([new.first_frame]),
+                );
+            }
+        }
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -128,6 +184,31 @@ mod tests {
         s.esp(10_000, A, B, 0xc1, 2);
         let (live, _, _) = s.run();
         assert_eq!(kinds(&live), vec!["stale_sa"]);
+    }
+
+    #[test]
+    fn peer_restarts_and_reinitiates_while_old_esp_continues() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        // B restarts at ~3 s: its ESP stops; A keeps sending on the old SPI; B initiates anew.
+        for i in 0..30u32 {
+            s.esp(3_000 + u64::from(i) * 1000, A, B, 0xc1, 100 + i);
+        }
+        s.ike(20_000, B, A, Msg::v2(34, 0, false, true).spis(0x7777, 0));
+        s.ike(
+            20_010,
+            A,
+            B,
+            Msg::v2(34, 0, true, false)
+                .spis(0x7777, 0x8888)
+                .with(v2_sa(&[(4, 14)])),
+        );
+        let all = s.all();
+        let f = all.iter().find(|f| f.kind == "stale_sa").expect("inferred");
+        assert!(f.summary.contains("0x000000c1"), "{}", f.summary);
+        let mut h = Script::default();
+        healthy_v2(&mut h);
+        assert!(!kinds(&h.all()).contains(&"stale_sa"));
     }
 
     #[test]

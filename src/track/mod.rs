@@ -117,6 +117,10 @@ pub struct SaSummary {
     pub initiator: IpAddr,
     pub state: SaState,
     pub established: bool,
+    #[serde(skip)]
+    pub first_ts: Timestamp,
+    #[serde(skip)]
+    pub first_frame: u64,
 }
 
 /// One ESP SPI as the tunnel summary lists it.
@@ -293,6 +297,8 @@ impl Pair {
             initiator: sa.initiator,
             state: sa.state,
             established: sa.established(),
+            first_ts: sa.first_ts,
+            first_frame: sa.first_frame,
         };
         if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sa.ispi) {
             *s = sum;
