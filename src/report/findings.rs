@@ -11,16 +11,37 @@ use serde::Serialize;
 use crate::diagnose::{Finding, FindingKind, Peers, TunnelSummary, catalogue};
 use crate::event::Timestamp;
 
-/// Epoch seconds as a JSON number with six decimals.
+/// Epoch seconds as a JSON number with exactly six decimals. serde_json would print an `f64`
+/// in its shortest form (`1700000000.5`), so the value goes out as a marked string and
+/// [`write_line`] turns it into the bare number text.
 struct Epoch(Timestamp);
+
+const EPOCH_MARK: &str = "\u{1}epoch:";
 
 impl Serialize for Epoch {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let micros = self.0.nanos / 1000;
-        let text = format!("{}.{micros:06}", self.0.secs);
-        let n: serde_json::Number = text.parse().map_err(serde::ser::Error::custom)?;
-        n.serialize(s)
+        s.serialize_str(&format!("{EPOCH_MARK}{}.{micros:06}", self.0.secs))
     }
+}
+
+/// Serializes `v` as one line, unquoting the [`Epoch`] markers.
+fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
+    let text = serde_json::to_string(v).map_err(io::Error::other)?;
+    // The control character is escaped by serde_json as \u0001; nothing else produces it.
+    let quoted = "\"\\u0001epoch:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(quoted) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + quoted.len()..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push_str(&rest[..end]);
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out.push('\n');
+    w.write_all(out.as_bytes())
 }
 
 #[derive(Serialize)]
@@ -52,8 +73,7 @@ pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         summary: &f.summary,
         remedy: &f.remedy,
     };
-    serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
-    w.write_all(b"\n")
+    write_line(w, &line)
 }
 
 fn frames_text(frames: &[u64]) -> String {
@@ -123,8 +143,7 @@ pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()>
         first_ts: Epoch(t.first_ts),
         last_ts: Epoch(t.last_ts),
     };
-    serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
-    w.write_all(b"\n")
+    write_line(w, &line)
 }
 
 fn human_bytes(b: u64) -> String {
@@ -228,6 +247,27 @@ fn write_kind(w: &mut dyn Write, k: &FindingKind) -> io::Result<()> {
     writeln!(w)
 }
 
+/// `--list-findings --json`: one `{"type":"finding_kind",...}` line per kind.
+pub fn write_catalogue_json(w: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct KindLine<'a> {
+        #[serde(rename = "type")]
+        kind_tag: &'static str,
+        #[serde(flatten)]
+        k: &'a FindingKind,
+    }
+    for k in catalogue() {
+        write_line(
+            w,
+            &KindLine {
+                kind_tag: "finding_kind",
+                k,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// `--list-findings`: every kind of finding, with its explanation and remedy.
 pub fn write_catalogue_text(w: &mut dyn Write) -> io::Result<()> {
     for k in catalogue() {
@@ -273,6 +313,8 @@ mod tests {
         assert_eq!(j["peers"][0], "192.0.2.1:500");
         assert_eq!(j["frames"][3], 7);
         assert_eq!(j["last_ts"].as_f64().unwrap(), 1_700_000_002.5);
+        assert!(s.contains("\"last_ts\":1700000002.500000,"), "{s}");
+        assert!(!s.contains("epoch"), "{s}");
     }
 
     #[test]
@@ -285,6 +327,15 @@ mod tests {
         write_catalogue_text(&mut v).unwrap();
         let s = String::from_utf8(v).unwrap();
         assert!(s.contains("pmtu_blackhole (error)"));
+        let mut v = Vec::new();
+        write_catalogue_json(&mut v).unwrap();
+        let s = String::from_utf8(v).unwrap();
+        assert_eq!(s.lines().count(), catalogue().len());
+        for l in s.lines() {
+            let j: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(j["type"], "finding_kind");
+            assert!(j["id"].is_string() && j["default_severity"].is_string());
+        }
     }
 
     #[test]
