@@ -42,20 +42,34 @@ impl Rule for ProposalMismatch {
         let chosen = sa
             .chosen
             .as_deref()
-            .map(|p| {
-                format!(
-                    " (the responder had first chosen {})",
-                    names::proposals(m.version, p)
-                )
-            })
+            .map(|p| format!(" (the responder chose {})", names::proposals(m.version, p)))
             .unwrap_or_default();
-        let peer = cx.ev.flow.src;
-        let other = cx.ev.flow.dst;
-        let summary = format!(
-            "{peer} rejected the IKEv{} IKE SA proposal from {other} with NO_PROPOSAL_CHOSEN; offered: {offered}{chosen}",
-            m.version
-        );
-        let peers = Peers::with_ports((other, cx.ev.flow.dport), (peer, cx.ev.flow.sport));
+        let notifier = cx.ev.flow.src;
+        let (summary, peers) = if notifier == sa.initiator && sa.chosen.is_some() {
+            // The initiator refuses what the responder picked (it must be one of its offers:
+            // a broken or mismatched responder).
+            (
+                format!(
+                    "initiator {notifier} answered responder {}'s choice with NO_PROPOSAL_CHOSEN (IKEv{}){chosen}; offered: {offered}",
+                    sa.responder, m.version
+                ),
+                Peers::with_ports(
+                    (sa.initiator, sa.initiator_port),
+                    (sa.responder, sa.responder_port),
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "{notifier} rejected the IKEv{} IKE SA proposal from {} with NO_PROPOSAL_CHOSEN; offered: {offered}{chosen}",
+                    m.version, cx.ev.flow.dst
+                ),
+                Peers::with_ports(
+                    (cx.ev.flow.dst, cx.ev.flow.dport),
+                    (notifier, cx.ev.flow.sport),
+                ),
+            )
+        };
         let frames = [sa.offered_frame, cx.ev.pkt.frame];
         out.push(
             sa.ispi,
@@ -103,5 +117,36 @@ mod tests {
             f.summary
         );
         assert_eq!(f.peers.a, ip(A));
+    }
+
+    /// zeek-spicy-ipsec ipsec.cap: an unprotected Informational with message ID 0 (like Main
+    /// Mode's) carries NO_PROPOSAL_CHOSEN from the initiator, and Main Mode carries on.
+    #[test]
+    fn v1_informational_with_message_id_zero_is_its_own_exchange() {
+        let mut s = Script::default();
+        let p1 = || v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)]);
+        s.ike(0, A, B, Msg::v1(2, 0).spis(0x1111, 0).len(180).with(p1()));
+        s.ike(10, B, A, Msg::v1(2, 0).len(160).with(p1()));
+        s.ike(
+            20,
+            A,
+            B,
+            Msg::v1(5, 0).spis(0x1111, 0).len(40).with(notify(14, &[])),
+        );
+        s.ike(30, A, B, Msg::v1(2, 0).len(300));
+        s.ike(40, B, A, Msg::v1(2, 0).len(300));
+        s.ike(50, A, B, Msg::v1(2, 0).len(92).encrypted());
+        s.ike(60, B, A, Msg::v1(2, 0).len(92).encrypted());
+        s.ike(70, A, B, Msg::v1(32, 5).len(300).encrypted());
+        s.ike(80, B, A, Msg::v1(32, 5).len(300).encrypted());
+        s.ike(90, A, B, Msg::v1(32, 5).len(60).encrypted());
+        let (live, end, a) = s.run();
+        let f = live
+            .iter()
+            .find(|f| f.kind == "ike_proposal_mismatch")
+            .expect("reported");
+        assert!(f.summary.starts_with("initiator"), "{}", f.summary);
+        assert!(a.tunnels()[0].established);
+        assert!(!kinds(&end).contains(&"auth_failed"), "{end:?}");
     }
 }

@@ -293,6 +293,7 @@ impl IkeSa {
     }
 
     pub fn exchange(&self, msg_id: u32, requester: IpAddr) -> Option<&Exchange> {
+        // (IKEv1 callers that need the exchange type filter the result themselves.)
         self.exchanges
             .iter()
             .rev()
@@ -364,15 +365,20 @@ impl IkeSa {
             self.exchanges
                 .iter()
                 .rev()
-                .find(|x| x.msg_id == m.message_id)
+                .find(|x| x.msg_id == m.message_id && x.exchange == m.exchange)
                 .map(|x| x.requester)
                 .unwrap_or(w.src)
         };
         let idx = match self
             .exchanges
             .iter()
-            .rposition(|x| x.msg_id == m.message_id && x.requester == requester)
-        {
+            // IKEv1 reuses message ID 0 for Main/Aggressive Mode and unprotected
+            // Informationals: the exchange type tells them apart.
+            .rposition(|x| {
+                x.msg_id == m.message_id
+                    && x.requester == requester
+                    && (m.version == 2 || x.exchange == m.exchange)
+            }) {
             Some(i) => i,
             None => {
                 if self.exchanges.len() >= MAX_EXCHANGES {

@@ -712,6 +712,12 @@ impl Tracker {
             sa.rspi = m.rspi;
         }
         sa.on_4500 |= on_4500;
+        // Latest ports: after the NAT-T float the SA lives on 4500 (or NAT-assigned ports).
+        if src == sa.initiator {
+            (sa.initiator_port, sa.responder_port) = (ev.flow.sport, ev.flow.dport);
+        } else if src == sa.responder {
+            (sa.responder_port, sa.initiator_port) = (ev.flow.sport, ev.flow.dport);
+        }
         let gap = sa.heard(src, ts);
         let wire = Wire {
             src,
@@ -842,10 +848,10 @@ fn classify(
     ordinal: usize,
     sk_len: Option<u32>,
 ) -> Msg {
-    let clear_error = m
-        .notifies()
-        .any(|nt| nt.notify_type < 16384 && !matches!(nt.notify_type, n::INVALID_KE_PAYLOAD));
     if m.version == 2 {
+        let clear_error = m
+            .notifies()
+            .any(|nt| nt.notify_type < 16384 && !matches!(nt.notify_type, n::INVALID_KE_PAYLOAD));
         return match (exchange, response) {
             (x2::IKE_SA_INIT, false) => Msg::InitRequest,
             (x2::IKE_SA_INIT, true) if clear_error => Msg::Fatal,
@@ -882,9 +888,9 @@ fn classify(
         x1::QUICK if response => Msg::Used,
         x1::TRANSACTION if response && sa.state >= SaState::Authenticating => Msg::Used,
         x1::INFORMATIONAL if deletes_isakmp => Msg::Delete,
-        x1::INFORMATIONAL if clear_error && !m.encrypted && sa.state < SaState::Authenticated => {
-            Msg::Fatal
-        }
+        // An unprotected IKEv1 notification does not end the SA (RFC 2408 §5.5: it may be
+        // forged, and implementations carry on): the rules report it, the state follows the
+        // exchange.
         _ => Msg::Other,
     }
 }
