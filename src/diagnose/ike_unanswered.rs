@@ -114,7 +114,18 @@ pub fn describe(sa: &IkeSa, x: &Exchange, req: &Step) -> String {
     s
 }
 
-fn report(sa: &IkeSa, x: &Exchange, req: &Step, tail_secs: f64, out: &mut Emit<'_>) {
+fn report(
+    sa: &IkeSa,
+    x: &Exchange,
+    req: &Step,
+    pair: Option<&Pair>,
+    tail_secs: f64,
+    out: &mut Emit<'_>,
+) {
+    // An ICMP error about the request is an answer: `peer_unreachable` says what it means.
+    if sa.icmp_errors > 0 || pair.is_some_and(|p| p.icmp_about_ike > 0) {
+        return;
+    }
     let n = req.count;
     let first_exchange = matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
     let severity = match n {
@@ -159,7 +170,7 @@ impl Rule for IkeUnanswered {
         if let Some(req) = unanswered(sa, x).filter(|r| r.count >= LIVE_AFTER)
             && cause(sa, x, req) == Cause::Plain
         {
-            report(sa, x, req, 0.0, out);
+            report(sa, x, req, cx.pair(), 0.0, out);
         }
     }
 
@@ -172,7 +183,7 @@ impl Rule for IkeUnanswered {
                 && cause(sa, x, req) == Cause::Plain
             {
                 let tail = pair.map_or(0.0, |p| p.last_ts.since(req.last_ts));
-                report(sa, x, req, tail, out);
+                report(sa, x, req, pair, tail, out);
             }
         }
     }

@@ -159,7 +159,10 @@ mod tests {
         let mut s = Script::default();
         s.ike(0, A, B, Msg::v2(34, 0, false, true));
         icmp(&mut s, 10, 3, 3, None);
+        s.ike(1000, A, B, Msg::v2(34, 0, false, true));
         icmp(&mut s, 1010, 3, 3, None);
+        s.ike(3000, A, B, Msg::v2(34, 0, false, true));
+        assert!(!kinds(&s.all()).contains(&"ike_unanswered"));
         let (live, _, _) = s.run();
         let f: Vec<_> = live
             .iter()

@@ -240,6 +240,8 @@ pub struct IkeSa {
     /// responder], and the longest silence between two of them.
     pub last_from: [Option<Timestamp>; 2],
     pub max_gap: [f64; 2],
+    /// ICMP errors that quoted this SA's IKE messages (they are an answer of sorts).
+    pub icmp_errors: u32,
 }
 
 impl IkeSa {
@@ -285,6 +287,7 @@ impl IkeSa {
             on_4500: false,
             last_from: [None; 2],
             max_gap: [0.0; 2],
+            icmp_errors: 0,
         }
     }
 

@@ -209,6 +209,8 @@ pub struct Pair {
     pub icmp_frag_needed: u32,
     /// ICMP "fragment reassembly time exceeded" about this pair's packets.
     pub icmp_reassembly: u32,
+    /// ICMP errors quoting IKE (UDP 500/4500) whose quote does not reach the IKE SPIs.
+    pub icmp_about_ike: u32,
     pub rtt: Histogram,
     pub sas: VecDeque<SaSummary>,
     pub children: VecDeque<ChildSummary>,
@@ -257,6 +259,7 @@ impl Pair {
             icmp_errors: 0,
             icmp_frag_needed: 0,
             icmp_reassembly: 0,
+            icmp_about_ike: 0,
             rtt: Histogram::default(),
             sas: VecDeque::new(),
             children: VecDeque::new(),
@@ -459,8 +462,20 @@ impl Tracker {
                     if e.code == 1 && e.icmp_type == if e.v6 { 3 } else { 11 } {
                         p.icmp_reassembly += 1;
                     }
+                    let ike_port = |x: u16| x == 500 || x == 4500;
+                    if e.quoted.ike_spis.is_none()
+                        && e.quoted.esp_spi.is_none()
+                        && (ike_port(q.sport) || ike_port(q.dport))
+                    {
+                        p.icmp_about_ike += 1;
+                    }
                     p.touch(ev, None);
                     up.pair = Some(key);
+                    if let Some((ispi, _)) = e.quoted.ike_spis
+                        && let Some(sa) = self.sas.get_mut(&SaKey { pair: key, ispi })
+                    {
+                        sa.icmp_errors += 1;
+                    }
                 }
             }
             Body::Fragment(_) => {
