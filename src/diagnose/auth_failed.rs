@@ -7,10 +7,14 @@
 //! retransmitted while the responder never sends MM6 (it repeats MM4 or goes silent: it could
 //! not decrypt or verify MM5, typically a pre-shared key mismatch).
 
+use std::collections::VecDeque;
+
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
 use crate::event::Body;
+use crate::event::Timestamp;
 use crate::track::Pair;
-use crate::track::ike::{AUTH_RESPONSE_MIN_SK, IkeSa, SaState, n, x1};
+use crate::track::SaKey;
+use crate::track::ike::{AUTH_RESPONSE_MIN_SK, IkeSa, SaState, n, x1, x2};
 
 pub const KIND: FindingKind = FindingKind {
     id: "auth_failed",
@@ -20,7 +24,15 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Compare the pre-shared key on both sides (no trailing spaces/encoding differences), check the local and remote IDs (leftid/rightid, FQDN vs IP vs DN), and check certificates: chain, CA trust, validity, subjectAltName matching the ID. The responder's log names the exact reason.",
 };
 
-pub struct AuthFailed;
+#[derive(Default)]
+pub struct AuthFailed {
+    /// IKEv2 SAs whose IKE_AUTH response was too small, and when: judged once they have had
+    /// [`USE_SECS`] to show use, so live mode need not wait for the end.
+    watch: VecDeque<(SaKey, Timestamp)>,
+}
+
+const USE_SECS: f64 = 10.0;
+const MAX_WATCH: usize = 1024;
 
 fn observed_type(version: u8, t: u16) -> bool {
     t == n::AUTHENTICATION_FAILED
@@ -29,9 +41,31 @@ fn observed_type(version: u8, t: u16) -> bool {
 
 impl Rule for AuthFailed {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let now = cx.ev.pkt.ts;
+        while self
+            .watch
+            .front()
+            .is_some_and(|(_, t)| now.since(*t) > USE_SECS)
+        {
+            let (k, _) = self.watch.pop_front().expect("front exists");
+            if let Some(sa) = cx.t.sa(&k) {
+                small_auth_response(sa, out);
+            }
+        }
         let (Body::Ike(m), Some(sa)) = (&cx.ev.body, cx.sa()) else {
             return;
         };
+        if m.version == 2
+            && m.exchange == x2::IKE_AUTH
+            && m.is_response()
+            && sa
+                .auth_response_sk
+                .is_some_and(|(l, _)| l < AUTH_RESPONSE_MIN_SK)
+            && self.watch.len() < MAX_WATCH
+            && let Some(k) = cx.up.sa
+        {
+            self.watch.push_back((k, now));
+        }
         let Some(nt) = m
             .notifies()
             .find(|x| observed_type(m.version, x.notify_type))
@@ -67,28 +101,7 @@ impl Rule for AuthFailed {
         let i = (sa.initiator, sa.initiator_port);
         let r = (sa.responder, sa.responder_port);
         if sa.version == 2 {
-            let Some((len, frame)) = sa.auth_response_sk else {
-                return;
-            };
-            if len >= AUTH_RESPONSE_MIN_SK || sa.established() || sa.state == SaState::Authenticated
-            {
-                return;
-            }
-            let summary = format!(
-                "{}'s IKE_AUTH response to {} carries only {len} bytes of encrypted payload, too small for IDr and AUTH (at least {AUTH_RESPONSE_MIN_SK}): it holds just a notify (typically AUTHENTICATION_FAILED), and the IKE SA {:016x} was never used afterwards",
-                sa.responder, sa.initiator, sa.ispi
-            );
-            out.push(
-                sa.ispi,
-                Finding::new(
-                    &KIND,
-                    Confidence::Inferred,
-                    Peers::with_ports(i, r),
-                    (sa.first_ts, sa.last_ts),
-                    summary,
-                )
-                .frames([sa.first_frame, frame]),
-            );
+            small_auth_response(sa, out);
             return;
         }
         if sa.phase1 != Some(x1::MAIN) || sa.established() || sa.state == SaState::Failed {
@@ -127,6 +140,33 @@ impl Rule for AuthFailed {
             .frames(frames),
         );
     }
+}
+
+/// IKEv2: an IKE_AUTH response too small for IDr+AUTH on an SA that never came up.
+fn small_auth_response(sa: &IkeSa, out: &mut Emit<'_>) {
+    let i = (sa.initiator, sa.initiator_port);
+    let r = (sa.responder, sa.responder_port);
+    let Some((len, frame)) = sa.auth_response_sk else {
+        return;
+    };
+    if len >= AUTH_RESPONSE_MIN_SK || sa.established() || sa.state == SaState::Authenticated {
+        return;
+    }
+    let summary = format!(
+        "{}'s IKE_AUTH response to {} carries only {len} bytes of encrypted payload, too small for IDr and AUTH (at least {AUTH_RESPONSE_MIN_SK}): it holds just a notify (typically AUTHENTICATION_FAILED), and the IKE SA {:016x} was never used afterwards",
+        sa.responder, sa.initiator, sa.ispi
+    );
+    out.push(
+        sa.ispi,
+        Finding::new(
+            &KIND,
+            Confidence::Inferred,
+            Peers::with_ports(i, r),
+            (sa.first_ts, sa.last_ts),
+            summary,
+        )
+        .frames([sa.first_frame, frame]),
+    );
 }
 
 #[cfg(test)]
@@ -196,5 +236,23 @@ mod tests {
             .find(|f| f.kind == "auth_failed")
             .unwrap();
         assert_eq!(f.confidence, Confidence::Observed);
+    }
+
+    #[test]
+    fn small_auth_response_is_reported_live_once_the_sa_stays_unused() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(v2_sa(&[(4, 14)])));
+        s.ike(
+            20,
+            B,
+            A,
+            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(80).with(sk(48)));
+        s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
+        let (live, end, _) = s.run();
+        assert!(kinds(&live).contains(&"auth_failed"), "{live:?}");
+        assert!(!kinds(&end).contains(&"auth_failed"));
     }
 }

@@ -23,8 +23,14 @@ struct Pending {
     offered: Option<u16>,
     wanted: Option<u16>,
     first: Timestamp,
+    /// When the INVALID_KE_PAYLOAD came.
+    at: Timestamp,
     frames: Vec<u64>,
 }
+
+/// The retry follows the INVALID_KE_PAYLOAD within a round trip; after this long without a
+/// successful IKE_SA_INIT the outcome is known (live mode reports it then).
+const RETRY_SECS: f64 = 10.0;
 
 #[derive(Default)]
 pub struct DhGroupMismatch {
@@ -84,6 +90,15 @@ impl DhGroupMismatch {
 
 impl Rule for DhGroupMismatch {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let now = cx.ev.pkt.ts;
+        while self
+            .pending
+            .first()
+            .is_some_and(|p| now.since(p.at) > RETRY_SECS)
+        {
+            let p = self.pending.remove(0);
+            Self::emit(p, None, out);
+        }
         let (Body::Ike(m), Some(sa), Some(pk)) = (&cx.ev.body, cx.sa(), cx.up.pair) else {
             return;
         };
@@ -116,6 +131,7 @@ impl Rule for DhGroupMismatch {
                 offered: sa.ke_group,
                 wanted,
                 first: sa.first_ts,
+                at: cx.ev.pkt.ts,
                 frames: vec![sa.first_frame, cx.ev.pkt.frame],
             });
             return;
@@ -217,6 +233,27 @@ mod tests {
             .into_iter()
             .find(|f| f.kind == "dh_group_mismatch")
             .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+    }
+
+    #[test]
+    fn no_retry_is_reported_live_after_the_retry_window() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(ke(2)));
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v2(34, 0, true, false)
+                .spis(0x1111, 0)
+                .with(notify(17, &[0, 19])),
+        );
+        s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
+        let (live, _, _) = s.run();
+        let f = live
+            .iter()
+            .find(|f| f.kind == "dh_group_mismatch")
+            .expect("live");
         assert_eq!(f.severity, Severity::Error);
     }
 }

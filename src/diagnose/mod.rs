@@ -334,7 +334,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(ike_response_lost::IkeResponseLost),
         Box::new(ike_proposal_mismatch::ProposalMismatch),
         Box::new(dh_group_mismatch::DhGroupMismatch::default()),
-        Box::new(auth_failed::AuthFailed),
+        Box::new(auth_failed::AuthFailed::default()),
         Box::new(child_sa_refused::ChildSaRefused),
         Box::new(cookie_challenge::CookieChallenge::default()),
         Box::new(ike_redirect::IkeRedirect),
