@@ -72,3 +72,51 @@ fn events() {
         println!("{} {:?} {:?} {:?}", e.pkt.frame, e.flow, e.ip, e.body);
     }
 }
+
+#[test]
+#[ignore = "throughput aid: cargo test --release --test diagnose_explore throughput -- --ignored --nocapture"]
+fn throughput() {
+    use ike_sniff::event::*;
+    let mut a = ike_sniff::diagnose::Analyzer::new();
+    let mut out = Vec::new();
+    let n = 2_000_000u64;
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        let src: std::net::IpAddr =
+            std::net::Ipv4Addr::from(0x0a00_0000 + (i % 1000) as u32).into();
+        let ev = Event {
+            pkt: PacketRef {
+                frame: i + 1,
+                ts: Timestamp::new(1_700_000_000 + (i / 10_000) as i64, 0),
+                caplen: 100,
+                origlen: 100,
+            },
+            flow: Flow {
+                src,
+                dst: "192.0.2.1".parse().unwrap(),
+                sport: 0,
+                dport: 0,
+                proto: 50,
+            },
+            ip: IpInfo {
+                version: 4,
+                total_len: 140,
+                ..IpInfo::default()
+            },
+            body: Body::Esp(EspInfo {
+                spi: (i % 1000) as u32,
+                seq: (i / 1000) as u32 + 1,
+                len: 120,
+                udp_encapsulated: false,
+            }),
+        };
+        a.observe(&ev, &mut out);
+    }
+    a.finish(&mut out);
+    let dt = t0.elapsed().as_secs_f64();
+    println!(
+        "{n} ESP events in {dt:.2} s: {:.1} M events/s; findings {}",
+        n as f64 / dt / 1e6,
+        out.len()
+    );
+}

@@ -123,6 +123,21 @@ pub struct SaSummary {
     pub first_frame: u64,
 }
 
+impl SaSummary {
+    fn of(sa: &IkeSa) -> Self {
+        SaSummary {
+            version: sa.version,
+            ispi: sa.ispi,
+            rspi: sa.rspi,
+            initiator: sa.initiator,
+            state: sa.state,
+            established: sa.established(),
+            first_ts: sa.first_ts,
+            first_frame: sa.first_frame,
+        }
+    }
+}
+
 /// One ESP SPI as the tunnel summary lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ChildSummary {
@@ -292,18 +307,9 @@ impl Pair {
         }
     }
 
-    fn log_sa(&mut self, sa: &IkeSa) {
-        let sum = SaSummary {
-            version: sa.version,
-            ispi: sa.ispi,
-            rspi: sa.rspi,
-            initiator: sa.initiator,
-            state: sa.state,
-            established: sa.established(),
-            first_ts: sa.first_ts,
-            first_frame: sa.first_frame,
-        };
-        if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sa.ispi) {
+    fn log_sa(&mut self, sum: SaSummary) {
+        let established = sum.established;
+        if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sum.ispi) {
             *s = sum;
         } else {
             if self.sas.len() >= MAX_LOG {
@@ -311,7 +317,7 @@ impl Pair {
             }
             self.sas.push_back(sum);
         }
-        if sa.established() {
+        if established {
             self.established_ever = true;
         }
     }
@@ -643,12 +649,13 @@ impl Tracker {
                 let before = sa.state;
                 sa.esp_after_auth = true;
                 sa.set_state(Msg::Used, ts);
+                // Only a state change needs the pair's log updated (ESP is the hot path).
                 if before != sa.state {
                     up.transition = Some((before, sa.state));
-                }
-                let sa = sa.clone();
-                if let Some(p) = self.pairs.get_mut(&pk) {
-                    p.log_sa(&sa);
+                    let sum = SaSummary::of(sa);
+                    if let Some(p) = self.pairs.get_mut(&pk) {
+                        p.log_sa(sum);
+                    }
                 }
             }
         }
@@ -824,7 +831,8 @@ impl Tracker {
             .filter(|p| matches!(p.body, PayloadBody::Delete(_)))
             .count() as u32;
         let now_up = matches!(sa.state, SaState::Authenticated | SaState::Established);
-        let sa_snapshot = sa.clone();
+        let sa_summary = SaSummary::of(sa);
+        let sa_child_exchanges = sa.child_exchanges;
         let p = self.pairs.get_mut(&pk).expect("present");
         p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
         if let Some(us) = rtt {
@@ -833,7 +841,7 @@ impl Tracker {
         // IKEv2 CREATE_CHILD_SA always rekeys or adds (the first Child SA comes with IKE_AUTH);
         // an IKEv1 SA's first Quick Mode creates, later ones rekey.
         let min = if m.version == 1 { 1 } else { 0 };
-        if counts_child && placed.transmission == 1 && sa_snapshot.child_exchanges > min {
+        if counts_child && placed.transmission == 1 && sa_child_exchanges > min {
             p.child_exchanges += 1;
         }
         p.deletes += deletes;
@@ -850,7 +858,7 @@ impl Tracker {
             }
             push_capped(&mut p.nat_frames, ev.pkt.frame, MAX_FRAMES);
         }
-        p.log_sa(&sa_snapshot);
+        p.log_sa(sa_summary);
     }
 }
 
