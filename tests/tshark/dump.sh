@@ -12,7 +12,7 @@ find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) 
 while read -r f; do
     dump="$out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
     # -o isakmp... none: tshark's defaults; -2 would reassemble differently, so one pass.
-    tshark -n -r "$f" -Y isakmp -T fields -E separator=/t -E occurrence=a -E aggregator=, \
+    tshark -n -r "$f" -Y 'isakmp && !icmp && !icmpv6' -T fields -E separator=/t -E occurrence=a -E aggregator=, \
         -e frame.number -e isakmp.ispi -e isakmp.rspi -e isakmp.exchangetype \
         -e isakmp.messageid -e isakmp.length -e isakmp.notify.msgtype \
         > "$dump" 2>/dev/null || true
