@@ -126,4 +126,28 @@ mod tests {
         assert!(!all.contains(&"ike_unanswered"), "{all:?}");
         assert!(all.contains(&"ike_ip_fragmented"), "{all:?}");
     }
+
+    /// Capture point behind the fragment filter: only the first fragment of each IKE_AUTH
+    /// arrives; the decoder hands over its IKE header (late, when the set times out).
+    #[test]
+    fn only_first_fragments_seen() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).len(900));
+        s.ike(30, B, A, Msg::v2(34, 0, true, false).len(330));
+        for ms in [5070, 6070, 7070] {
+            let e = s.ike(
+                ms - 5000,
+                A,
+                B,
+                Msg::v2(35, 1, false, true).len(3440).with(sk(3400)),
+            );
+            e.ip.total_len = 1500;
+            if let crate::event::Body::Ike(m) = &mut e.body {
+                m.wire_len = 1472;
+            }
+        }
+        let all = kinds(&s.all());
+        assert!(all.contains(&"ike_fragments_lost"), "{all:?}");
+        assert!(!all.contains(&"ike_unanswered"), "{all:?}");
+    }
 }

@@ -452,11 +452,16 @@ impl IkeSa {
         let s = &mut x.steps[step_idx];
         s.count += 1;
         if s.times.len() < MAX_TIMES {
-            s.times.push(w.ts);
-            s.frames.push(w.frame);
+            // Messages rebuilt from a fragment set that never completed arrive late, with their
+            // first fragment's time: keep the times in order.
+            let at = s.times.partition_point(|t| *t <= w.ts);
+            s.times.insert(at, w.ts);
+            s.frames.insert(at, w.frame);
         }
-        s.last_ts = w.ts;
-        s.last_frame = w.frame;
+        if w.ts >= s.last_ts {
+            s.last_ts = w.ts;
+            s.last_frame = w.frame;
+        }
         if w.ip_fragments > 0 {
             s.ip_fragmented += 1;
         }

@@ -667,6 +667,12 @@ impl Tracker {
         let pk = up.pair.expect("set by touch_pair");
         let ts = ev.pkt.ts;
         let on_4500 = ev.flow.sport == 4500 || ev.flow.dport == 4500 || m.non_esp_marker;
+        // The first fragment of a set that never completed still yields the IKE header: the
+        // message claims more bytes than its IP datagram (IP + UDP headers) could carry.
+        let first_fragment_only = ev.ip.fragments == 0
+            && m.length > m.wire_len
+            && u64::from(ev.ip.total_len) < u64::from(m.length) + 28;
+
         {
             let p = self.pairs.get_mut(&pk).expect("present");
             p.ike_ports[side] = ev.flow.sport;
@@ -681,7 +687,7 @@ impl Tracker {
             } else {
                 p.ike_on_500 = true;
             }
-            if ev.ip.fragments > 0 {
+            if ev.ip.fragments > 0 || first_fragment_only {
                 p.ike_ip_fragmented += 1;
                 push_capped(
                     &mut p.ike_frag_frames,
@@ -746,8 +752,16 @@ impl Tracker {
             dst,
             ts,
             frame: ev.pkt.frame,
-            ip_len: ev.ip.total_len,
-            ip_fragments: ev.ip.fragments,
+            ip_len: if first_fragment_only {
+                m.length + 28
+            } else {
+                ev.ip.total_len
+            },
+            ip_fragments: if first_fragment_only {
+                1
+            } else {
+                ev.ip.fragments
+            },
             dont_fragment: ev.ip.dont_fragment,
             msg: m,
         };
