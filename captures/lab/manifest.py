@@ -132,6 +132,58 @@ SCENARIOS = {
         'initiator sends an empty INFORMATIONAL (DPD) request, retransmits it with back-off (5 times) and '
         'gives up; the right host itself still answers plain ping/HTTP. ' + BG,
         ['dead_peer'], ['esp_one_way', 'ike_unanswered']),
+    'esp_fragmented': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
+        'IKEv2 tunnel; the right host has MTU 1200 and PMTU discovery switched off (no DF), so its large ESP '
+        'packets (1468 bytes, the HTTP download through the tunnel) leave as two IP fragments each, which the '
+        'router forwards unchanged; all fragments arrive. ' + BG,
+        ['esp_fragmented'], []),
+    'esp_fragments_dropped': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
+        'As esp_fragmented, but the router drops non-first IP fragments (iptables FORWARD -f DROP): only the '
+        'first fragment of each large ESP packet arrives; the TCP download inside the tunnel stalls while '
+        'small ESP packets (pings, ACKs) pass. ' + BG,
+        ['esp_fragmented', 'fragments_lost'], []),
+    'esp_df_frag_needed': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router\'s right-side link and the right host use MTU 1300',
+        'The right host downloads from the left through the tunnel, so the left sends 1482-byte ESP packets '
+        'with DF set; the router cannot forward them into its MTU-1300 link and returns ICMP fragmentation '
+        'needed (next-hop MTU 1300) quoting the ESP packet; the left then fragments its ESP locally. The '
+        'right host\'s own large ESP packets are fragmented by it (link MTU 1300). ' + BG,
+        ['icmp_frag_needed', 'esp_fragmented'], []),
+    'pmtu_blackhole': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router\'s right-side link and the right host use MTU 1300',
+        'As esp_df_frag_needed, but the router suppresses its ICMP fragmentation-needed messages (iptables '
+        'OUTPUT DROP): the left\'s 1482-byte DF ESP packets vanish without any error and are retransmitted '
+        '(TCP inside the tunnel), a PMTU black hole; small ESP packets pass. The right host\'s large ESP '
+        'packets are fragmented by it (link MTU 1300). ' + BG,
+        ['pmtu_blackhole', 'esp_fragmented'], []),
+    'healthy_ikev2_ipv6': (
+        ['left: ' + SW, 'right: ' + SW], [L6, R6], LEFT0,
+        'Healthy IKEv2 PSK tunnel over IPv6 (2001:db8:1::10 <=> 2001:db8:2::20; inner 2001:db8:10:1::/64 <=> '
+        '2001:db8:10:2::/64), plain ESP in IPv6, ping and HTTP through it, clean delete. Background traffic '
+        'over IPv6 outside the tunnel (ping, HTTP, one UDP datagram drawing an ICMPv6 port unreachable), plus '
+        'neighbour discovery. ',
+        [], []),
+    'ike_auth_rfc7383_fragments': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Certificate authentication with a 4-level RSA-4096 chain (end entity + 3 intermediates sent in '
+        'IKE_AUTH, about 2.4 kB). RFC 7383 IKE fragmentation negotiated (IKEV2_FRAGMENTATION_SUPPORTED): each '
+        'IKE_AUTH message is sent as 2 encrypted fragments (SKF, fragment_size 1280); no IP fragmentation; '
+        'tunnel comes up, traffic, clean delete. ' + BG,
+        [], []),
+    'ike_auth_ip_fragmented': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Same certificate chain with IKE fragmentation disabled on both ends: the IKE_AUTH request and '
+        'response are IP-fragmented (1514 + ~800 byte frames); all fragments arrive and the tunnel comes up. ' + BG,
+        ['ike_ip_fragmented'], []),
+    'ike_auth_ip_fragments_dropped': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKE fragmentation disabled and the router drops non-first IP fragments coming from the right: the '
+        'initiator\'s IP-fragmented IKE_AUTH request gets through, but of each IKE_AUTH response only the '
+        'first fragment arrives; the initiator retransmits IKE_AUTH (responder resends its response) and gives '
+        'up after about 15 s. ' + BG,
+        ['ike_ip_fragmented', 'ike_fragments_lost'], ['ike_response_lost', 'ike_unanswered', 'fragments_lost']),
 }
 
 

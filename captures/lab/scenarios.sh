@@ -12,6 +12,9 @@ ALL_SCENARIOS=(
     healthy_ikev1 ikev1_aggressive_psk ikev1_psk_mismatch ikev1_quick_mode_refused
     ikev1_to_libreswan
     esp_one_way dead_peer
+    esp_fragmented esp_fragments_dropped esp_df_frag_needed pmtu_blackhole
+    healthy_ikev2_ipv6
+    ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -309,6 +312,158 @@ sc_dead_peer() {
     kill -STOP "$CHARON_PID_right"
     tunnel_traffic 3
     sleep 20
+    bg_traffic
+    finish left right
+}
+
+# 11a. the right host's link has MTU 1200 and PMTU discovery is off there
+#      (no DF): its large ESP packets (the HTTP download through the tunnel)
+#      leave as IP fragments and reach the left side fragmented
+sc_esp_fragmented() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1200
+    nsx router ip link set right0 mtu 1200
+    nsx right sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11b. as 11a, and the router drops non-first fragments (iptables -f): only
+#      first fragments of the large ESP packets arrive, TCP in the tunnel stalls
+sc_esp_fragments_dropped() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1200
+    nsx router ip link set right0 mtu 1200
+    nsx right sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+    nsx router iptables -A FORWARD -f -j DROP
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    sleep 3
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11c. the router's right-side link has MTU 1300; the left host sends large
+#      ESP packets with DF set (right downloads from left through the
+#      tunnel): the router answers ICMP fragmentation needed (MTU 1300)
+sc_esp_df_frag_needed() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1300
+    nsx router ip link set right0 mtu 1300
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic 2
+    tunnel_upload 6
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11d. as 11c but the router does not send (drops) the ICMP fragmentation
+#      needed: a PMTU black hole, the large DF ESP packets vanish and the
+#      TCP sender inside the tunnel retransmits them
+sc_pmtu_blackhole() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1300
+    nsx router ip link set right0 mtu 1300
+    nsx router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic 2
+    tunnel_upload 10
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 13. healthy IKEv2 over IPv6 (2001:db8:1::10 <=> 2001:db8:2::20, inner
+#     2001:db8:10:1::/64 <=> 2001:db8:10:2::/64)
+sc_healthy_ikev2_ipv6() {
+    topo_up v6
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12. certificate authentication with a 4-level RSA-4096 chain (end entity
+#     plus three intermediates sent in IKE_AUTH)
+sw_certs_pair() {
+    # sw_certs_pair FRAGMENTATION(yes|no)
+    local frag=$1
+    pki_make "$WORK/pki"
+    sw_prepare left "$(AUTH=pubkey LOCAL_EXTRA='            certs = left.crt' CONN_EXTRA="        fragmentation = $frag
+        send_certreq = yes" swconf left)" "$FAST"
+    sw_prepare right "$(AUTH=pubkey LOCAL_EXTRA='            certs = right.crt' CONN_EXTRA="        fragmentation = $frag" swconf right)" "$FAST"
+    pki_install left "$WORK/pki"
+    pki_install right "$WORK/pki"
+    sw_start right
+    sw_start left
+}
+
+# 12a. RFC 7383 IKE fragmentation on (strongSwan default, fragment_size
+#      1280): IKE_AUTH travels as encrypted fragments (SKF), no IP fragments
+sc_ike_auth_rfc7383_fragments() {
+    topo_up v4
+    sw_certs_pair yes
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12b. IKE fragmentation off: the large IKE_AUTH messages are IP-fragmented
+sc_ike_auth_ip_fragmented() {
+    topo_up v4
+    sw_certs_pair no
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12c. IKE fragmentation off and the router drops non-first IP fragments
+#      coming from the right: only the first fragment of each IKE_AUTH
+#      response arrives; the initiator retransmits IKE_AUTH and gives up
+sc_ike_auth_ip_fragments_dropped() {
+    topo_up v4
+    nsx router iptables -A FORWARD -i right0 -f -j DROP
+    sw_certs_pair no
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
     bg_traffic
     finish left right
 }
