@@ -15,6 +15,7 @@ ALL_SCENARIOS=(
     esp_fragmented esp_fragments_dropped esp_df_frag_needed pmtu_blackhole
     healthy_ikev2_ipv6
     ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
+    ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -465,5 +466,113 @@ sc_ike_auth_ip_fragments_dropped() {
     bg_traffic
     attempt
     bg_traffic
+    finish left right
+}
+
+# Libreswan IKEv2 responder config (conn "lab", PSK); $1 = extra "config
+# setup" lines, $2 = extra conn lines
+ls_ikev2_conf() {
+    cat <<CONF
+config setup
+    logfile=$WORK/right/libreswan/pluto.log
+$1
+conn lab
+    ikev2=insist
+    left=198.51.100.20
+    leftid=@right.example
+    leftsubnet=10.2.0.0/24
+    right=192.0.2.10
+    rightid=@left.example
+    rightsubnet=10.1.0.0/24
+    authby=secret
+    auto=add
+$2
+CONF
+}
+LS_SECRETS='@right.example @left.example : PSK "lab-shared-secret-1"'
+
+# 14a. Libreswan 4.10 responder under (forced) DoS protection
+#      (ddos-mode=busy): it answers IKE_SA_INIT with a COOKIE notify, the
+#      initiator repeats IKE_SA_INIT with the cookie and continues
+sc_ikev2_cookie_libreswan() {
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls_start right "$(ls_ikev2_conf '    ddos-mode=busy' '    ike=aes256-sha2_256;modp2048
+    esp=aes256-sha2_256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left
+}
+
+# 14b. IKEv2 proposal mismatch against Libreswan 4.10 (it only accepts
+#      AES-GCM-256/SHA2-512/ECP-384... here: aes_gcm256;dh20)
+sc_ikev2_proposal_mismatch_libreswan() {
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls_start right "$(ls_ikev2_conf '' '    ike=aes_gcm256-sha2_512;dh20
+    esp=aes_gcm256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    finish left
+}
+
+# 15. CHILD_SA rekey collision: both ends start a CHILD_SA rekey while the
+#     router briefly drops UDP 4500, so the retransmitted CREATE_CHILD_SA
+#     requests cross (RFC 7296 2.8.1: the lower nonce's SA is deleted)
+sc_rekey_collision() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    nsx router iptables -A FORWARD -p udp --dport 4500 -j DROP
+    swanctl_on left --rekey --child net >/dev/null 2>&1 &
+    local p1=$!
+    swanctl_on right --rekey --child net >/dev/null 2>&1 &
+    local p2=$!
+    sleep 0.3
+    nsx router iptables -D FORWARD -p udp --dport 4500 -j DROP
+    wait $p1 $p2 || true
+    sleep 3
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 16. the responder restarts (charon killed and started again, all SAs
+#     lost): the initiator keeps sending ESP on the old SPI, its DPD is
+#     ignored by the new daemon (unknown IKE SPI), it gives up and, with
+#     dpd_action=restart, sets up a new IKE/CHILD SA
+sc_responder_restart() {
+    topo_up v4
+    sw_both "$(CONN_EXTRA='        dpd_delay = 3s' CHILD_EXTRA='                dpd_action = restart' swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    kill -9 "$CHARON_PID_right"
+    wait "$CHARON_PID_right" 2>/dev/null || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.1"
+    rm -f "$WORK/right/run/charon.pid" "$WORK/right/run/charon.vici"
+    sw_start right
+    tunnel_traffic 2
+    sleep 20
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.2"
     finish left right
 }
