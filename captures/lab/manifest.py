@@ -184,6 +184,47 @@ SCENARIOS = {
         'first fragment arrives; the initiator retransmits IKE_AUTH (responder resends its response) and gives '
         'up after about 15 s. ' + BG,
         ['ike_ip_fragmented', 'ike_fragments_lost'], ['ike_response_lost', 'ike_unanswered', 'fragments_lost']),
+    'ikev2_cookie_libreswan': (
+        ['left: ' + SW, 'right: ' + LS + ', config setup ddos-mode=busy'], [L4, R4], LEFT0,
+        'Libreswan responder in forced DoS-protection mode answers the first IKE_SA_INIT with a COOKIE notify; '
+        'strongSwan repeats IKE_SA_INIT with the cookie and the IKE SA is set up. The encrypted IKE_AUTH '
+        'response carries TS_UNACCEPTABLE: Libreswan authenticated the peer but could not install the Child SA '
+        '(the lab kernel has no ESP: "netlink response for Add SA ... Protocol not supported"). IKE SA '
+        'deleted by the initiator afterwards. Keys from the strongSwan side only. ' + BG,
+        ['cookie_challenge', 'child_sa_refused'], []),
+    'ikev2_proposal_mismatch_libreswan': (
+        ['left: ' + SW, 'right: ' + LS], [L4, R4], LEFT0,
+        'strongSwan offers AES-CBC-256/SHA2-256/MODP2048; Libreswan is configured for '
+        'ike=aes_gcm256-sha2_512;dh20 only and answers IKE_SA_INIT with a cleartext NO_PROPOSAL_CHOSEN. ' + BG,
+        ['ike_proposal_mismatch'], []),
+    'rekey_collision': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Both peers start a CHILD_SA rekey (swanctl --rekey on each) while the router drops UDP 4500 for '
+        '0.3 s: the left\'s CREATE_CHILD_SA request is lost, the right\'s retransmitted request reaches the '
+        'left while the left\'s own rekey is still outstanding (simultaneous rekey, RFC 7296 2.8.1); the left '
+        'answers it, the old SA is deleted, and the left\'s retransmitted request is then answered with '
+        'CHILD_SA_NOT_FOUND. Traffic continues on the new SPIs; clean delete. ' + BG,
+        ['rekey_collision'], ['ike_response_lost', 'ike_unanswered', 'child_sa_refused']),
+    'responder_restart': (
+        ['left: ' + SW + ', dpd_delay=3s, dpd_action=restart', 'right: ' + SW + ' (killed with SIGKILL and restarted)'],
+        [L4, R4], LEFT0,
+        'IKEv2 tunnel up, then the responder daemon is killed and restarted, losing all SAs. The left keeps '
+        'sending ESP on the old SPI (no answer); its DPD INFORMATIONAL requests on the old IKE SA are ignored '
+        'by the new daemon and retransmitted with back-off; the left declares the peer dead and, with '
+        'dpd_action=restart, sets up a new IKE SA (INITIAL_CONTACT) and CHILD_SA; traffic on the new SPIs, '
+        'regular DPD exchanges while idle, clean delete. ' + BG,
+        ['dead_peer'], ['stale_sa', 'esp_one_way', 'ike_unanswered']),
+    'weak_crypto': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'A working IKEv2 tunnel that uses deprecated algorithms: IKE 3DES/HMAC-SHA1-96/PRF-SHA1/MODP1024, '
+        'ESP 3DES/HMAC-SHA1-96; traffic and a clean delete. ' + BG,
+        ['weak_crypto'], []),
+    'esp_replayed': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel; five ESP packets the left host sent (sequence numbers 1-5) are replayed '
+        'byte-for-byte about 1.5 s later (tcpreplay on the left host), so the same SPI/sequence numbers appear '
+        'twice, out of order with the rest of the stream; the receiver\'s anti-replay window drops them. ' + BG,
+        ['esp_sequence_anomaly'], []),
 }
 
 

@@ -16,6 +16,7 @@ ALL_SCENARIOS=(
     healthy_ikev2_ipv6
     ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
     ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
+    weak_crypto esp_replayed
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -574,5 +575,43 @@ sc_responder_restart() {
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.2"
+    finish left right
+}
+
+# 17. a tunnel that works but uses deprecated algorithms: IKE
+#     3DES/SHA1/MODP1024, ESP 3DES/SHA1
+sc_weak_crypto() {
+    topo_up v4
+    sw_both "$(PROP=3des-sha1-modp1024 ESP=3des-sha1 swconf left)" "$(PROP=3des-sha1-modp1024 ESP=3des-sha1 swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 18. ESP packets replayed: five ESP packets the left host sent (same SPI
+#     and sequence numbers) are sent again about 2 s later (tcpdump + tcpreplay
+#     in the left namespace); the receiver's anti-replay check drops them
+sc_esp_replayed() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    nsx left timeout 15 tcpdump -q -i eth0 -c 5 -Z root -w "$WORK/replay.pcap" 'ip proto 50 and src 192.0.2.10' 2>/dev/null &
+    local rp=$!
+    sleep 0.5
+    tunnel_traffic 5
+    wait $rp || true
+    sleep 1
+    nsx left tcpreplay -q -i eth0 "$WORK/replay.pcap" >/dev/null 2>&1 || log "tcpreplay failed"
+    tunnel_traffic 2
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
 }
