@@ -34,6 +34,7 @@ ensure_tools() {
     command -v curl >/dev/null || need+=(curl)
     command -v ping >/dev/null || need+=(iputils-ping)
     command -v ethtool >/dev/null || need+=(ethtool)
+    command -v tcpreplay >/dev/null || need+=(tcpreplay)
     command -v iptables >/dev/null || need+=(iptables)
     command -v certutil >/dev/null || need+=(libnss3-tools)
     if [ ${#need[@]} -gt 0 ]; then

@@ -76,12 +76,14 @@ SCENARIOS = {
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKE SA authenticates but the ESP proposals do not match (AES-CBC-256/SHA2-256 vs AES-GCM-128): '
         'the encrypted IKE_AUTH response carries IDr/AUTH and NO_PROPOSAL_CHOSEN and no SA/TS; the IKE SA '
-        'stays up without a CHILD_SA (pings into the tunnel go nowhere) and is deleted later. ' + BG,
+        'stays up without a CHILD_SA and is deleted later. With no CHILD_SA the inner ping/TCP to 10.2.0.1 '
+        'leaves in cleartext (kernel-libipsec installs routes, not policies) and gets no answer. ' + BG,
         ['child_sa_refused'], []),
     'ts_mismatch': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKE SA authenticates but the responder only accepts 10.9.0.0/24 as the remote subnet: the '
-        'encrypted IKE_AUTH response carries TS_UNACCEPTABLE; IKE SA without CHILD_SA, deleted later. ' + BG,
+        'encrypted IKE_AUTH response carries TS_UNACCEPTABLE; IKE SA without CHILD_SA, deleted later. The '
+        'inner ping/TCP to 10.2.0.1 leaves in cleartext (no CHILD_SA, no policy) and gets no answer. ' + BG,
         ['child_sa_refused'], []),
     'nat_t': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router masquerades 192.0.2.0/24 behind 198.51.100.1 '
@@ -107,7 +109,7 @@ SCENARIOS = {
         'encrypted INFORMATIONAL error that the initiator cannot decrypt either; MM6 never comes. '
         'The key table holds the initiator\'s key (decrypts MM5); the responder\'s notifies are encrypted '
         'under a different key and stay opaque. ' + BG,
-        ['auth_failed'], ['ike_unanswered', 'weak_crypto']),
+        ['auth_failed'], ['ike_unanswered', 'ike_response_lost', 'weak_crypto']),
     'ikev1_quick_mode_refused': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKEv1 Main Mode completes; the responder refuses the Quick Mode proposal (it only accepts '
