@@ -10,6 +10,9 @@ WORK=${IKE_LAB_WORK:-/var/tmp/ike-lab-work}
 PIDS=()
 NETNS_MADE=()
 
+# a sleep that a trapped signal (Ctrl-C, TERM) interrupts at once
+nap() { sleep "$1" & NAP_PID=$!; wait "$NAP_PID"; }
+
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -259,6 +262,7 @@ tunnel_upload() {
 cleanup() {
     local p ns
     set +e
+    [ -n "${NAP_PID:-}" ] && kill "$NAP_PID" 2>/dev/null
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     sleep 0.3
     for ns in "${NETNS_MADE[@]}"; do

@@ -61,7 +61,7 @@ attempt() {
 }
 
 finish() {
-    sleep 1
+    nap 1
     cap_stop
     if [ "$#" -gt 0 ]; then sw_keys "$@"; fi
 }
@@ -75,7 +75,7 @@ sc_healthy_ikev2() {
     bg_traffic
     attempt
     tunnel_traffic
-    sleep 22
+    nap 22
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -191,7 +191,7 @@ sc_nat_t() {
     bg_traffic
     attempt
     tunnel_traffic
-    sleep 12
+    nap 12
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -313,7 +313,7 @@ sc_dead_peer() {
     tunnel_traffic
     kill -STOP "$CHARON_PID_right"
     tunnel_traffic 3
-    sleep 20
+    nap 20
     bg_traffic
     finish left right
 }
@@ -351,7 +351,7 @@ sc_esp_fragments_dropped() {
     bg_traffic
     attempt
     tunnel_traffic
-    sleep 3
+    nap 3
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
@@ -542,10 +542,10 @@ sc_rekey_collision() {
     local p1=$!
     swanctl_on right --rekey --child net >/dev/null 2>&1 &
     local p2=$!
-    sleep 0.3
+    nap 0.3
     nsx router iptables -D FORWARD -p udp --dport 4500 -j DROP
     wait $p1 $p2 || true
-    sleep 3
+    nap 3
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -570,7 +570,7 @@ sc_responder_restart() {
     rm -f "$WORK/right/run/charon.pid" "$WORK/right/run/charon.vici"
     sw_start right
     tunnel_traffic 2
-    sleep 20
+    nap 20
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -605,10 +605,10 @@ sc_esp_replayed() {
     attempt
     nsx left timeout 15 tcpdump -q -i eth0 -c 5 -Z root -w "$WORK/replay.pcap" 'ip proto 50 and src 192.0.2.10' 2>/dev/null &
     local rp=$!
-    sleep 0.5
+    nap 0.5
     tunnel_traffic 5
     wait $rp || true
-    sleep 1
+    nap 1
     nsx left tcpreplay -q -i eth0 "$WORK/replay.pcap" >/dev/null 2>&1 || log "tcpreplay failed"
     tunnel_traffic 2
     bg_traffic
