@@ -500,6 +500,26 @@ impl Tracker {
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
                     p.fragment_packets += 1;
                 }
+                if f.offset == 0
+                    && let Some((spi, seq)) = f.esp
+                {
+                    let key = EspKey {
+                        src: ev.flow.src,
+                        dst: ev.flow.dst,
+                        spi,
+                    };
+                    if self.esps.touch(&key).is_none()
+                        && let Some(old) = self
+                            .esps
+                            .insert(key, EspSa::new(key, ev.pkt.ts, ev.pkt.frame, seq))
+                    {
+                        up.closed_esp.push(old);
+                    }
+                    if let Some(e) = self.esps.get_mut(&key) {
+                        up.seq = Some(e.sequence(ev.pkt.frame, seq));
+                        up.esp = Some(key);
+                    }
+                }
             }
             Body::FragmentsIncomplete(inc) => {
                 let (key, _) = PairKey::of(ev.flow.src, ev.flow.dst);
