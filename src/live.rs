@@ -9,7 +9,8 @@
 //! 5. The loop reads with a timeout, so signals, `--duration`, `--stats-interval` and `-G` are
 //!    served on an idle interface too. Output is flushed as it is produced (at most every
 //!    [`FLUSH_EVERY`]) and on every timeout, so lines appear as they happen.
-//! 6. On a signal, `-c` or `--duration`: flush, final summary, capture counters, exit 0.
+//! 6. On a signal, `-c` or `--duration`: flush, final summary, capture counters, exit 0. After
+//!    a signal, what the kernel already captured is read first (up to one read timeout).
 //!
 //! Capture itself is in [`crate::capture::live`].
 
@@ -31,6 +32,9 @@ use crate::run::{OutputOptions, Pipeline};
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+/// How long, at most, packets already captured are still read after SIGINT/SIGTERM.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// Clock checks (duration, statistics, rotation, flushing) happen every this many packets, and
 /// on every read timeout, so a busy capture does not read the clock per packet.
@@ -182,9 +186,12 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let mut last_flush = start;
     let mut read_error = None;
     let mut write_failed = false;
+    // After a signal, packets the kernel already holds are still read, until a read times out
+    // (or DRAIN_LIMIT passes), so the final report and counters cover them.
+    let mut draining_until: Option<Instant> = None;
     loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
+        if draining_until.is_none() && stop.load(Ordering::Relaxed) {
+            draining_until = Some(Instant::now() + DRAIN_LIMIT);
         }
         // `checkpoint`: no packet this time round, so flush what is pending; `idle`: the
         // read timeout passed, so also flush the -w file.
@@ -204,6 +211,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
                 (false, false)
             }
             Ok(Next::Drained) => (true, false),
+            Ok(Next::Timeout) if draining_until.is_some() => break,
             Ok(Next::Timeout) => (true, true),
             Err(e) => {
                 eprintln!("ike-sniff: {e}");
@@ -219,7 +227,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             continue;
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.is_some_and(|d| now >= d) || draining_until.is_some_and(|d| now >= d) {
             break;
         }
         if shared.pending() && (checkpoint || now.duration_since(last_flush) >= FLUSH_EVERY) {
