@@ -3,7 +3,7 @@
 //! Ignored until the pipeline (src/run.rs on main) feeds the analyzer and prints its findings
 //! and tunnels; then run with `cargo test --test diagnose_cli -- --ignored`.
 
-#[path = "diagnose_support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 fn run(rel: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
@@ -17,7 +17,6 @@ fn kinds(f: &[serde_json::Value]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs the pipeline to print findings and tunnels"]
 fn fragmented_ike_auth_capture() {
     let (f, t) = run("public/zeek-spicy-ipsec/ipsec_client.pcap");
     let k = kinds(&f);
@@ -45,7 +44,6 @@ fn fragmented_ike_auth_capture() {
 }
 
 #[test]
-#[ignore = "needs the pipeline to print findings and tunnels"]
 fn healthy_ikev1_tunnel_summary() {
     let (f, t) = run("public/zeek-spicy-ipsec/ipsec.cap");
     assert!(kinds(&f).contains(&"ike_proposal_mismatch".to_string()));
@@ -57,7 +55,6 @@ fn healthy_ikev1_tunnel_summary() {
 
 /// Library and binary agree on what they find.
 #[test]
-#[ignore = "needs the pipeline to print findings and tunnels"]
 fn binary_matches_library() {
     for rel in [
         "public/ukncsc-zeek-plugin-ikev2/ikev2.pcap",

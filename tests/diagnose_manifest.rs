@@ -6,7 +6,7 @@
 //! `IKE_SNIFF_MANIFEST=path` adds another manifest (paths in it are relative to its folder's
 //! parent `captures/`-style root: the folder holding the manifest).
 
-#[path = "diagnose_support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! What the analyzer says about specific public captures, beyond the manifest's kind lists:
 //! the numbers and the words an operator reads. Origins: captures/public/SOURCES.md.
 
-#[path = "diagnose_support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 use ike_sniff::diagnose::{Confidence, Severity};

@@ -171,4 +171,18 @@ mod tests {
         assert!(kinds(&live).contains(&"dead_peer"), "{live:?}");
         assert!(!kinds(&end).contains(&"ike_unanswered"));
     }
+
+    /// The capture starts after the handshake: the liveness checks alone show the SA was up.
+    #[test]
+    fn capture_started_mid_tunnel() {
+        let mut s = Script::default();
+        for ms in [0, 5_000, 15_000, 35_000] {
+            s.ike(ms, A, B, Msg::v2(37, 9, false, true).len(80).with(sk(52)));
+        }
+        let k = kinds(&s.all());
+        assert!(
+            k.contains(&"dead_peer") && !k.contains(&"ike_unanswered"),
+            "{k:?}"
+        );
+    }
 }

@@ -128,19 +128,35 @@ mod tests {
     }
 
     /// Capture point behind the fragment filter: only the first fragment of each IKE_AUTH
-    /// arrives; the decoder hands over its IKE header (late, when the set times out).
+    /// arrives; the decoder hands over its IKE header (late, when the set times out) in an
+    /// event for the first fragment's frame.
     #[test]
     fn only_first_fragments_seen() {
         let mut s = Script::default();
         s.ike(0, A, B, Msg::v2(34, 0, false, true).len(900));
         s.ike(30, B, A, Msg::v2(34, 0, true, false).len(330));
-        for ms in [5070, 6070, 7070] {
+        let mut firsts = Vec::new();
+        for ms in [70u64, 1070, 2070] {
+            let frag = crate::event::FragmentInfo {
+                ident: ms as u32,
+                offset: 0,
+                more_fragments: true,
+                data_len: 1480,
+                proto: 17,
+            };
+            let f = s.event(ms, A, B, 4500, 4500, 17, crate::event::Body::Fragment(frag));
+            f.ip.total_len = 1500;
+            firsts.push((ms, f.pkt.frame));
+        }
+        for (ms, frame) in firsts {
             let e = s.ike(
-                ms - 5000,
+                ms + 5000,
                 A,
                 B,
                 Msg::v2(35, 1, false, true).len(3440).with(sk(3400)),
             );
+            e.pkt.frame = frame;
+            e.pkt.ts = ts(ms);
             e.ip.total_len = 1500;
             if let crate::event::Body::Ike(m) = &mut e.body {
                 m.wire_len = 1472;

@@ -69,7 +69,10 @@ pub fn cause(sa: &IkeSa, x: &Exchange, req: &Step) -> Cause {
         .authenticated_ts
         .or(sa.established_ts)
         .is_some_and(|t| t <= x.first_ts);
-    if up_before && (x.exchange == x2::INFORMATIONAL && sa.version == 2) {
+    // An INFORMATIONAL request needs an IKE SA that is up; when the capture began after the
+    // handshake, the request itself says so.
+    let handshake_missed = sa.init_exchange().is_none();
+    if (up_before || handshake_missed) && x.exchange == x2::INFORMATIONAL && sa.version == 2 {
         return Cause::Liveness;
     }
     if req.ip_fragmented > 0 {

@@ -368,7 +368,11 @@ pub struct Tracker {
     esps: Lru<EspKey, EspSa>,
     stats: TrackStats,
     last_sweep: i64,
+    /// Frames of recent first IP fragments (offset 0, more to come) of IPsec flows.
+    first_fragments: VecDeque<u64>,
 }
+
+const MAX_FIRST_FRAGMENTS: usize = 256;
 
 impl Default for Tracker {
     fn default() -> Self {
@@ -385,6 +389,7 @@ impl Tracker {
             esps: Lru::new(limits.max_esp_sas),
             stats: TrackStats::default(),
             last_sweep: i64::MIN,
+            first_fragments: VecDeque::new(),
         }
     }
 
@@ -484,7 +489,13 @@ impl Tracker {
                     }
                 }
             }
-            Body::Fragment(_) => {
+            Body::Fragment(f) => {
+                if f.offset == 0 && f.more_fragments {
+                    if self.first_fragments.len() >= MAX_FIRST_FRAGMENTS {
+                        self.first_fragments.pop_front();
+                    }
+                    self.first_fragments.push_back(ev.pkt.frame);
+                }
                 self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
                     p.fragment_packets += 1;
@@ -667,11 +678,13 @@ impl Tracker {
         let pk = up.pair.expect("set by touch_pair");
         let ts = ev.pkt.ts;
         let on_4500 = ev.flow.sport == 4500 || ev.flow.dport == 4500 || m.non_esp_marker;
-        // The first fragment of a set that never completed still yields the IKE header: the
-        // message claims more bytes than its IP datagram (IP + UDP headers) could carry.
+        // The first fragment of a set that never completed still yields the IKE header, in an
+        // event for that fragment's frame (which passed as a Fragment event before).
         let first_fragment_only = ev.ip.fragments == 0
             && m.length > m.wire_len
-            && u64::from(ev.ip.total_len) < u64::from(m.length) + 28;
+            // No IP datagram is larger than 65535 bytes: beyond that the length field lies.
+            && m.length <= 65_535 - 28
+            && self.first_fragments.contains(&ev.pkt.frame);
 
         {
             let p = self.pairs.get_mut(&pk).expect("present");
@@ -753,7 +766,7 @@ impl Tracker {
             ts,
             frame: ev.pkt.frame,
             ip_len: if first_fragment_only {
-                m.length + 28
+                m.length.saturating_add(28)
             } else {
                 ev.ip.total_len
             },
