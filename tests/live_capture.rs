@@ -20,8 +20,9 @@ fn of_type<'a>(lines: &'a [Value], t: &str) -> Vec<&'a Value> {
     lines.iter().filter(|v| v["type"] == t).collect()
 }
 
-/// Finding-like lines (anything that is not a packet, meta, summary or capture line), keyed by
-/// type and the first id-like field, counted. Their timing details may differ in a replay.
+/// Findings and tunnels (anything that is not a packet, meta, summary or capture line), keyed by
+/// type, kind, peers and frames, counted. Timing details may differ in a replay, so they are
+/// left out.
 fn other_lines(lines: &[Value]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for v in lines {
@@ -29,11 +30,14 @@ fn other_lines(lines: &[Value]) -> BTreeMap<String, usize> {
         if ["packet", "meta", "summary", "capture"].contains(&t) {
             continue;
         }
-        let id = ["id", "rule", "finding", "kind"]
+        let id = ["kind", "id", "rule"]
             .iter()
             .find_map(|k| v[*k].as_str())
             .unwrap_or("");
-        *m.entry(format!("{t}:{id}")).or_insert(0) += 1;
+        // Findings also name their peers and the frames that support them; frames match
+        // because the replayed file holds only packets the kernel filter keeps.
+        let key = format!("{t}:{id} peers {} frames {}", v["peers"], v["frames"]);
+        *m.entry(key).or_insert(0) += 1;
     }
     m
 }
@@ -152,19 +156,42 @@ fn scenario(rel: &str, expression: &[&str], extra_args: &[&str]) -> Option<Vec<V
     Some(live)
 }
 
+/// The live run reported a finding of this kind.
+fn has_finding(live: &[Value], kind: &str) -> bool {
+    of_type(live, "finding").iter().any(|f| f["kind"] == kind)
+}
+
+fn scenario_with_findings(rel: &str, kinds: &[&str]) -> Option<Vec<Value>> {
+    let live = scenario(rel, &[], &[])?;
+    for k in kinds {
+        assert!(
+            has_finding(&live, k),
+            "{rel}: no {k} finding live: {live:?}"
+        );
+    }
+    Some(live)
+}
+
 #[test]
 fn live_ikev2_no_proposal_chosen_after_redirect() {
-    scenario("public/scapy/ikev2_notify_redirect.pcap", &[], &[]);
+    scenario_with_findings(
+        "public/scapy/ikev2_notify_redirect.pcap",
+        &["ike_redirect", "ike_proposal_mismatch"],
+    );
 }
 
 #[test]
 fn live_ikev1_no_proposal_chosen() {
-    scenario("public/zeek-spicy-ipsec/ipsec.cap", &[], &[]);
+    scenario_with_findings(
+        "public/zeek-spicy-ipsec/ipsec.cap",
+        &["ike_proposal_mismatch"],
+    );
 }
 
 #[test]
 fn live_nat_t_with_esp_in_udp() {
-    let Some(live) = scenario("public/scapy/ikev2_nat_t.pcapng", &[], &[]) else {
+    let Some(live) = scenario_with_findings("public/scapy/ikev2_nat_t.pcapng", &["nat_detected"])
+    else {
         return;
     };
     assert!(
@@ -175,10 +202,35 @@ fn live_nat_t_with_esp_in_udp() {
 
 #[test]
 fn live_fragmented_ike_auth() {
-    let Some(live) = scenario("public/zeek-spicy-ipsec/ipsec_client.pcap", &[], &[]) else {
+    let Some(live) = scenario_with_findings(
+        "public/zeek-spicy-ipsec/ipsec_client.pcap",
+        &["ike_ip_fragmented", "ike_fragments_lost"],
+    ) else {
         return;
     };
     assert!(live.iter().any(|v| v.get("ip_reassembled").is_some()));
+}
+
+#[test]
+fn live_ikev2_psk_mismatch() {
+    scenario_with_findings("lab/pcaps/psk_mismatch_ikev2.pcap", &["auth_failed"]);
+}
+
+#[test]
+fn live_icmp_fragmentation_needed_for_esp() {
+    scenario_with_findings("lab/pcaps/esp_df_frag_needed.pcap", &["icmp_frag_needed"]);
+}
+
+#[test]
+fn live_healthy_ikev2_over_ipv6() {
+    let Some(live) = scenario("lab/pcaps/healthy_ikev2_ipv6.pcap", &[], &[]) else {
+        return;
+    };
+    assert!(
+        of_type(&live, "packet")
+            .iter()
+            .any(|p| p["src"].as_str().is_some_and(|a| a.contains(':')))
+    );
 }
 
 #[test]
@@ -299,9 +351,18 @@ fn live_text_output_streams() {
     let seen_before = sniffer
         .stdout_lines
         .iter()
-        .filter(|(_, l)| l.contains(" IKEv2 "))
+        .filter(|(_, l)| is_ike_line(l))
         .count();
     assert_eq!(seen_before, 4, "{:?}", sniffer.stdout_lines);
+    // The finding printed the moment the response arrived, not at the end.
+    assert!(
+        sniffer
+            .stdout_lines
+            .iter()
+            .any(|(_, l)| l.contains("[ike_proposal_mismatch]")),
+        "{:?}",
+        sniffer.stdout_lines
+    );
     sniffer.signal(Signal::SIGINT);
     assert_eq!(sniffer.wait(Duration::from_secs(10)).unwrap(), 0);
     let text: Vec<&str> = sniffer
@@ -316,4 +377,9 @@ fn live_text_output_streams() {
             && l.contains(" 0 dropped")),
         "{text:?}"
     );
+}
+
+/// A packet line of the text output (`HH:MM:SS.micros src > dst IKEv2 …`).
+fn is_ike_line(l: &str) -> bool {
+    l.as_bytes().first().is_some_and(u8::is_ascii_digit) && l.contains(" IKEv2 ")
 }

@@ -2,7 +2,7 @@
 //! (names unique per run, deleted on drop, so also when a test panics), tcpreplay into one end,
 //! ike-sniff on the other.
 //!
-//! Needs root, `ip netns`, tcpreplay, tcprewrite and tcpdump (CI runs as root and `.ci/run`
+//! Needs root, `ip netns`, tcpreplay and tcpdump (CI runs as root and `.ci/run`
 //! installs them). Without them a test prints `SKIPPED: why` on standard error and returns.
 
 #![allow(dead_code)]
@@ -34,12 +34,7 @@ pub fn missing_prerequisite() -> Option<String> {
     if euid.as_deref() != Some("0") {
         return Some("live capture tests need root (network namespaces, capture)".into());
     }
-    for (tool, arg) in [
-        ("ip", "-V"),
-        ("tcpreplay", "-V"),
-        ("tcprewrite", "-V"),
-        ("tcpdump", "--version"),
-    ] {
+    for (tool, arg) in [("ip", "-V"), ("tcpreplay", "-V"), ("tcpdump", "--version")] {
         let ok = Command::new(tool)
             .arg(arg)
             .stdout(Stdio::null())
