@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     pub user: Option<String>,
 
+    /// Print the kernel filter live capture would use (ike-sniff's, narrowed by EXPRESSION)
+    /// and exit; it works with tcpdump too.
+    #[arg(long = "print-filter", action = ArgAction::SetTrue)]
+    pub print_filter: bool,
+
     /// Live: a tcpdump filter expression that narrows what is captured
     /// (`ike-sniff -i eth0 host 203.0.113.5`).
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
@@ -114,6 +119,11 @@ impl Args {
     fn into_options(self) -> Result<Options, String> {
         if self.list_findings {
             return Ok(Options::ListFindings { json: self.json });
+        }
+        if self.print_filter {
+            return Ok(Options::PrintFilter(build_filter(Some(
+                &self.expression.join(" "),
+            ))));
         }
         if self.list_interfaces {
             return Ok(Options::ListInterfaces);

@@ -18,6 +18,7 @@ pub enum Options {
     File(FileOptions),
     Live(crate::live::LiveOptions),
     ListInterfaces,
+    PrintFilter(String),
     ListFindings { json: bool },
 }
 
@@ -41,6 +42,7 @@ pub fn run(opts: Options) -> ExitCode {
         Options::File(f) => run_file(&f, &mut out),
         Options::Live(l) => crate::live::run_live(&l, &mut out),
         Options::ListInterfaces => crate::live::list_interfaces(&mut out),
+        Options::PrintFilter(f) => writeln!(out, "{f}").map(|()| ExitCode::SUCCESS),
         Options::ListFindings { json } => list_findings(json, &mut out).map(|()| ExitCode::SUCCESS),
     };
     let flushed = out.flush();
