@@ -106,6 +106,11 @@ pub struct Args {
     #[arg(long = "json", action = ArgAction::SetTrue)]
     pub json: bool,
 
+    /// Threads for -r: 1 runs everything on one; 2 or more decode on one and track, diagnose and
+    /// report on another (same output). Default: the number of CPUs.
+    #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub threads: Option<u64>,
+
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
     pub list_findings: bool,
@@ -174,6 +179,10 @@ impl Args {
             frame_numbers: self.frame_numbers,
             quiet: self.quiet,
             json: self.json,
+            threads: self.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n as usize,
+            ),
         }))
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::capture::file::FileSource;
 use crate::capture::{PacketSource, RawPacket};
-use crate::decode::{Decoder, link};
+use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding};
 use crate::event::{Body, Event};
 use crate::report::JSON_SCHEMA_VERSION;
@@ -29,6 +29,8 @@ pub struct FileOptions {
     pub frame_numbers: bool,
     pub quiet: bool,
     pub json: bool,
+    /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
+    pub threads: usize,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -36,6 +38,19 @@ pub struct FileOptions {
 const MAX_PRINTED_ERRORS: u64 = 100;
 
 pub fn run(opts: Options) -> ExitCode {
+    // The threaded run writes from its analysis thread, which must own standard output.
+    if let Options::File(f) = &opts
+        && f.threads > 1
+    {
+        return match run_file_threaded(f) {
+            Ok(code) => code,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ike-sniff: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = match opts {
@@ -126,17 +141,17 @@ impl<'w> Pipeline<'w> {
     }
 
     pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
-        if !link::is_supported(raw.linktype) && self.unsupported_reported.insert(raw.linktype) {
-            eprintln!(
-                "{}: frame {}: link type {} ({}) is not supported: its packets are counted, not decoded",
-                self.source,
-                raw.frame,
-                raw.linktype,
-                link::linktype_name(raw.linktype)
-            );
-        }
+        warn_unsupported_link(&self.source, &mut self.unsupported_reported, raw);
         self.decoder.decode(raw, &mut self.events);
         self.drain()
+    }
+
+    /// Events decoded on another thread, in capture order.
+    pub fn decoded(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
+        for ev in events.drain(..) {
+            self.event(&ev)?;
+        }
+        Ok(())
     }
 
     fn drain(&mut self) -> io::Result<()> {
@@ -222,10 +237,146 @@ impl<'w> Pipeline<'w> {
     pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
         self.decoder.finish(&mut self.events);
         self.drain()?;
+        self.finish_analysis(read_error)
+    }
+
+    /// End of input when decoding ran on another thread: `stats` are that decoder's counters,
+    /// and its last events have already come through [`Pipeline::decoded`].
+    pub fn finish_decoded(
+        mut self,
+        stats: DecodeStats,
+        read_error: Option<String>,
+    ) -> io::Result<()> {
+        self.decoder.stats = stats;
+        self.finish_analysis(read_error)
+    }
+
+    fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
         self.analyzer.finish(&mut self.findings);
         self.write_findings()?;
         self.write_tunnels()?;
         self.write_summary(read_error)
+    }
+}
+
+fn warn_unsupported_link(source: &str, reported: &mut HashSet<u32>, raw: &RawPacket<'_>) {
+    if !link::is_supported(raw.linktype) && reported.insert(raw.linktype) {
+        eprintln!(
+            "{source}: frame {}: link type {} ({}) is not supported: its packets are counted, not decoded",
+            raw.frame,
+            raw.linktype,
+            link::linktype_name(raw.linktype)
+        );
+    }
+}
+
+/// Events handed from the decode thread to the analysis thread in batches, so the channel's
+/// cost is paid once per batch, not per packet.
+const EVENT_BATCH: usize = 512;
+
+enum Batch {
+    Events(Vec<Event>),
+    End(DecodeStats, Option<String>),
+}
+
+/// Two threads: this one reads and decodes, the other tracks, diagnoses and reports, in the
+/// same order as one thread would (the output is byte for byte the same). Pays when the
+/// analysis is a large part of the work: most packets cost the decoder a few nanoseconds, each
+/// IPsec event costs the tracker and the reporter far more.
+fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
+    let mut source = match FileSource::open(&opts.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let name = source.name().to_string();
+    let output = output_options(opts);
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Vec<Event>>(66);
+    std::thread::scope(|scope| {
+        let worker_name = name.clone();
+        let worker = scope.spawn(move || -> io::Result<()> {
+            let stdout = io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+            for batch in rx {
+                match batch {
+                    Batch::Events(mut events) => {
+                        pipeline.decoded(&mut events)?;
+                        let _ = recycle_tx.try_send(events);
+                    }
+                    Batch::End(stats, read_error) => {
+                        pipeline.finish_decoded(stats, read_error)?;
+                        break;
+                    }
+                }
+            }
+            out.flush()
+        });
+        let mut decoder = Decoder::new();
+        let mut unsupported = HashSet::new();
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        let mut read_error = None;
+        let mut read = 0u64;
+        let mut worker_gone = false;
+        loop {
+            if opts.count.is_some_and(|c| read >= c) {
+                break;
+            }
+            match source.next_packet() {
+                Ok(Some(raw)) => {
+                    read += 1;
+                    warn_unsupported_link(&name, &mut unsupported, &raw);
+                    decoder.decode(&raw, &mut batch);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("ike-sniff: {e}");
+                    read_error = Some(e.to_string());
+                    break;
+                }
+            }
+            if batch.len() >= EVENT_BATCH {
+                let next = recycle_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(EVENT_BATCH));
+                if tx
+                    .send(Batch::Events(std::mem::replace(&mut batch, next)))
+                    .is_err()
+                {
+                    // The analysis thread stopped (a closed pipe): its result says why.
+                    worker_gone = true;
+                    break;
+                }
+            }
+        }
+        if !worker_gone {
+            decoder.finish(&mut batch);
+            let _ = tx.send(Batch::Events(batch));
+            let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
+        }
+        drop(tx);
+        let analysed = worker
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the analysis thread panicked")));
+        analysed.map(|()| {
+            if read_error.is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        })
+    })
+}
+
+fn output_options(opts: &FileOptions) -> OutputOptions {
+    OutputOptions {
+        json: opts.json,
+        verbose: opts.verbose,
+        frame_numbers: opts.frame_numbers,
+        quiet: opts.quiet,
     }
 }
 
@@ -238,12 +389,7 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
         }
     };
     let name = source.name().to_string();
-    let output = OutputOptions {
-        json: opts.json,
-        verbose: opts.verbose,
-        frame_numbers: opts.frame_numbers,
-        quiet: opts.quiet,
-    };
+    let output = output_options(opts);
     let mut pipeline = Pipeline::new(&name, output, out)?;
     let mut read_error = None;
     let mut read = 0u64;

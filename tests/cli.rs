@@ -136,3 +136,38 @@ fn every_public_capture_runs_clean() {
     }
     assert!(n > 150);
 }
+
+#[test]
+fn two_threads_give_the_same_output_as_one() {
+    // The decode/analysis split must not change a byte: same packets, findings, tunnels and
+    // summary in the same order, text and JSON.
+    let mut n = 0;
+    for dir in [
+        "lab/pcaps",
+        "public/ndpi",
+        "public/zeek-spicy-ipsec",
+        "public/tcpdump",
+    ] {
+        for e in std::fs::read_dir(capture(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.to_string_lossy().to_string();
+            if !(name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap")) {
+                continue;
+            }
+            for fmt in [None, Some("--json"), Some("-v")] {
+                let run = |threads: &str| {
+                    let mut c = ike_sniff();
+                    c.args(["-r", &name, "--threads", threads]);
+                    if let Some(f) = fmt {
+                        c.arg(f);
+                    }
+                    let out = c.output().unwrap();
+                    (out.status.code(), out.stdout)
+                };
+                assert!(run("1") == run("2"), "{name} {fmt:?}: outputs differ");
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 50);
+}
