@@ -47,6 +47,11 @@ pub fn decode_ah(data: &[u8]) -> Result<AhInfo, DecodeError> {
     })
 }
 
+/// AH header length: the Payload Length field counts 32-bit words, minus 2 (RFC 4302 §2.2).
+pub fn ah_header_len(data: &[u8]) -> usize {
+    data.get(1).map_or(0, |&l| (usize::from(l) + 2) * 4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -265,6 +265,15 @@ impl Decoder {
                 Ok(ah) => {
                     self.stats.ah += 1;
                     push(out, pkt, flow, info, Body::Ah(ah));
+                    // An AH+ESP bundle (RFC 4301 §4.5): the ESP SA behind the AH header is the
+                    // one that carries the traffic, so it is decoded too.
+                    let ah_len = esp::ah_header_len(ip.payload);
+                    if ah.next_header == ipproto::ESP
+                        && let Some(inner) = ip.payload.get(ah_len..)
+                    {
+                        let esp_len = ip_payload_len.saturating_sub(ah_len as u32);
+                        self.esp(pkt, flow, info, inner, esp_len, false, out);
+                    }
                 }
                 Err(e) => self.malformed(pkt, flow, info, e, out),
             },

@@ -12,10 +12,23 @@ find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) 
 while read -r f; do
     dump="$out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
     # -o isakmp... none: tshark's defaults; -2 would reassemble differently, so one pass.
-    tshark -n -r "$f" -Y isakmp -T fields -E separator=/t -E occurrence=a -E aggregator=, \
+    tshark -n -r "$f" -Y 'isakmp && !icmp && !icmpv6' -T fields -E separator=/t -E occurrence=a -E aggregator=, \
         -e frame.number -e isakmp.ispi -e isakmp.rspi -e isakmp.exchangetype \
         -e isakmp.messageid -e isakmp.length -e isakmp.notify.msgtype \
         > "$dump" 2>/dev/null || true
     [ -s "$dump" ] || rm -f "$dump"
 done
 echo "wrote $(ls "$out" | wc -l) dumps to $out"
+
+# ESP (plain and UDP-encapsulated): SPI and sequence number per frame.
+esp_out=tests/tshark/esp-dumps
+rm -rf "$esp_out"
+mkdir -p "$esp_out"
+find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | LC_ALL=C sort |
+while read -r f; do
+    dump="$esp_out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
+    tshark -n -r "$f" -Y 'esp && !icmp && !icmpv6' -T fields -E separator=/t -E occurrence=f \
+        -e frame.number -e esp.spi -e esp.sequence > "$dump" 2>/dev/null || true
+    [ -s "$dump" ] || rm -f "$dump"
+done
+echo "wrote $(ls "$esp_out" | wc -l) ESP dumps to $esp_out"
