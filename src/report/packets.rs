@@ -30,7 +30,7 @@ pub struct PacketOptions {
 
 pub struct PacketPrinter {
     opts: PacketOptions,
-    esp_seen: HashSet<(IpAddr, IpAddr, u32)>,
+    esp_seen: HashSet<(IpAddr, IpAddr, u32), super::SpiHashState>,
     line: String,
 }
 
@@ -38,7 +38,7 @@ impl PacketPrinter {
     pub fn new(opts: PacketOptions) -> Self {
         PacketPrinter {
             opts,
-            esp_seen: HashSet::new(),
+            esp_seen: HashSet::default(),
             line: String::with_capacity(256),
         }
     }

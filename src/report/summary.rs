@@ -35,7 +35,7 @@ pub struct SpiCount {
 
 #[derive(Default)]
 pub struct SpiCounter {
-    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount>,
+    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount, super::SpiHashState>,
     pub not_counted: u64,
 }
 
