@@ -120,6 +120,10 @@ impl<'w> Pipeline<'w> {
             );
         }
         self.decoder.decode(raw, &mut self.events);
+        // Most packets yield no event: skip the drain's bookkeeping for them.
+        if self.events.is_empty() {
+            return Ok(());
+        }
         self.drain()
     }
 
