@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use crate::capture::file::FileSource;
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{Decoder, link};
+use crate::diagnose::{Analyzer, Finding};
 use crate::event::{Body, Event};
 use crate::report::JSON_SCHEMA_VERSION;
+use crate::report::findings;
 use crate::report::packets::{PacketOptions, PacketPrinter};
 use crate::report::summary::{self, RunInfo, SpiCounter};
 
@@ -49,8 +51,12 @@ pub fn run(opts: Options) -> ExitCode {
     }
 }
 
-fn list_findings(_json: bool, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "(no findings catalogue yet)")
+fn list_findings(json: bool, out: &mut dyn Write) -> io::Result<()> {
+    if json {
+        findings::write_catalogue_json(out)
+    } else {
+        findings::write_catalogue_text(out)
+    }
 }
 
 /// How packets are shown.
@@ -68,6 +74,8 @@ pub struct Pipeline<'w> {
     source: String,
     opts: OutputOptions,
     decoder: Decoder,
+    analyzer: Analyzer,
+    findings: Vec<Finding>,
     printer: PacketPrinter,
     spis: SpiCounter,
     events: Vec<Event>,
@@ -96,6 +104,8 @@ impl<'w> Pipeline<'w> {
             source: source.to_string(),
             opts,
             decoder: Decoder::new(),
+            analyzer: Analyzer::new(),
+            findings: Vec::new(),
             printer: PacketPrinter::new(PacketOptions {
                 json: opts.json,
                 verbose: opts.verbose,
@@ -138,6 +148,7 @@ impl<'w> Pipeline<'w> {
 
     fn event(&mut self, ev: &Event) -> io::Result<()> {
         self.spis.observe(ev);
+        self.analyzer.observe(ev, &mut self.findings);
         if let Body::Malformed(e) = &ev.body {
             self.report_packet_error(ev.pkt.frame, &e.to_string());
         }
@@ -149,7 +160,32 @@ impl<'w> Pipeline<'w> {
         if !self.opts.quiet {
             self.printer.write(self.out, ev)?;
         }
+        self.write_findings()
+    }
+
+    /// Findings print the moment they are known, after the packet that revealed them.
+    fn write_findings(&mut self) -> io::Result<()> {
+        for f in self.findings.drain(..) {
+            if self.opts.json {
+                findings::write_finding_json(self.out, &f)?;
+            } else {
+                findings::write_finding_text(self.out, &f)?;
+            }
+        }
         Ok(())
+    }
+
+    /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
+    pub fn write_tunnels(&mut self) -> io::Result<()> {
+        let tunnels = self.analyzer.tunnels();
+        if self.opts.json {
+            for t in &tunnels {
+                findings::write_tunnel_json(self.out, t)?;
+            }
+            Ok(())
+        } else {
+            findings::write_tunnels_text(self.out, &tunnels)
+        }
     }
 
     fn report_packet_error(&mut self, frame: u64, message: &str) {
@@ -169,6 +205,7 @@ impl<'w> Pipeline<'w> {
         let info = RunInfo {
             source: &self.source,
             stats: &self.decoder.stats,
+            track: self.analyzer.stats(),
             spis: &self.spis,
             read_error,
         };
@@ -183,6 +220,9 @@ impl<'w> Pipeline<'w> {
     pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
         self.decoder.finish(&mut self.events);
         self.drain()?;
+        self.analyzer.finish(&mut self.findings);
+        self.write_findings()?;
+        self.write_tunnels()?;
         self.write_summary(read_error)
     }
 }

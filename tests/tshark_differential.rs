@@ -244,3 +244,64 @@ fn every_esp_packet_matches_tshark() {
         failures.join("\n")
     );
 }
+
+/// ICMP and ICMPv6 errors quoting IKE, ESP or AH: the same frames, types, codes and MTUs as
+/// tshark (ike-sniff drops errors about unrelated traffic, so the frame sets must be equal).
+#[test]
+fn every_icmp_error_about_ipsec_matches_tshark() {
+    let dumps = repo().join("tests/tshark/icmp-dumps");
+    let mut entries: Vec<_> = std::fs::read_dir(&dumps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    assert!(
+        !entries.is_empty(),
+        "ICMP dumps missing: run tests/tshark/dump.sh"
+    );
+    let mut failures = Vec::new();
+    for dump in entries {
+        let name = dump.file_name().unwrap().to_string_lossy().to_string();
+        let rel = name.trim_end_matches(".tsv").replace("__", "/");
+        let capture = repo().join("captures").join(&rel);
+        let mut theirs = BTreeMap::new();
+        for line in std::fs::read_to_string(&dump).unwrap().lines() {
+            let c: Vec<&str> = line.split('\t').collect();
+            let get = |i: usize| c.get(i).and_then(|s| s.parse::<u32>().ok());
+            let frame = get(0).unwrap() as u64;
+            let v = match (get(1), get(4)) {
+                (Some(t), _) => (4, t, get(2).unwrap(), get(3)),
+                (None, Some(t)) => (6, t, get(5).unwrap(), get(6)),
+                _ => panic!("{rel}: unreadable line {line}"),
+            };
+            theirs.insert(frame, v);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+            .arg("-r")
+            .arg(&capture)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let mut ours = BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            if let Some(i) = v.get("icmp") {
+                ours.insert(
+                    v["frame"].as_u64().unwrap(),
+                    (
+                        i["version"].as_u64().unwrap() as u32,
+                        i["type"].as_u64().unwrap() as u32,
+                        i["code"].as_u64().unwrap() as u32,
+                        i["mtu"].as_u64().map(|m| m as u32),
+                    ),
+                );
+            }
+        }
+        if theirs != ours {
+            failures.push(format!(
+                "{rel}:\n  tshark:    {theirs:?}\n  ike-sniff: {ours:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -10,6 +10,9 @@ WORK=${IKE_LAB_WORK:-/var/tmp/ike-lab-work}
 PIDS=()
 NETNS_MADE=()
 
+# a sleep that a trapped signal (Ctrl-C, TERM) interrupts at once
+nap() { sleep "$1" & NAP_PID=$!; wait "$NAP_PID"; }
+
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -33,6 +36,8 @@ ensure_tools() {
     command -v debootstrap >/dev/null || need+=(debootstrap)
     command -v curl >/dev/null || need+=(curl)
     command -v ping >/dev/null || need+=(iputils-ping)
+    command -v ethtool >/dev/null || need+=(ethtool)
+    command -v tcpreplay >/dev/null || need+=(tcpreplay)
     command -v iptables >/dev/null || need+=(iptables)
     command -v certutil >/dev/null || need+=(libnss3-tools)
     if [ ${#need[@]} -gt 0 ]; then
@@ -117,7 +122,12 @@ topo_up() {
         nsx right ip addr add 2001:db8:10:2::1/128 dev lo
     fi
     for h in left router right; do
-        for i in $(nsx $h ls /sys/class/net); do nsx $h ip link set "$i" up; done
+        for i in $(nsx $h ls /sys/class/net); do
+            nsx $h ip link set "$i" up
+            # no TSO/GSO/GRO super-packets: the capture should show what
+            # a real wire carries (frames no larger than the MTU)
+            [ "$i" = lo ] || nsx $h ethtool -K "$i" tso off gso off gro off tx off >/dev/null 2>&1 || true
+        done
     done
     nsx left ip route add default via 192.0.2.1
     nsx right ip route add default via 198.51.100.1
@@ -206,8 +216,11 @@ www_start() {
     head -c 20000 /dev/urandom | base64 >"$WORK/www/blob.txt"
     local bind=0.0.0.0
     [ "$TOPO" = v6 ] && bind=::
-    (EXEC=exec nsx right python3 -m http.server 8080 --bind "$bind" --directory "$WORK/www" >/dev/null 2>&1) &
-    PIDS+=($!)
+    local h
+    for h in right left; do
+        (EXEC=exec nsx $h python3 -m http.server 8080 --bind "$bind" --directory "$WORK/www" >/dev/null 2>&1) &
+        PIDS+=($!)
+    done
     sleep 0.5
 }
 
@@ -238,9 +251,18 @@ tunnel_traffic() {
     nsx left curl -s -o /dev/null --max-time 5 --interface "$src" "$url" || true
 }
 
+# the right host downloads from the left one through the tunnel: large ESP
+# packets from the left (initiator) side
+tunnel_upload() {
+    local src=10.2.0.1 url=http://10.1.0.1:8080/blob.txt
+    if [ "$TOPO" = v6 ]; then src=2001:db8:10:2::1 url='http://[2001:db8:10:1::1]:8080/blob.txt'; fi
+    nsx right curl -s -o /dev/null --max-time "${1:-5}" --interface "$src" "$url" || true
+}
+
 cleanup() {
     local p ns
     set +e
+    [ -n "${NAP_PID:-}" ] && kill "$NAP_PID" 2>/dev/null
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     sleep 0.3
     for ns in "${NETNS_MADE[@]}"; do
@@ -277,4 +299,40 @@ ls_start() {
     [ -S "$d/run/pluto.ctl" ] || die "pluto on $h did not start (see $d)"
     nsx "$h" "$bin/addconn" --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" --autoall >"$d/addconn.out" 2>&1 ||
         { cat "$d/addconn.out" >&2; die "addconn on $h failed"; }
+}
+
+# ---- certificates (strongSwan pki in the chroot) ----
+# pki_make DIR: a root CA, three intermediate CAs and end-entity certificates
+# for left.example/right.example, all RSA 4096: a large IKE_AUTH
+pki_make() {
+    local d=$1 p="chroot $CHROOT pki"
+    local cd=/tmp/ike-lab-pki
+    rm -rf "$CHROOT$cd"
+    mkdir -p "$CHROOT$cd"
+    $p --gen --type rsa --size 4096 --outform pem >"$CHROOT$cd/ca.key" 2>/dev/null
+    $p --self --ca --lifetime 3650 --in "$cd/ca.key" --dn "C=XX, O=ike-sniff lab, CN=Lab Root CA" --outform pem >"$CHROOT$cd/ca.crt"
+    local prev=ca i
+    for i in 1 2 3; do
+        $p --gen --type rsa --size 4096 --outform pem >"$CHROOT$cd/im$i.key" 2>/dev/null
+        $p --issue --cacert "$cd/$prev.crt" --cakey "$cd/$prev.key" --type priv --in "$cd/im$i.key" --ca \
+            --lifetime 3000 --dn "C=XX, O=ike-sniff lab, OU=Intermediate $i, CN=Lab Intermediate CA $i" --outform pem >"$CHROOT$cd/im$i.crt"
+        prev=im$i
+    done
+    for i in left right; do
+        $p --gen --type rsa --size 4096 --outform pem >"$CHROOT$cd/$i.key" 2>/dev/null
+        $p --issue --cacert "$cd/$prev.crt" --cakey "$cd/$prev.key" --type priv --in "$cd/$i.key" \
+            --lifetime 2000 --dn "C=XX, O=ike-sniff lab, CN=$i.example" --san "$i.example" --outform pem >"$CHROOT$cd/$i.crt"
+    done
+    mkdir -p "$d"
+    cp "$CHROOT$cd"/*.crt "$CHROOT$cd"/*.key "$d/"
+    rm -rf "${CHROOT:?}$cd"
+}
+
+# pki_install HOST DIR: own cert+key, the CA and intermediates
+pki_install() {
+    local h=$1 d=$2 s=$WORK/$1/swanctl
+    cp "$d/$h.crt" "$s/x509/"
+    cp "$d/$h.key" "$s/private/"
+    cp "$d/ca.crt" "$s/x509ca/"
+    cp "$d"/im*.crt "$s/x509ca/"
 }

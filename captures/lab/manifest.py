@@ -76,12 +76,14 @@ SCENARIOS = {
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKE SA authenticates but the ESP proposals do not match (AES-CBC-256/SHA2-256 vs AES-GCM-128): '
         'the encrypted IKE_AUTH response carries IDr/AUTH and NO_PROPOSAL_CHOSEN and no SA/TS; the IKE SA '
-        'stays up without a CHILD_SA (pings into the tunnel go nowhere) and is deleted later. ' + BG,
+        'stays up without a CHILD_SA and is deleted later. With no CHILD_SA the inner ping/TCP to 10.2.0.1 '
+        'leaves in cleartext (kernel-libipsec installs routes, not policies) and gets no answer. ' + BG,
         ['child_sa_refused'], []),
     'ts_mismatch': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKE SA authenticates but the responder only accepts 10.9.0.0/24 as the remote subnet: the '
-        'encrypted IKE_AUTH response carries TS_UNACCEPTABLE; IKE SA without CHILD_SA, deleted later. ' + BG,
+        'encrypted IKE_AUTH response carries TS_UNACCEPTABLE; IKE SA without CHILD_SA, deleted later. The '
+        'inner ping/TCP to 10.2.0.1 leaves in cleartext (no CHILD_SA, no policy) and gets no answer. ' + BG,
         ['child_sa_refused'], []),
     'nat_t': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router masquerades 192.0.2.0/24 behind 198.51.100.1 '
@@ -107,7 +109,7 @@ SCENARIOS = {
         'encrypted INFORMATIONAL error that the initiator cannot decrypt either; MM6 never comes. '
         'The key table holds the initiator\'s key (decrypts MM5); the responder\'s notifies are encrypted '
         'under a different key and stay opaque. ' + BG,
-        ['auth_failed'], ['ike_unanswered', 'weak_crypto']),
+        ['auth_failed'], ['ike_unanswered', 'ike_response_lost', 'weak_crypto']),
     'ikev1_quick_mode_refused': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'IKEv1 Main Mode completes; the responder refuses the Quick Mode proposal (it only accepts '
@@ -132,6 +134,99 @@ SCENARIOS = {
         'initiator sends an empty INFORMATIONAL (DPD) request, retransmits it with back-off (5 times) and '
         'gives up; the right host itself still answers plain ping/HTTP. ' + BG,
         ['dead_peer'], ['esp_one_way', 'ike_unanswered']),
+    'esp_fragmented': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
+        'IKEv2 tunnel; the right host has MTU 1200 and PMTU discovery switched off (no DF), so its large ESP '
+        'packets (1468 bytes, the HTTP download through the tunnel) leave as two IP fragments each, which the '
+        'router forwards unchanged; all fragments arrive. ' + BG,
+        ['esp_fragmented'], []),
+    'esp_fragments_dropped': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
+        'As esp_fragmented, but the router drops non-first IP fragments (iptables FORWARD -f DROP): only the '
+        'first fragment of each large ESP packet arrives; the TCP download inside the tunnel stalls while '
+        'small ESP packets (pings, ACKs) pass. ' + BG,
+        ['esp_fragmented', 'fragments_lost'], []),
+    'esp_df_frag_needed': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router\'s right-side link and the right host use MTU 1300',
+        'The right host downloads from the left through the tunnel, so the left sends 1482-byte ESP packets '
+        'with DF set; the router cannot forward them into its MTU-1300 link and returns ICMP fragmentation '
+        'needed (next-hop MTU 1300) quoting the ESP packet; the left then fragments its ESP locally. The '
+        'right host\'s own large ESP packets are fragmented by it (link MTU 1300). ' + BG,
+        ['icmp_frag_needed', 'esp_fragmented'], []),
+    'pmtu_blackhole': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the router\'s right-side link and the right host use MTU 1300',
+        'As esp_df_frag_needed, but the router suppresses its ICMP fragmentation-needed messages (iptables '
+        'OUTPUT DROP): the left\'s 1482-byte DF ESP packets vanish without any error and are retransmitted '
+        '(TCP inside the tunnel), a PMTU black hole; small ESP packets pass. The right host\'s large ESP '
+        'packets are fragmented by it (link MTU 1300). ' + BG,
+        ['pmtu_blackhole', 'esp_fragmented'], []),
+    'healthy_ikev2_ipv6': (
+        ['left: ' + SW, 'right: ' + SW], [L6, R6], LEFT0,
+        'Healthy IKEv2 PSK tunnel over IPv6 (2001:db8:1::10 <=> 2001:db8:2::20; inner 2001:db8:10:1::/64 <=> '
+        '2001:db8:10:2::/64), plain ESP in IPv6, ping and HTTP through it, clean delete. Background traffic '
+        'over IPv6 outside the tunnel (ping, HTTP, one UDP datagram drawing an ICMPv6 port unreachable), plus '
+        'neighbour discovery. ',
+        [], []),
+    'ike_auth_rfc7383_fragments': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Certificate authentication with a 4-level RSA-4096 chain (end entity + 3 intermediates sent in '
+        'IKE_AUTH, about 2.4 kB). RFC 7383 IKE fragmentation negotiated (IKEV2_FRAGMENTATION_SUPPORTED): each '
+        'IKE_AUTH message is sent as 2 encrypted fragments (SKF, fragment_size 1280); no IP fragmentation; '
+        'tunnel comes up, traffic, clean delete. ' + BG,
+        [], []),
+    'ike_auth_ip_fragmented': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Same certificate chain with IKE fragmentation disabled on both ends: the IKE_AUTH request and '
+        'response are IP-fragmented (1514 + ~800 byte frames); all fragments arrive and the tunnel comes up. ' + BG,
+        ['ike_ip_fragmented'], []),
+    'ike_auth_ip_fragments_dropped': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'IKE fragmentation disabled and the router drops non-first IP fragments coming from the right: the '
+        'initiator\'s IP-fragmented IKE_AUTH request gets through, but of each IKE_AUTH response only the '
+        'first fragment arrives; the initiator retransmits IKE_AUTH (responder resends its response) and gives '
+        'up after about 15 s. ' + BG,
+        ['ike_ip_fragmented', 'ike_fragments_lost'], ['ike_response_lost', 'ike_unanswered', 'fragments_lost']),
+    'ikev2_cookie_libreswan': (
+        ['left: ' + SW, 'right: ' + LS + ', config setup ddos-mode=busy'], [L4, R4], LEFT0,
+        'Libreswan responder in forced DoS-protection mode answers the first IKE_SA_INIT with a COOKIE notify; '
+        'strongSwan repeats IKE_SA_INIT with the cookie and the IKE SA is set up. The encrypted IKE_AUTH '
+        'response carries TS_UNACCEPTABLE: Libreswan authenticated the peer but could not install the Child SA '
+        '(the lab kernel has no ESP: "netlink response for Add SA ... Protocol not supported"). IKE SA '
+        'deleted by the initiator afterwards. Keys from the strongSwan side only. ' + BG,
+        ['cookie_challenge', 'child_sa_refused'], []),
+    'ikev2_proposal_mismatch_libreswan': (
+        ['left: ' + SW, 'right: ' + LS], [L4, R4], LEFT0,
+        'strongSwan offers AES-CBC-256/SHA2-256/MODP2048; Libreswan is configured for '
+        'ike=aes_gcm256-sha2_512;dh20 only and answers IKE_SA_INIT with a cleartext NO_PROPOSAL_CHOSEN. ' + BG,
+        ['ike_proposal_mismatch'], []),
+    'rekey_collision': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Both peers start a CHILD_SA rekey (swanctl --rekey on each) while the router drops UDP 4500 for '
+        '0.3 s: the left\'s CREATE_CHILD_SA request is lost, the right\'s retransmitted request reaches the '
+        'left while the left\'s own rekey is still outstanding (simultaneous rekey, RFC 7296 2.8.1); the left '
+        'answers it, the old SA is deleted, and the left\'s retransmitted request is then answered with '
+        'CHILD_SA_NOT_FOUND. Traffic continues on the new SPIs; clean delete. ' + BG,
+        ['rekey_collision'], ['ike_response_lost', 'ike_unanswered', 'child_sa_refused']),
+    'responder_restart': (
+        ['left: ' + SW + ', dpd_delay=3s, dpd_action=restart', 'right: ' + SW + ' (killed with SIGKILL and restarted)'],
+        [L4, R4], LEFT0,
+        'IKEv2 tunnel up, then the responder daemon is killed and restarted, losing all SAs. The left keeps '
+        'sending ESP on the old SPI (no answer); its DPD INFORMATIONAL requests on the old IKE SA are ignored '
+        'by the new daemon and retransmitted with back-off; the left declares the peer dead and, with '
+        'dpd_action=restart, sets up a new IKE SA (INITIAL_CONTACT) and CHILD_SA; traffic on the new SPIs, '
+        'regular DPD exchanges while idle, clean delete. ' + BG,
+        ['dead_peer'], ['stale_sa', 'esp_one_way', 'ike_unanswered']),
+    'weak_crypto': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'A working IKEv2 tunnel that uses deprecated algorithms: IKE 3DES/HMAC-SHA1-96/PRF-SHA1/MODP1024, '
+        'ESP 3DES/HMAC-SHA1-96; traffic and a clean delete. ' + BG,
+        ['weak_crypto'], []),
+    'esp_replayed': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel; five ESP packets the left host sent (sequence numbers 1-5) are replayed '
+        'byte-for-byte about 1.5 s later (tcpreplay on the left host), so the same SPI/sequence numbers appear '
+        'twice, out of order with the rest of the stream; the receiver\'s anti-replay window drops them. ' + BG,
+        ['esp_sequence_anomaly'], []),
 }
 
 

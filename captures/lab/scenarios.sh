@@ -12,6 +12,11 @@ ALL_SCENARIOS=(
     healthy_ikev1 ikev1_aggressive_psk ikev1_psk_mismatch ikev1_quick_mode_refused
     ikev1_to_libreswan
     esp_one_way dead_peer
+    esp_fragmented esp_fragments_dropped esp_df_frag_needed pmtu_blackhole
+    healthy_ikev2_ipv6
+    ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
+    ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
+    weak_crypto esp_replayed
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -56,7 +61,7 @@ attempt() {
 }
 
 finish() {
-    sleep 1
+    nap 1
     cap_stop
     if [ "$#" -gt 0 ]; then sw_keys "$@"; fi
 }
@@ -70,7 +75,7 @@ sc_healthy_ikev2() {
     bg_traffic
     attempt
     tunnel_traffic
-    sleep 22
+    nap 22
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -186,7 +191,7 @@ sc_nat_t() {
     bg_traffic
     attempt
     tunnel_traffic
-    sleep 12
+    nap 12
     tunnel_traffic
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
@@ -308,7 +313,305 @@ sc_dead_peer() {
     tunnel_traffic
     kill -STOP "$CHARON_PID_right"
     tunnel_traffic 3
-    sleep 20
+    nap 20
     bg_traffic
+    finish left right
+}
+
+# 11a. the right host's link has MTU 1200 and PMTU discovery is off there
+#      (no DF): its large ESP packets (the HTTP download through the tunnel)
+#      leave as IP fragments and reach the left side fragmented
+sc_esp_fragmented() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1200
+    nsx router ip link set right0 mtu 1200
+    nsx right sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11b. as 11a, and the router drops non-first fragments (iptables -f): only
+#      first fragments of the large ESP packets arrive, TCP in the tunnel stalls
+sc_esp_fragments_dropped() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1200
+    nsx router ip link set right0 mtu 1200
+    nsx right sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+    nsx router iptables -A FORWARD -f -j DROP
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    nap 3
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11c. the router's right-side link has MTU 1300; the left host sends large
+#      ESP packets with DF set (right downloads from left through the
+#      tunnel): the router answers ICMP fragmentation needed (MTU 1300)
+sc_esp_df_frag_needed() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1300
+    nsx router ip link set right0 mtu 1300
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic 2
+    tunnel_upload 6
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 11d. as 11c but the router does not send (drops) the ICMP fragmentation
+#      needed: a PMTU black hole, the large DF ESP packets vanish and the
+#      TCP sender inside the tunnel retransmits them
+sc_pmtu_blackhole() {
+    topo_up v4
+    nsx right ip link set eth0 mtu 1300
+    nsx router ip link set right0 mtu 1300
+    nsx router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic 2
+    tunnel_upload 10
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 13. healthy IKEv2 over IPv6 (2001:db8:1::10 <=> 2001:db8:2::20, inner
+#     2001:db8:10:1::/64 <=> 2001:db8:10:2::/64)
+sc_healthy_ikev2_ipv6() {
+    topo_up v6
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12. certificate authentication with a 4-level RSA-4096 chain (end entity
+#     plus three intermediates sent in IKE_AUTH)
+sw_certs_pair() {
+    # sw_certs_pair FRAGMENTATION(yes|no)
+    local frag=$1
+    pki_make "$WORK/pki"
+    sw_prepare left "$(AUTH=pubkey LOCAL_EXTRA='            certs = left.crt' CONN_EXTRA="        fragmentation = $frag
+        send_certreq = yes" swconf left)" "$FAST"
+    sw_prepare right "$(AUTH=pubkey LOCAL_EXTRA='            certs = right.crt' CONN_EXTRA="        fragmentation = $frag" swconf right)" "$FAST"
+    pki_install left "$WORK/pki"
+    pki_install right "$WORK/pki"
+    sw_start right
+    sw_start left
+}
+
+# 12a. RFC 7383 IKE fragmentation on (strongSwan default, fragment_size
+#      1280): IKE_AUTH travels as encrypted fragments (SKF), no IP fragments
+sc_ike_auth_rfc7383_fragments() {
+    topo_up v4
+    sw_certs_pair yes
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12b. IKE fragmentation off: the large IKE_AUTH messages are IP-fragmented
+sc_ike_auth_ip_fragmented() {
+    topo_up v4
+    sw_certs_pair no
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 12c. IKE fragmentation off and the router drops non-first IP fragments
+#      coming from the right: only the first fragment of each IKE_AUTH
+#      response arrives; the initiator retransmits IKE_AUTH and gives up
+sc_ike_auth_ip_fragments_dropped() {
+    topo_up v4
+    nsx router iptables -A FORWARD -i right0 -f -j DROP
+    sw_certs_pair no
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    finish left right
+}
+
+# Libreswan IKEv2 responder config (conn "lab", PSK); $1 = extra "config
+# setup" lines, $2 = extra conn lines
+ls_ikev2_conf() {
+    cat <<CONF
+config setup
+    logfile=$WORK/right/libreswan/pluto.log
+$1
+conn lab
+    ikev2=insist
+    left=198.51.100.20
+    leftid=@right.example
+    leftsubnet=10.2.0.0/24
+    right=192.0.2.10
+    rightid=@left.example
+    rightsubnet=10.1.0.0/24
+    authby=secret
+    auto=add
+$2
+CONF
+}
+LS_SECRETS='@right.example @left.example : PSK "lab-shared-secret-1"'
+
+# 14a. Libreswan 4.10 responder under (forced) DoS protection
+#      (ddos-mode=busy): it answers IKE_SA_INIT with a COOKIE notify, the
+#      initiator repeats IKE_SA_INIT with the cookie and continues
+sc_ikev2_cookie_libreswan() {
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls_start right "$(ls_ikev2_conf '    ddos-mode=busy' '    ike=aes256-sha2_256;modp2048
+    esp=aes256-sha2_256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left
+}
+
+# 14b. IKEv2 proposal mismatch against Libreswan 4.10 (it only accepts
+#      AES-GCM-256/SHA2-512/ECP-384... here: aes_gcm256;dh20)
+sc_ikev2_proposal_mismatch_libreswan() {
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls_start right "$(ls_ikev2_conf '' '    ike=aes_gcm256-sha2_512;dh20
+    esp=aes_gcm256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    finish left
+}
+
+# 15. CHILD_SA rekey collision: both ends start a CHILD_SA rekey while the
+#     router briefly drops UDP 4500, so the retransmitted CREATE_CHILD_SA
+#     requests cross (RFC 7296 2.8.1: the lower nonce's SA is deleted)
+sc_rekey_collision() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    nsx router iptables -A FORWARD -p udp --dport 4500 -j DROP
+    swanctl_on left --rekey --child net >/dev/null 2>&1 &
+    local p1=$!
+    swanctl_on right --rekey --child net >/dev/null 2>&1 &
+    local p2=$!
+    nap 0.3
+    nsx router iptables -D FORWARD -p udp --dport 4500 -j DROP
+    wait $p1 $p2 || true
+    nap 3
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 16. the responder restarts (charon killed and started again, all SAs
+#     lost): the initiator keeps sending ESP on the old SPI, its DPD is
+#     ignored by the new daemon (unknown IKE SPI), it gives up and, with
+#     dpd_action=restart, sets up a new IKE/CHILD SA
+sc_responder_restart() {
+    topo_up v4
+    sw_both "$(CONN_EXTRA='        dpd_delay = 3s' CHILD_EXTRA='                dpd_action = restart' swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    kill -9 "$CHARON_PID_right"
+    wait "$CHARON_PID_right" 2>/dev/null || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.1"
+    rm -f "$WORK/right/run/charon.pid" "$WORK/right/run/charon.vici"
+    sw_start right
+    tunnel_traffic 2
+    nap 20
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.2"
+    finish left right
+}
+
+# 17. a tunnel that works but uses deprecated algorithms: IKE
+#     3DES/SHA1/MODP1024, ESP 3DES/SHA1
+sc_weak_crypto() {
+    topo_up v4
+    sw_both "$(PROP=3des-sha1-modp1024 ESP=3des-sha1 swconf left)" "$(PROP=3des-sha1-modp1024 ESP=3des-sha1 swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 18. ESP packets replayed: five ESP packets the left host sent (same SPI
+#     and sequence numbers) are sent again about 2 s later (tcpdump + tcpreplay
+#     in the left namespace); the receiver's anti-replay check drops them
+sc_esp_replayed() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    nsx left timeout 15 tcpdump -q -i eth0 -c 5 -Z root -w "$WORK/replay.pcap" 'ip proto 50 and src 192.0.2.10' 2>/dev/null &
+    local rp=$!
+    nap 0.5
+    tunnel_traffic 5
+    wait $rp || true
+    nap 1
+    nsx left tcpreplay -q -i eth0 "$WORK/replay.pcap" >/dev/null 2>&1 || log "tcpreplay failed"
+    tunnel_traffic 2
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::decode::DecodeStats;
 use crate::event::{Body, Event, Timestamp};
+use crate::track::TrackStats;
 
 use super::packets::{clock, ts_json};
 
@@ -86,6 +87,7 @@ impl SpiCounter {
 pub struct RunInfo<'a> {
     pub source: &'a str,
     pub stats: &'a DecodeStats,
+    pub track: TrackStats,
     pub spis: &'a SpiCounter,
     /// Set when the input could not be read to its end.
     pub read_error: Option<String>,
@@ -158,6 +160,21 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
             info.spis.not_counted
         )?;
     }
+    let t = &info.track;
+    let evicted = t.pairs_evicted + t.ike_sas_evicted + t.esp_sas_evicted;
+    writeln!(
+        w,
+        "tracked: {} peer pairs, {} IKE SAs, {} ESP SAs; evicted by the table caps: {} ({} pairs, {} IKE SAs, {} ESP SAs); decoder fragment sets evicted: {} IP, {} IKE",
+        t.pairs,
+        t.ike_sas,
+        t.esp_sas,
+        evicted,
+        t.pairs_evicted,
+        t.ike_sas_evicted,
+        t.esp_sas_evicted,
+        s.ip_fragment_sets_evicted,
+        s.ike_fragment_sets_evicted
+    )?;
     if let Some(e) = &info.read_error {
         writeln!(w, "input not read to the end: {e}")?;
     }
@@ -182,6 +199,7 @@ pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         "complete": info.read_error.is_none(),
         "read_error": info.read_error,
         "counters": info.stats,
+        "tracking": info.track,
         "esp_sas": spis,
         "esp_not_counted": info.spis.not_counted,
     });

@@ -32,3 +32,18 @@ while read -r f; do
     [ -s "$dump" ] || rm -f "$dump"
 done
 echo "wrote $(ls "$esp_out" | wc -l) ESP dumps to $esp_out"
+
+# ICMP and ICMPv6 errors that quote an IPsec packet: type, code, MTU.
+icmp_out=tests/tshark/icmp-dumps
+rm -rf "$icmp_out"
+mkdir -p "$icmp_out"
+find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | LC_ALL=C sort |
+while read -r f; do
+    dump="$icmp_out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
+    tshark -n -r "$f" -Y '((icmp.type in {3, 4, 11, 12}) || (icmpv6.type in {1, 2, 3, 4})) && (udp.port in {500, 4500} || esp || ah)' \
+        -T fields -E separator=/t -E occurrence=f \
+        -e frame.number -e icmp.type -e icmp.code -e icmp.mtu -e icmpv6.type -e icmpv6.code -e icmpv6.mtu \
+        > "$dump" 2>/dev/null || true
+    [ -s "$dump" ] || rm -f "$dump"
+done
+echo "wrote $(ls "$icmp_out" | wc -l) ICMP dumps to $icmp_out"

@@ -1,0 +1,258 @@
+//! `auth_failed`: the peers do not accept each other's authentication.
+//!
+//! Observed: AUTHENTICATION_FAILED (24) in clear, IKEv1 INVALID_HASH_INFORMATION (23) or
+//! INVALID_ID_INFORMATION (18) in a clear Informational. Inferred without keys: an IKEv2
+//! IKE_AUTH response whose SK payload is too small to hold IDr and AUTH (a lone error notify)
+//! after which the IKE SA is never used; an IKEv1 Main Mode whose encrypted MM5 is
+//! retransmitted while the responder never sends MM6 (it repeats MM4 or goes silent: it could
+//! not decrypt or verify MM5, typically a pre-shared key mismatch).
+
+use std::collections::VecDeque;
+
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::event::Body;
+use crate::event::Timestamp;
+use crate::track::Pair;
+use crate::track::SaKey;
+use crate::track::ike::{AUTH_RESPONSE_MIN_SK, IkeSa, SaState, n, x1, x2};
+
+pub const KIND: FindingKind = FindingKind {
+    id: "auth_failed",
+    title: "IKE authentication failed",
+    default_severity: Severity::Error,
+    explanation: "The IKE SA's keys were agreed but authentication failed: the pre-shared keys differ, the identities (IDi/IDr) do not match what the peer expects, or a certificate is not trusted, expired or does not carry the expected identity.",
+    remedy: "Compare the pre-shared key on both sides (no trailing spaces/encoding differences), check the local and remote IDs (leftid/rightid, FQDN vs IP vs DN), and check certificates: chain, CA trust, validity, subjectAltName matching the ID. The responder's log names the exact reason.",
+};
+
+#[derive(Default)]
+pub struct AuthFailed {
+    /// IKEv2 SAs whose IKE_AUTH response was too small, and when: judged once they have had
+    /// [`USE_SECS`] to show use, so live mode need not wait for the end.
+    watch: VecDeque<(SaKey, Timestamp)>,
+}
+
+const USE_SECS: f64 = 10.0;
+const MAX_WATCH: usize = 1024;
+
+fn observed_type(version: u8, t: u16) -> bool {
+    t == n::AUTHENTICATION_FAILED
+        || (version == 1 && matches!(t, n::INVALID_HASH_INFORMATION | n::INVALID_ID_INFORMATION))
+}
+
+impl Rule for AuthFailed {
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let now = cx.ev.pkt.ts;
+        while self
+            .watch
+            .front()
+            .is_some_and(|(_, t)| now.since(*t) > USE_SECS)
+        {
+            let (k, _) = self.watch.pop_front().expect("front exists");
+            if let Some(sa) = cx.t.sa(&k) {
+                small_auth_response(sa, out);
+            }
+        }
+        let (Body::Ike(m), Some(sa)) = (&cx.ev.body, cx.sa()) else {
+            return;
+        };
+        if m.version == 2
+            && m.exchange == x2::IKE_AUTH
+            && m.is_response()
+            && sa
+                .auth_response_sk
+                .is_some_and(|(l, _)| l < AUTH_RESPONSE_MIN_SK)
+            && self.watch.len() < MAX_WATCH
+            && let Some(k) = cx.up.sa
+        {
+            self.watch.push_back((k, now));
+        }
+        let Some(nt) = m
+            .notifies()
+            .find(|x| observed_type(m.version, x.notify_type))
+        else {
+            return;
+        };
+        let summary = format!(
+            "{} sent {} in {} to {} (SPIi {:016x})",
+            cx.ev.flow.src,
+            names::notify(m.version, nt.notify_type),
+            names::exchange(m.version, m.exchange),
+            cx.ev.flow.dst,
+            sa.ispi
+        );
+        let peers = Peers::with_ports(
+            (cx.ev.flow.dst, cx.ev.flow.dport),
+            (cx.ev.flow.src, cx.ev.flow.sport),
+        );
+        out.push(
+            sa.ispi,
+            Finding::new(
+                &KIND,
+                Confidence::Observed,
+                peers,
+                (sa.first_ts, cx.ev.pkt.ts),
+                summary,
+            )
+            .frames([cx.ev.pkt.frame]),
+        );
+    }
+
+    fn sa_closed(&mut self, sa: &IkeSa, _pair: Option<&Pair>, out: &mut Emit<'_>) {
+        let i = (sa.initiator, sa.initiator_port);
+        let r = (sa.responder, sa.responder_port);
+        if sa.version == 2 {
+            small_auth_response(sa, out);
+            return;
+        }
+        if sa.phase1 != Some(x1::MAIN) || sa.established() || sa.state == SaState::Failed {
+            return;
+        }
+        let Some(mm) = sa.init_exchange() else { return };
+        let mine: Vec<_> = mm.steps.iter().filter(|s| s.from == sa.initiator).collect();
+        let theirs: Vec<_> = mm.steps.iter().filter(|s| s.from == sa.responder).collect();
+        let (Some(mm5), 2) = (mine.get(2), theirs.len()) else {
+            return;
+        };
+        if mm5.count < 2 || !mm5.encrypted {
+            return;
+        }
+        let mm4 = theirs[1];
+        let repeated = mm4.times.iter().filter(|t| **t > mm5.times[0]).count();
+        let reaction = if repeated > 0 {
+            format!("the responder repeated MM4 {repeated} time(s)")
+        } else {
+            "the responder went silent".to_string()
+        };
+        let summary = format!(
+            "{} sent the encrypted Main Mode message 5 {} times to {} and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch)",
+            sa.initiator, mm5.count, sa.responder
+        );
+        let frames = mm5.frames.iter().chain(mm4.frames.iter()).copied();
+        out.push(
+            sa.ispi,
+            Finding::new(
+                &KIND,
+                Confidence::Inferred,
+                Peers::with_ports(i, r),
+                (mm5.times[0], mm5.last_ts),
+                summary,
+            )
+            .frames(frames),
+        );
+    }
+}
+
+/// IKEv2: an IKE_AUTH response too small for IDr+AUTH on an SA that never came up.
+fn small_auth_response(sa: &IkeSa, out: &mut Emit<'_>) {
+    let i = (sa.initiator, sa.initiator_port);
+    let r = (sa.responder, sa.responder_port);
+    let Some((len, frame)) = sa.auth_response_sk else {
+        return;
+    };
+    if len >= AUTH_RESPONSE_MIN_SK || sa.established() || sa.state == SaState::Authenticated {
+        return;
+    }
+    let summary = format!(
+        "{}'s IKE_AUTH response to {} carries only {len} bytes of encrypted payload, too small for IDr and AUTH (at least {AUTH_RESPONSE_MIN_SK}): it holds just a notify (typically AUTHENTICATION_FAILED), and the IKE SA {:016x} was never used afterwards",
+        sa.responder, sa.initiator, sa.ispi
+    );
+    out.push(
+        sa.ispi,
+        Finding::new(
+            &KIND,
+            Confidence::Inferred,
+            Peers::with_ports(i, r),
+            (sa.first_ts, sa.last_ts),
+            summary,
+        )
+        .frames([sa.first_frame, frame]),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Confidence;
+    use super::super::testutil::*;
+
+    #[test]
+    fn small_auth_response_then_silence() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(v2_sa(&[(4, 14)])));
+        s.ike(
+            20,
+            B,
+            A,
+            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(80).with(sk(52)));
+        let all = s.all();
+        let f = all
+            .iter()
+            .find(|f| f.kind == "auth_failed")
+            .expect("inferred");
+        assert_eq!(f.confidence, Confidence::Inferred);
+        assert!(!kinds(&all).contains(&"child_sa_refused"));
+    }
+
+    #[test]
+    fn v1_mm5_retransmitted() {
+        let mut s = Script::default();
+        s.ike(
+            0,
+            A,
+            B,
+            Msg::v1(2, 0)
+                .spis(0x1111, 0)
+                .len(180)
+                .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
+        );
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v1(2, 0)
+                .len(160)
+                .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
+        );
+        s.ike(20, A, B, Msg::v1(2, 0).len(300));
+        s.ike(30, B, A, Msg::v1(2, 0).len(300));
+        for ms in [40, 5040, 10040] {
+            s.ike(ms, A, B, Msg::v1(2, 0).len(92).encrypted());
+        }
+        s.ike(5050, B, A, Msg::v1(2, 0).len(300));
+        let all = s.all();
+        assert!(kinds(&all).contains(&"auth_failed"), "{all:?}");
+    }
+
+    #[test]
+    fn clear_notify_is_observed() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(35, 1, false, true).with(sk(300)));
+        s.ike(10, B, A, Msg::v2(35, 1, true, false).with(notify(24, &[])));
+        let f = s
+            .all()
+            .into_iter()
+            .find(|f| f.kind == "auth_failed")
+            .unwrap();
+        assert_eq!(f.confidence, Confidence::Observed);
+    }
+
+    #[test]
+    fn small_auth_response_is_reported_live_once_the_sa_stays_unused() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(v2_sa(&[(4, 14)])));
+        s.ike(
+            20,
+            B,
+            A,
+            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(80).with(sk(48)));
+        s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
+        let (live, end, _) = s.run();
+        assert!(kinds(&live).contains(&"auth_failed"), "{live:?}");
+        assert!(!kinds(&end).contains(&"auth_failed"));
+    }
+}

@@ -1,0 +1,150 @@
+//! `child_sa_refused`: the IKE SA came up but no Child SA did.
+//!
+//! IKEv2: the IKE_AUTH response was large enough to hold IDr and AUTH (so authentication
+//! passed), the IKE SA stays alive (later exchanges are answered), yet no ESP ever flows: the
+//! responder refused the Child SA inside IKE_AUTH (NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE,
+//! encrypted). IKEv1: after phase 1, Quick Mode is never answered, or is answered only by an
+//! encrypted Informational (the notify that refuses it).
+
+use super::ike_unanswered::unanswered;
+use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity, exchange_peers};
+use crate::track::Pair;
+use crate::track::ike::{IkeSa, SaState, x1, x2};
+
+pub const KIND: FindingKind = FindingKind {
+    id: "child_sa_refused",
+    title: "IKE SA up, Child SA refused",
+    default_severity: Severity::Warning,
+    explanation: "The IKE SA authenticated and stays alive, but no IPsec (Child) SA was set up: no ESP flows. Without keys the refusal itself is encrypted; the usual causes are an ESP proposal mismatch (NO_PROPOSAL_CHOSEN for the Child SA) or traffic selectors the peer does not accept (TS_UNACCEPTABLE: subnets differ).",
+    remedy: "Compare the ESP/phase-2 proposals (esp=, PFS group) and the traffic selectors (leftsubnet/rightsubnet, crypto ACLs, 'local/remote_ts') on both peers; they must match exactly or be narrowable. The responder's log names the reason.",
+};
+
+/// Seconds an IKE SA must stay up (and answer a later exchange) without ESP before it counts as
+/// Child-less: the first Child SA is created by IKE_AUTH itself (RFC 7296 §1.2) and the traffic
+/// that triggered the tunnel follows within milliseconds.
+const QUIET_SECS: f64 = 5.0;
+
+pub struct ChildSaRefused;
+
+impl Rule for ChildSaRefused {
+    fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
+        let i = (sa.initiator, sa.initiator_port);
+        let r = (sa.responder, sa.responder_port);
+        if sa.version == 2 {
+            let Some(auth) = sa.authenticated_ts else {
+                return;
+            };
+            let esp = pair.is_some_and(|p| {
+                p.children.iter().any(|c| c.last_ts >= auth) || p.ah_packets != [0, 0]
+            });
+            let child_later = sa
+                .exchanges
+                .iter()
+                .any(|x| x.exchange == x2::CREATE_CHILD_SA && x.answered());
+            if esp || child_later || !sa.used_after_auth || sa.last_ts.since(auth) < QUIET_SECS {
+                return;
+            }
+            let summary = format!(
+                "IKE SA {:016x} between {} and {} authenticated (IKE_AUTH response of {} bytes of encrypted payload) and stayed alive for {:.0} s, but no ESP flowed and no Child SA was created",
+                sa.ispi,
+                sa.initiator,
+                sa.responder,
+                sa.auth_response_sk.map_or(0, |(l, _)| l),
+                sa.last_ts.since(auth)
+            );
+            out.push(
+                sa.ispi,
+                Finding::new(
+                    &KIND,
+                    Confidence::Inferred,
+                    Peers::with_ports(i, r),
+                    (auth, sa.last_ts),
+                    summary,
+                )
+                .frames(sa.auth_response_sk.map(|(_, f)| f)),
+            );
+            return;
+        }
+        // IKEv1: a Quick Mode after phase 1 that got no Quick Mode answer.
+        if sa.state < SaState::Authenticating {
+            return;
+        }
+        for x in sa.exchanges.iter().filter(|x| x.exchange == x1::QUICK) {
+            let Some(req) = unanswered(sa, x) else {
+                continue;
+            };
+            let info_reply = sa.exchanges.iter().any(|o| {
+                o.exchange == x1::INFORMATIONAL
+                    && o.requester != x.requester
+                    && o.first_ts >= req.times[0]
+                    && o.first_ts.since(req.times[0]) < 10.0
+            });
+            if req.count < 2 && !info_reply {
+                continue;
+            }
+            let how = if info_reply {
+                "answered only by an encrypted Informational (the refusal)".to_string()
+            } else {
+                format!("sent {} times and never answered", req.count)
+            };
+            let summary = format!(
+                "Phase 1 between {} and {} completed, but the Quick Mode (message ID {:#x}) from {} was {how}",
+                sa.initiator, sa.responder, x.msg_id, x.requester
+            );
+            out.push(
+                sa.ispi ^ u64::from(x.msg_id),
+                Finding::new(
+                    &KIND,
+                    Confidence::Inferred,
+                    exchange_peers(sa, x.requester),
+                    (req.times[0], req.last_ts),
+                    summary,
+                )
+                .frames(req.frames.iter().copied()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn ike_alive_without_esp() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(
+            20,
+            B,
+            A,
+            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(200).with(sk(170)));
+        for (i, ms) in [30_000u64, 60_000, 90_000].iter().enumerate() {
+            s.ike(
+                *ms,
+                A,
+                B,
+                Msg::v2(37, 2 + i as u32, false, true).len(80).with(sk(52)),
+            );
+            s.ike(
+                ms + 20,
+                B,
+                A,
+                Msg::v2(37, 2 + i as u32, true, false).len(80).with(sk(52)),
+            );
+        }
+        let all = s.all();
+        assert!(kinds(&all).contains(&"child_sa_refused"), "{all:?}");
+        assert!(!kinds(&all).contains(&"auth_failed"));
+    }
+
+    #[test]
+    fn healthy_has_child() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        assert!(!kinds(&s.all()).contains(&"child_sa_refused"));
+    }
+}

@@ -1,0 +1,188 @@
+//! `dead_peer`: liveness checks on an established SA go unanswered.
+//!
+//! IKEv2 liveness checks are empty INFORMATIONAL requests (RFC 7296 §1.4), encrypted, so any
+//! INFORMATIONAL request on an SA that was up, retransmitted and never answered is one (or a
+//! Delete that is equally lost). IKEv1 DPD (RFC 3706) sends R-U-THERE in encrypted
+//! Informationals with a fresh message ID each time and no response exchange, so the sign is a
+//! run of Informationals from one side while the other side sends nothing at all.
+
+use super::ike_unanswered::{Cause, cause, describe, unanswered};
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Rule, Severity, exchange_peers};
+use crate::track::Pair;
+use crate::track::ike::{IkeSa, x1};
+
+pub const KIND: FindingKind = FindingKind {
+    id: "dead_peer",
+    title: "Peer stopped answering liveness checks",
+    default_severity: Severity::Error,
+    explanation: "On an IKE SA that was up, one peer's liveness checks (DPD) were retransmitted and never answered: the other peer is down, rebooted without telling, or the path between them broke (NAT mapping expired, route change).",
+    remedy: "Check the peer is up and reachable on UDP 500/4500 (or 4500 behind NAT); keep NAT mappings alive (NAT-T keepalives); set dpdaction=restart / dpd_action=restart so the tunnel is re-established automatically.",
+};
+
+/// IKEv1: Informationals from one side in a row with the other side silent.
+const V1_RUN: usize = 3;
+
+#[derive(Default)]
+pub struct DeadPeer;
+
+impl Rule for DeadPeer {
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let (Some(p), Some(sa)) = (cx.up.placed, cx.sa()) else {
+            return;
+        };
+        if p.transmission < 3 {
+            return;
+        }
+        let x = &sa.exchanges[p.exchange];
+        if let Some(req) = unanswered(sa, x)
+            && cause(sa, x, req) == Cause::Liveness
+        {
+            report(
+                sa,
+                x.requester,
+                &describe(sa, x, req),
+                req.times[0],
+                req.last_ts,
+                req.frames.clone(),
+                out,
+            );
+        }
+    }
+
+    fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
+        if sa.version == 2 {
+            for x in &sa.exchanges {
+                if let Some(req) = unanswered(sa, x).filter(|r| r.count >= 2)
+                    && cause(sa, x, req) == Cause::Liveness
+                {
+                    report(
+                        sa,
+                        x.requester,
+                        &describe(sa, x, req),
+                        req.times[0],
+                        req.last_ts,
+                        req.frames.clone(),
+                        out,
+                    );
+                }
+            }
+            return;
+        }
+        if !sa.established() {
+            return;
+        }
+        // IKEv1: trailing run of Informationals from one side after the other's last message.
+        let Some(last) = sa
+            .exchanges
+            .back()
+            .filter(|x| x.exchange == x1::INFORMATIONAL)
+        else {
+            return;
+        };
+        let who = last.requester;
+        let other_last = sa
+            .exchanges
+            .iter()
+            .flat_map(|x| x.steps.iter())
+            .filter(|s| s.from != who)
+            .map(|s| s.last_ts)
+            .max();
+        let run: Vec<_> = sa
+            .exchanges
+            .iter()
+            .filter(|x| {
+                x.exchange == x1::INFORMATIONAL
+                    && x.requester == who
+                    && other_last.is_none_or(|o| x.first_ts > o)
+            })
+            .collect();
+        if run.len() < V1_RUN {
+            return;
+        }
+        let other = if who == sa.initiator {
+            sa.responder
+        } else {
+            sa.initiator
+        };
+        let other_side = pair.map(|p| p.key.side(other));
+        let silent_since = other_side.and_then(|s| pair.and_then(|p| p.last_from[s]));
+        if silent_since.is_some_and(|t| t > run[0].first_ts) {
+            return; // The other side still sends (ESP or other IKE): not dead.
+        }
+        let text = format!(
+            "{who} sent {} encrypted Informational messages (IKEv1 DPD R-U-THERE) to {other} over {:.0} s and {other} sent nothing back",
+            run.len(),
+            run[run.len() - 1].last_ts.since(run[0].first_ts)
+        );
+        let frames: Vec<u64> = run
+            .iter()
+            .flat_map(|x| x.steps.iter().flat_map(|s| s.frames.iter().copied()))
+            .collect();
+        report(
+            sa,
+            who,
+            &text,
+            run[0].first_ts,
+            run[run.len() - 1].last_ts,
+            frames,
+            out,
+        );
+    }
+}
+
+fn report(
+    sa: &IkeSa,
+    requester: std::net::IpAddr,
+    text: &str,
+    first: crate::event::Timestamp,
+    last: crate::event::Timestamp,
+    frames: Vec<u64>,
+    out: &mut Emit<'_>,
+) {
+    let summary = format!(
+        "{text}, on IKE SA {:016x} that was up; the peer is gone or unreachable",
+        sa.ispi
+    );
+    out.push(
+        sa.ispi,
+        Finding::new(
+            &KIND,
+            Confidence::Inferred,
+            exchange_peers(sa, requester),
+            (first, last),
+            summary,
+        )
+        .frames(frames),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn unanswered_informational_on_established_sa() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        for ms in [20_000, 25_000, 35_000, 55_000] {
+            s.ike(ms, A, B, Msg::v2(37, 3, false, true).len(80).with(sk(52)));
+        }
+        let (live, end, _) = s.run();
+        assert!(kinds(&live).contains(&"dead_peer"), "{live:?}");
+        assert!(!kinds(&end).contains(&"ike_unanswered"));
+    }
+
+    /// The capture starts after the handshake: the liveness checks alone show the SA was up.
+    #[test]
+    fn capture_started_mid_tunnel() {
+        let mut s = Script::default();
+        for ms in [0, 5_000, 15_000, 35_000] {
+            s.ike(ms, A, B, Msg::v2(37, 9, false, true).len(80).with(sk(52)));
+        }
+        let k = kinds(&s.all());
+        assert!(
+            k.contains(&"dead_peer") && !k.contains(&"ike_unanswered"),
+            "{k:?}"
+        );
+    }
+}

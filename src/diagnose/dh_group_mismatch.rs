@@ -1,0 +1,259 @@
+//! `dh_group_mismatch`: the responder wants another Diffie-Hellman group (INVALID_KE_PAYLOAD,
+//! notify 17, RFC 7296 §1.2): its two data bytes name the group it accepts. The initiator is
+//! expected to retry with that group; if the retry succeeds this is only a wasted round trip
+//! (info), otherwise the SA cannot come up (error).
+
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::event::{Body, Timestamp};
+use crate::track::ike::{SaState, n, x2};
+use crate::track::{PairKey, Tracker};
+
+pub const KIND: FindingKind = FindingKind {
+    id: "dh_group_mismatch",
+    title: "Diffie-Hellman group rejected (INVALID_KE_PAYLOAD)",
+    default_severity: Severity::Error,
+    explanation: "The initiator sent its key exchange in a Diffie-Hellman group the responder does not accept; the responder named the group it wants. A retry with that group costs one round trip; if the initiator cannot use it, the SA never comes up.",
+    remedy: "Put the responder's group first in the initiator's IKE proposal (e.g. ike=aes256-sha256-modp3072 for group 15), or allow the initiator's group on the responder.",
+};
+
+struct Pending {
+    pair: PairKey,
+    peers: Peers,
+    ispi: u64,
+    offered: Option<u16>,
+    wanted: Option<u16>,
+    first: Timestamp,
+    /// When the INVALID_KE_PAYLOAD came.
+    at: Timestamp,
+    frames: Vec<u64>,
+}
+
+/// The retry follows the INVALID_KE_PAYLOAD within a round trip; after this long without a
+/// successful IKE_SA_INIT the outcome is known (live mode reports it then).
+const RETRY_SECS: f64 = 10.0;
+
+#[derive(Default)]
+pub struct DhGroupMismatch {
+    pending: Vec<Pending>,
+}
+
+const MAX_PENDING: usize = 256;
+
+fn text(p: &Pending, outcome: &str) -> String {
+    format!(
+        "{} answered {}'s IKE_SA_INIT (KE in {}) with INVALID_KE_PAYLOAD asking for {}; {outcome}",
+        p.peers.b,
+        p.peers.a,
+        p.offered
+            .map_or("an unknown group".to_string(), names::dh_group),
+        p.wanted
+            .map_or("an unnamed group".to_string(), names::dh_group),
+    )
+}
+
+impl DhGroupMismatch {
+    fn emit(p: Pending, ok: Option<(Timestamp, u64, Option<u16>)>, out: &mut Emit<'_>) {
+        let (sev, outcome, last, extra) = match ok {
+            Some((ts, frame, g)) => (
+                Severity::Info,
+                format!(
+                    "the retry{} succeeded",
+                    g.map(|g| format!(" with {}", names::dh_group(g)))
+                        .unwrap_or_default()
+                ),
+                ts,
+                Some(frame),
+            ),
+            None => (
+                Severity::Error,
+                "no successful retry followed".to_string(),
+                p.first,
+                None,
+            ),
+        };
+        let summary = text(&p, &outcome);
+        let frames: Vec<u64> = p.frames.iter().copied().chain(extra).collect();
+        out.push(
+            p.ispi,
+            Finding::new(
+                &KIND,
+                Confidence::Observed,
+                p.peers,
+                (p.first, last),
+                summary,
+            )
+            .severity(sev)
+            .frames(frames),
+        );
+    }
+}
+
+impl Rule for DhGroupMismatch {
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let now = cx.ev.pkt.ts;
+        while self
+            .pending
+            .first()
+            .is_some_and(|p| now.since(p.at) > RETRY_SECS)
+        {
+            let p = self.pending.remove(0);
+            Self::emit(p, None, out);
+        }
+        let (Body::Ike(m), Some(sa), Some(pk)) = (&cx.ev.body, cx.sa(), cx.up.pair) else {
+            return;
+        };
+        if m.version != 2 || m.exchange != x2::IKE_SA_INIT || !m.is_response() {
+            return;
+        }
+        if let Some(nt) = m
+            .notifies()
+            .find(|x| x.notify_type == n::INVALID_KE_PAYLOAD)
+        {
+            let wanted = (nt.data.len() >= 2).then(|| u16::from_be_bytes([nt.data[0], nt.data[1]]));
+            if self
+                .pending
+                .iter()
+                .any(|p| p.pair == pk && p.ispi == sa.ispi && p.wanted == wanted)
+            {
+                return;
+            }
+            if self.pending.len() >= MAX_PENDING {
+                let p = self.pending.remove(0);
+                Self::emit(p, None, out);
+            }
+            self.pending.push(Pending {
+                pair: pk,
+                peers: Peers::with_ports(
+                    (cx.ev.flow.dst, cx.ev.flow.dport),
+                    (cx.ev.flow.src, cx.ev.flow.sport),
+                ),
+                ispi: sa.ispi,
+                offered: sa.ke_group,
+                wanted,
+                first: sa.first_ts,
+                at: cx.ev.pkt.ts,
+                frames: vec![sa.first_frame, cx.ev.pkt.frame],
+            });
+            return;
+        }
+        if matches!(cx.up.transition, Some((_, SaState::KeysExchanged))) {
+            // A successful IKE_SA_INIT on the same pair from the same initiator resolves it.
+            let mut i = 0;
+            while i < self.pending.len() {
+                if self.pending[i].pair == pk && self.pending[i].peers.a == sa.initiator {
+                    let p = self.pending.remove(i);
+                    Self::emit(p, Some((cx.ev.pkt.ts, cx.ev.pkt.frame, sa.ke_group)), out);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, _t: &Tracker, out: &mut Emit<'_>) {
+        for p in self.pending.drain(..) {
+            Self::emit(p, None, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Severity;
+    use super::super::testutil::*;
+    use crate::decode::ike::PayloadBody;
+
+    fn ke(g: u16) -> crate::decode::ike::Payload {
+        payload(PayloadBody::Ke {
+            group: g,
+            data_len: 256,
+        })
+    }
+
+    #[test]
+    fn retry_success_is_info() {
+        let mut s = Script::default();
+        s.ike(
+            0,
+            A,
+            B,
+            Msg::v2(34, 0, false, true)
+                .with(v2_sa(&[(4, 14)]))
+                .with(ke(14)),
+        );
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v2(34, 0, true, false)
+                .spis(0x1111, 0)
+                .with(notify(17, &[0, 15])),
+        );
+        s.ike(
+            20,
+            A,
+            B,
+            Msg::v2(34, 0, false, true)
+                .len(400)
+                .with(v2_sa(&[(4, 15)]))
+                .with(ke(15)),
+        );
+        s.ike(
+            30,
+            B,
+            A,
+            Msg::v2(34, 0, true, false)
+                .len(400)
+                .with(v2_sa(&[(4, 15)]))
+                .with(ke(15)),
+        );
+        let all = s.all();
+        let f = all
+            .iter()
+            .find(|f| f.kind == "dh_group_mismatch")
+            .expect("reported");
+        assert_eq!(f.severity, Severity::Info, "{}", f.summary);
+        assert!(f.summary.contains("MODP_3072"), "{}", f.summary);
+    }
+
+    #[test]
+    fn no_retry_is_error() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(ke(2)));
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v2(34, 0, true, false)
+                .spis(0x1111, 0)
+                .with(notify(17, &[0, 19])),
+        );
+        let f = s
+            .all()
+            .into_iter()
+            .find(|f| f.kind == "dh_group_mismatch")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+    }
+
+    #[test]
+    fn no_retry_is_reported_live_after_the_retry_window() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(ke(2)));
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v2(34, 0, true, false)
+                .spis(0x1111, 0)
+                .with(notify(17, &[0, 19])),
+        );
+        s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
+        let (live, _, _) = s.run();
+        let f = live
+            .iter()
+            .find(|f| f.kind == "dh_group_mismatch")
+            .expect("live");
+        assert_eq!(f.severity, Severity::Error);
+    }
+}

@@ -1,0 +1,120 @@
+//! Clear error notifies that no more specific rule covers: `ts_unacceptable`,
+//! `temporary_failure`, `invalid_syntax`, and `ike_error_notify` for the rest (including
+//! INVALID_MAJOR_VERSION: the peer does not speak this IKE version).
+//!
+//! Error notifies are types below 16384 in IKEv2 (RFC 7296 §3.10.1) and below 8192 in IKEv1
+//! (RFC 2408 §3.14.1). Ones other rules own are skipped here.
+
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::event::Body;
+use crate::track::ike::n;
+
+pub const TS_UNACCEPTABLE: FindingKind = FindingKind {
+    id: "ts_unacceptable",
+    title: "Traffic selectors rejected (TS_UNACCEPTABLE)",
+    default_severity: Severity::Error,
+    explanation: "The peer refused the Child SA because the proposed traffic selectors (the subnets/ports to protect) do not match its policy.",
+    remedy: "Make the local/remote subnets match on both peers (leftsubnet/rightsubnet, local_ts/remote_ts, crypto ACLs mirrored exactly).",
+};
+
+pub const TEMPORARY_FAILURE: FindingKind = FindingKind {
+    id: "temporary_failure",
+    title: "Peer reports a temporary failure",
+    default_severity: Severity::Warning,
+    explanation: "The peer answered TEMPORARY_FAILURE (RFC 7296 §2.25): it cannot handle the request now, typically because a rekey of the same SA is in progress. The requester should retry after a short delay.",
+    remedy: "Usually resolves itself; if it repeats, check for rekey collisions and stagger the rekey timers (different lifetimes or margins on the two peers).",
+};
+
+pub const INVALID_SYNTAX: FindingKind = FindingKind {
+    id: "invalid_syntax",
+    title: "Peer cannot parse our IKE message (INVALID_SYNTAX)",
+    default_severity: Severity::Error,
+    explanation: "The peer answered INVALID_SYNTAX: it found the message malformed or inconsistent. This points to an interoperability bug or a middlebox altering IKE packets.",
+    remedy: "Check for middleboxes rewriting IKE (SIP/IPsec ALGs, 'IPsec passthrough' on home routers), and update both IKE implementations.",
+};
+
+pub const IKE_ERROR_NOTIFY: FindingKind = FindingKind {
+    id: "ike_error_notify",
+    title: "Peer sent an IKE error notify",
+    default_severity: Severity::Error,
+    explanation: "The peer sent an error notification in clear that no more specific finding explains; its name says what the peer objected to. INVALID_MAJOR_VERSION means the peer does not run this IKE version.",
+    remedy: "Look the notify up in the peer's log; for INVALID_MAJOR_VERSION configure both peers for the same IKE version (keyexchange=ikev1/ikev2).",
+};
+
+pub struct ErrorNotify;
+
+fn owned_elsewhere(version: u8, t: u16) -> bool {
+    matches!(
+        t,
+        n::NO_PROPOSAL_CHOSEN
+            | n::INVALID_KE_PAYLOAD
+            | n::AUTHENTICATION_FAILED
+            | n::INVALID_SPI
+            | n::INVALID_IKE_SPI
+    ) || (version == 1 && matches!(t, n::INVALID_HASH_INFORMATION | n::INVALID_ID_INFORMATION))
+}
+
+impl Rule for ErrorNotify {
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let Body::Ike(m) = &cx.ev.body else { return };
+        let limit = if m.version == 2 { 16384 } else { 8192 };
+        for nt in m.notifies() {
+            let t = nt.notify_type;
+            if t == 0 || t >= limit || owned_elsewhere(m.version, t) {
+                continue;
+            }
+            let kind = match (m.version, t) {
+                (2, n::TS_UNACCEPTABLE) => &TS_UNACCEPTABLE,
+                (2, n::TEMPORARY_FAILURE) => &TEMPORARY_FAILURE,
+                (2, n::INVALID_SYNTAX) => &INVALID_SYNTAX,
+                _ => &IKE_ERROR_NOTIFY,
+            };
+            let summary = format!(
+                "{} sent {} ({t}) in {} to {}",
+                cx.ev.flow.src,
+                names::notify(m.version, t),
+                names::exchange(m.version, m.exchange),
+                cx.ev.flow.dst
+            );
+            let peers = Peers::with_ports(
+                (cx.ev.flow.dst, cx.ev.flow.dport),
+                (cx.ev.flow.src, cx.ev.flow.sport),
+            );
+            out.push(
+                m.ispi ^ u64::from(t),
+                Finding::new(
+                    kind,
+                    Confidence::Observed,
+                    peers,
+                    (cx.ev.pkt.ts, cx.ev.pkt.ts),
+                    summary,
+                )
+                .frames([cx.ev.pkt.frame]),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn named_and_generic() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(36, 3, false, true).with(sk(200)));
+        s.ike(10, B, A, Msg::v2(36, 3, true, false).with(notify(43, &[])));
+        s.ike(20, A, B, Msg::v2(34, 0, false, true).spis(9, 0));
+        s.ike(
+            30,
+            B,
+            A,
+            Msg::v2(34, 0, true, false).spis(9, 0).with(notify(5, &[])),
+        );
+        let k = kinds(&s.all());
+        assert!(
+            k.contains(&"temporary_failure") && k.contains(&"ike_error_notify"),
+            "{k:?}"
+        );
+    }
+}

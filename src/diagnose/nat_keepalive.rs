@@ -1,0 +1,104 @@
+//! `nat_keepalive`: NAT-T keepalives (a single 0xFF byte on UDP 4500, RFC 3948 §2.3) and
+//! their cadence. Information when present; a warning when a peer behind NAT sends none and
+//! stays silent long enough for typical NAT UDP mappings (30–120 s) to expire.
+
+use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::track::Pair;
+
+pub const KIND: FindingKind = FindingKind {
+    id: "nat_keepalive",
+    title: "NAT-T keepalives",
+    default_severity: Severity::Info,
+    explanation: "A peer behind NAT sends NAT-T keepalives so the NAT keeps its UDP 4500 mapping while the tunnel is idle. Without them an idle tunnel's mapping expires and the other peer's packets no longer reach it until it sends again.",
+    remedy: "Enable NAT-T keepalives on the peer behind NAT with an interval below the NAT's UDP timeout (strongSwan keep_alive=20s, Libreswan keep-alive=20, Cisco 'crypto isakmp nat keepalive 20').",
+};
+
+/// Silence from a peer behind NAT that outlasts common NAT UDP timeouts.
+const IDLE_SECS: f64 = 60.0;
+
+pub struct NatKeepalive;
+
+impl Rule for NatKeepalive {
+    fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
+        for s in 0..2 {
+            let ka = &p.keepalives[s];
+            let me = p.addr(s);
+            let other = p.addr(1 - s);
+            if ka.count > 0 {
+                let cadence = ka
+                    .mean_interval()
+                    .map(|m| {
+                        format!(
+                            " every {m:.1} s on average ({:.1}–{:.1} s)",
+                            ka.min_interval.unwrap_or(m),
+                            ka.max_interval.unwrap_or(m)
+                        )
+                    })
+                    .unwrap_or_default();
+                let summary = format!(
+                    "{me} sent {} NAT-T keepalive{} to {other}{cadence}",
+                    ka.count,
+                    if ka.count == 1 { "" } else { "s" }
+                );
+                out.push(
+                    s as u64,
+                    Finding::new(
+                        &KIND,
+                        Confidence::Observed,
+                        Peers::new(me, other),
+                        (p.first_ts, ka.last.unwrap_or(p.last_ts)),
+                        summary,
+                    )
+                    .frames([ka.first_frame]),
+                );
+            } else if p.nat_behind[s] == Some(true)
+                && p.sa_gap_from[s] > IDLE_SECS
+                && p.established_ever
+            {
+                let summary = format!(
+                    "{me} is behind NAT but sent no NAT-T keepalives, and was silent for up to {:.0} s while its IKE SA was up: long enough for the NAT to drop its UDP 4500 mapping",
+                    p.sa_gap_from[s]
+                );
+                out.push(
+                    s as u64,
+                    Finding::new(
+                        &KIND,
+                        Confidence::Inferred,
+                        Peers::new(me, other),
+                        (p.first_ts, p.last_ts),
+                        summary,
+                    )
+                    .severity(Severity::Warning),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use crate::event::{Body, ipproto};
+
+    #[test]
+    fn cadence_is_reported() {
+        let mut s = Script::default();
+        for i in 0..4 {
+            s.event(
+                i * 20_000,
+                A,
+                B,
+                4500,
+                4500,
+                ipproto::UDP,
+                Body::NatKeepalive,
+            );
+        }
+        let f = s
+            .all()
+            .into_iter()
+            .find(|f| f.kind == "nat_keepalive")
+            .unwrap();
+        assert!(f.summary.contains("every 20.0 s"), "{}", f.summary);
+    }
+}

@@ -1,0 +1,101 @@
+//! A small fixed-size log-linear histogram (HdrHistogram-style, about 6% precision) for IKE
+//! response times: constant memory however many exchanges a capture holds.
+
+use serde::Serialize;
+
+const SUB: usize = 16;
+const EXPS: usize = 40;
+
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    counts: Box<[u32; SUB * EXPS]>,
+    pub count: u64,
+    pub max_us: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: Box::new([0; SUB * EXPS]),
+            count: 0,
+            max_us: 0,
+        }
+    }
+}
+
+fn bucket(v: u64) -> usize {
+    if v < SUB as u64 {
+        return v as usize;
+    }
+    let exp = 63 - v.leading_zeros() as usize; // >= 4
+    let sub = ((v >> (exp - 4)) & (SUB as u64 - 1)) as usize;
+    ((exp - 3) * SUB + sub).min(SUB * EXPS - 1)
+}
+
+/// The largest value that lands in bucket `b` (reported values never understate).
+fn bucket_high(b: usize) -> u64 {
+    if b < SUB {
+        return b as u64;
+    }
+    let exp = b / SUB + 3;
+    let sub = (b % SUB) as u64;
+    ((SUB as u64 + sub + 1) << (exp - 4)) - 1
+}
+
+impl Histogram {
+    pub fn record_us(&mut self, v: u64) {
+        let b = bucket(v);
+        self.counts[b] = self.counts[b].saturating_add(1);
+        self.count += 1;
+        self.max_us = self.max_us.max(v);
+    }
+
+    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0u64;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= want {
+                return Some(bucket_high(b).min(self.max_us));
+            }
+        }
+        Some(self.max_us)
+    }
+
+    pub fn summary(&self) -> Option<RttSummary> {
+        Some(RttSummary {
+            samples: self.count,
+            p50_ms: self.quantile_us(0.5)? as f64 / 1000.0,
+            p99_ms: self.quantile_us(0.99)? as f64 / 1000.0,
+            max_ms: self.max_us as f64 / 1000.0,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RttSummary {
+    pub samples: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_close() {
+        let mut h = Histogram::default();
+        for v in 1..=1000u64 {
+            h.record_us(v * 1000);
+        }
+        let p50 = h.quantile_us(0.5).unwrap() as f64;
+        assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.07, "{p50}");
+        assert_eq!(h.quantile_us(1.0), Some(1_000_000));
+        assert!(Histogram::default().summary().is_none());
+    }
+}

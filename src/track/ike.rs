@@ -1,0 +1,534 @@
+//! IKE SAs and their exchanges, as far as they can be followed without keys.
+//!
+//! An exchange is a message ID in one requester's message-ID space (IKEv2 keeps one per side,
+//! RFC 7296 §2.2; IKEv1 uses one per exchange, RFC 2408 §3.1). Its messages are grouped into
+//! steps: a message sent again by the same side with the same length is a retransmission of
+//! that step (RFC 7296 §2.1: retransmissions are byte-identical; IKEv1 implementations resend
+//! the same packet too). The SA's progress is one pure transition function, [`advance`].
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use crate::decode::ike::{IkeMessage, PayloadBody, Proposal};
+use crate::event::Timestamp;
+
+pub mod x2 {
+    //! IKEv2 exchange types (RFC 7296 §3.1).
+    pub const IKE_SA_INIT: u8 = 34;
+    pub const IKE_AUTH: u8 = 35;
+    pub const CREATE_CHILD_SA: u8 = 36;
+    pub const INFORMATIONAL: u8 = 37;
+}
+
+pub mod x1 {
+    //! IKEv1 exchange types (RFC 2408 §4.1, RFC 2409 §5).
+    pub const MAIN: u8 = 2;
+    pub const AGGRESSIVE: u8 = 4;
+    pub const INFORMATIONAL: u8 = 5;
+    pub const TRANSACTION: u8 = 6;
+    pub const QUICK: u8 = 32;
+}
+
+pub mod n {
+    //! Notify message types used by the rules (RFC 7296 §3.10.1, RFC 2408 §3.14.1).
+    pub const INVALID_IKE_SPI: u16 = 4;
+    pub const INVALID_MAJOR_VERSION: u16 = 5;
+    pub const INVALID_SYNTAX: u16 = 7;
+    pub const INVALID_SPI: u16 = 11;
+    pub const NO_PROPOSAL_CHOSEN: u16 = 14;
+    pub const INVALID_KE_PAYLOAD: u16 = 17;
+    pub const INVALID_ID_INFORMATION: u16 = 18;
+    pub const INVALID_HASH_INFORMATION: u16 = 23;
+    pub const AUTHENTICATION_FAILED: u16 = 24;
+    pub const TS_UNACCEPTABLE: u16 = 38;
+    pub const TEMPORARY_FAILURE: u16 = 43;
+    pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
+    pub const NAT_DETECTION_DESTINATION_IP: u16 = 16389;
+    pub const COOKIE: u16 = 16390;
+    pub const REDIRECT: u16 = 16407;
+    pub const IKEV2_FRAGMENTATION_SUPPORTED: u16 = 16430;
+    pub const R_U_THERE: u16 = 36136;
+    pub const R_U_THERE_ACK: u16 = 36137;
+}
+
+/// Most steps kept per exchange, exchanges per SA, times per step: enough to show a back-off.
+const MAX_STEPS: usize = 8;
+pub const MAX_EXCHANGES: usize = 32;
+const MAX_TIMES: usize = 16;
+const MAX_NOTIFIES: usize = 16;
+
+/// IKEv2 IKE_AUTH responses whose SK ciphertext (IV, encrypted payloads, padding, ICV; the
+/// decoder's `Encrypted::len`) is shorter than this cannot hold IDr and AUTH. The smallest that
+/// can: IDr with an IPv4 address (12 bytes) + AUTH with a 20-byte MAC (28) = 40 bytes, in
+/// AES-GCM (8-byte IV, 16-byte ICV, no block padding) = 64. The largest lone error notify
+/// (8 bytes, padded to one 16-byte block, 16-byte IV, 32-byte HMAC-SHA2-512 ICV) is also 64,
+/// so a response below 64 is certainly not IDr+AUTH; one at 64 is given the benefit of the doubt.
+pub const AUTH_RESPONSE_MIN_SK: u32 = 64;
+
+/// One message of an exchange and its retransmissions.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub from: IpAddr,
+    pub response: bool,
+    pub len: u32,
+    pub count: u32,
+    pub times: Vec<Timestamp>,
+    pub frames: Vec<u64>,
+    pub last_ts: Timestamp,
+    pub last_frame: u64,
+    /// Transmissions that went as IP fragments.
+    pub ip_fragmented: u32,
+    pub dont_fragment: bool,
+    pub ip_len: u32,
+    pub encrypted: bool,
+    /// SK/SKF payload length (IKEv2), for size reasoning about encrypted messages.
+    pub sk_len: Option<u32>,
+    /// Uses RFC 7383 IKE fragments.
+    pub ike_fragments: bool,
+    /// Clear notify types the message carried.
+    pub notifies: Vec<u16>,
+}
+
+impl Step {
+    /// Seconds between consecutive transmissions.
+    pub fn intervals(&self) -> Vec<f64> {
+        self.times.windows(2).map(|w| w[1].since(w[0])).collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub msg_id: u32,
+    pub exchange: u8,
+    pub requester: IpAddr,
+    pub steps: Vec<Step>,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+}
+
+impl Exchange {
+    pub fn requests(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| !s.response)
+    }
+    pub fn responses(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.response)
+    }
+    pub fn answered(&self) -> bool {
+        self.responses().next().is_some()
+    }
+    /// Total request transmissions.
+    pub fn request_transmissions(&self) -> u32 {
+        self.requests().map(|s| s.count).sum()
+    }
+    /// The last step, when it is a request nobody answered after.
+    pub fn pending_request(&self) -> Option<&Step> {
+        self.steps.last().filter(|s| !s.response)
+    }
+}
+
+/// Where an IKE SA stands. IKEv1 phase 1 and IKEv2 IKE_SA_INIT/IKE_AUTH progress share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaState {
+    /// IKE_SA_INIT / MM1 / AM1 sent.
+    Init,
+    /// IKE_SA_INIT answered with an SA; IKEv1 MM2/MM4 or AM2 seen.
+    KeysExchanged,
+    /// IKE_AUTH / MM5 / AM3 sent.
+    Authenticating,
+    /// IKE_AUTH answered with something large enough for IDr+AUTH, or MM6 seen.
+    Authenticated,
+    /// Authenticated and then used (ESP, Child SAs, later exchanges): the SA is up.
+    Established,
+    /// A clear error notify ended it.
+    Failed,
+    /// Deleted (clear Delete) or replaced.
+    Deleted,
+}
+
+/// What a message does to the SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// IKE_SA_INIT / phase-1 request.
+    InitRequest,
+    /// IKE_SA_INIT response with an SA payload, or a phase-1 key-exchange message.
+    InitAccepted,
+    /// A response that carries an error notify that kills the SA.
+    Fatal,
+    /// IKE_AUTH request / MM5 / AM3.
+    AuthRequest,
+    /// IKE_AUTH response that can hold IDr+AUTH / MM6.
+    AuthAccepted,
+    /// An IKE_AUTH response too small for IDr+AUTH.
+    AuthSmall,
+    /// A later exchange (CREATE_CHILD_SA, INFORMATIONAL, Quick Mode) answered, or ESP.
+    Used,
+    Delete,
+    Other,
+}
+
+/// The SA state machine: one match over (state, message). Failed and Deleted are sticky.
+pub fn advance(state: SaState, msg: Msg) -> SaState {
+    use Msg as M;
+    use SaState as S;
+    match (state, msg) {
+        (S::Failed, _) | (S::Deleted, _) => state,
+        (_, M::Fatal) => S::Failed,
+        (_, M::Delete) => S::Deleted,
+        (S::Init, M::InitAccepted) => S::KeysExchanged,
+        (S::Init | S::KeysExchanged, M::AuthRequest) => S::Authenticating,
+        (S::Init | S::KeysExchanged | S::Authenticating, M::AuthAccepted) => S::Authenticated,
+        (S::Authenticating, M::AuthSmall) => S::Authenticating,
+        (S::Authenticated | S::Established, M::Used) => S::Established,
+        // Capture started after the handshake: use proves the SA is up.
+        (S::Init | S::KeysExchanged | S::Authenticating, M::Used) => S::Established,
+        (s, _) => s,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SeenNotify {
+    pub notify_type: u16,
+    pub from: IpAddr,
+    pub exchange: u8,
+    pub msg_id: u32,
+    pub response: bool,
+    pub frame: u64,
+    pub ts: Timestamp,
+    /// First bytes of the data (INVALID_KE_PAYLOAD's group, REDIRECT's gateway…).
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IkeSa {
+    pub version: u8,
+    pub ispi: u64,
+    pub rspi: u64,
+    pub initiator: IpAddr,
+    pub responder: IpAddr,
+    pub initiator_port: u16,
+    pub responder_port: u16,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// IKEv1 phase-1 exchange (Main or Aggressive) when seen.
+    pub phase1: Option<u8>,
+    pub state: SaState,
+    pub established_ts: Option<Timestamp>,
+    pub authenticated_ts: Option<Timestamp>,
+    pub exchanges: VecDeque<Exchange>,
+    pub exchanges_dropped: u64,
+    pub notifies: Vec<SeenNotify>,
+    /// The first SA payload offered in clear and the one chosen (IKE_SA_INIT, phase 1).
+    pub offered: Option<Vec<Proposal>>,
+    pub offered_frame: u64,
+    pub chosen: Option<Vec<Proposal>>,
+    /// Proposals of IKEv1 Quick Modes or other clear Child SA offers (first seen).
+    pub child_offered: Option<Vec<Proposal>>,
+    pub child_chosen: Option<Vec<Proposal>>,
+    pub ke_group: Option<u16>,
+    /// Size of the IKE_AUTH response's SK payload and its frame.
+    pub auth_response_sk: Option<(u32, u64)>,
+    pub used_after_auth: bool,
+    pub esp_after_auth: bool,
+    pub child_exchanges: u32,
+    pub ike_fragmentation_offered: [bool; 2],
+    pub ike_fragments_used: bool,
+    pub on_4500: bool,
+    /// Last packet (IKE, or ESP while this SA is the pair's current one) from [initiator,
+    /// responder], and the longest silence between two of them.
+    pub last_from: [Option<Timestamp>; 2],
+    pub max_gap: [f64; 2],
+    /// ICMP errors that quoted this SA's IKE messages (they are an answer of sorts).
+    pub icmp_errors: u32,
+}
+
+impl IkeSa {
+    pub fn new(
+        version: u8,
+        ispi: u64,
+        initiator: (IpAddr, u16),
+        responder: (IpAddr, u16),
+        ts: Timestamp,
+        frame: u64,
+    ) -> Self {
+        IkeSa {
+            version,
+            ispi,
+            rspi: 0,
+            initiator: initiator.0,
+            responder: responder.0,
+            initiator_port: initiator.1,
+            responder_port: responder.1,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: frame,
+            last_frame: frame,
+            phase1: None,
+            state: SaState::Init,
+            established_ts: None,
+            authenticated_ts: None,
+            exchanges: VecDeque::new(),
+            exchanges_dropped: 0,
+            notifies: Vec::new(),
+            offered: None,
+            offered_frame: 0,
+            chosen: None,
+            child_offered: None,
+            child_chosen: None,
+            ke_group: None,
+            auth_response_sk: None,
+            used_after_auth: false,
+            esp_after_auth: false,
+            child_exchanges: 0,
+            ike_fragmentation_offered: [false; 2],
+            ike_fragments_used: false,
+            on_4500: false,
+            last_from: [None; 2],
+            max_gap: [0.0; 2],
+            icmp_errors: 0,
+        }
+    }
+
+    pub fn established(&self) -> bool {
+        self.established_ts.is_some()
+    }
+
+    pub fn exchange(&self, msg_id: u32, requester: IpAddr) -> Option<&Exchange> {
+        // (IKEv1 callers that need the exchange type filter the result themselves.)
+        self.exchanges
+            .iter()
+            .rev()
+            .find(|x| x.msg_id == msg_id && (self.version == 1 || x.requester == requester))
+    }
+
+    pub fn has_notify(&self, t: u16) -> bool {
+        self.notifies.iter().any(|n| n.notify_type == t)
+    }
+
+    /// The phase-1 / IKE_SA_INIT exchange.
+    pub fn init_exchange(&self) -> Option<&Exchange> {
+        self.exchanges.iter().find(|x| {
+            x.msg_id == 0 && matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE)
+        })
+    }
+
+    /// Notes a packet from `from` at `ts`; returns the silence it ended (seconds).
+    pub fn heard(&mut self, from: IpAddr, ts: Timestamp) -> f64 {
+        let i = usize::from(from != self.initiator);
+        let gap = self.last_from[i].map_or(0.0, |l| ts.since(l).max(0.0));
+        self.max_gap[i] = self.max_gap[i].max(gap);
+        self.last_from[i] = Some(ts);
+        gap
+    }
+
+    pub fn set_state(&mut self, msg: Msg, ts: Timestamp) {
+        let before = self.state;
+        self.state = advance(self.state, msg);
+        if self.state == SaState::Authenticated && before != SaState::Authenticated {
+            self.authenticated_ts = Some(ts);
+        }
+        if self.state == SaState::Established && self.established_ts.is_none() {
+            self.established_ts = Some(ts);
+        }
+    }
+}
+
+/// Where a message landed in its SA: the exchange index and step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub exchange: usize,
+    pub step: usize,
+    /// This transmission's number within its step (1 = first).
+    pub transmission: u32,
+}
+
+/// Facts about a message that the tracker passes in (the event's IP layer and the message).
+pub struct Wire<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ts: Timestamp,
+    pub frame: u64,
+    pub ip_len: u32,
+    pub ip_fragments: u16,
+    pub dont_fragment: bool,
+    pub msg: &'a IkeMessage,
+}
+
+impl IkeSa {
+    /// Files a message under its exchange and step.
+    pub fn place(&mut self, w: &Wire<'_>) -> Placed {
+        let m = w.msg;
+        let response_v2 = m.is_response();
+        let requester = if m.version == 2 {
+            if response_v2 { w.dst } else { w.src }
+        } else {
+            // IKEv1: whoever sent the exchange's first message.
+            self.exchanges
+                .iter()
+                .rev()
+                .find(|x| x.msg_id == m.message_id && x.exchange == m.exchange)
+                .map(|x| x.requester)
+                .unwrap_or(w.src)
+        };
+        let idx = match self
+            .exchanges
+            .iter()
+            // IKEv1 reuses message ID 0 for Main/Aggressive Mode and unprotected
+            // Informationals: the exchange type tells them apart.
+            .rposition(|x| {
+                x.msg_id == m.message_id
+                    && x.requester == requester
+                    && (m.version == 2 || x.exchange == m.exchange)
+            }) {
+            Some(i) => i,
+            None => {
+                if self.exchanges.len() >= MAX_EXCHANGES {
+                    self.exchanges.pop_front();
+                    self.exchanges_dropped += 1;
+                }
+                self.exchanges.push_back(Exchange {
+                    msg_id: m.message_id,
+                    exchange: m.exchange,
+                    requester,
+                    steps: Vec::new(),
+                    first_ts: w.ts,
+                    last_ts: w.ts,
+                });
+                self.exchanges.len() - 1
+            }
+        };
+        let x = &mut self.exchanges[idx];
+        if w.ts > x.last_ts {
+            x.last_ts = w.ts;
+        }
+        let response = if m.version == 2 {
+            response_v2
+        } else {
+            w.src != requester
+        };
+        let len = m.length.max(m.wire_len);
+        let sk_len = m.payloads.iter().find_map(|p| match p.body {
+            PayloadBody::Encrypted { len, .. } | PayloadBody::EncryptedFragment { len, .. } => {
+                Some(len)
+            }
+            _ => None,
+        });
+        let ike_fragments = !m.reassembled_from.is_empty()
+            || m.payloads
+                .iter()
+                .any(|p| matches!(p.body, PayloadBody::EncryptedFragment { .. }));
+        let step_idx = x
+            .steps
+            .iter()
+            .rposition(|s| s.from == w.src && s.response == response && s.len == len);
+        let step_idx = match step_idx {
+            Some(i) => i,
+            None => {
+                if x.steps.len() >= MAX_STEPS {
+                    x.steps.remove(0);
+                }
+                x.steps.push(Step {
+                    from: w.src,
+                    response,
+                    len,
+                    count: 0,
+                    times: Vec::new(),
+                    frames: Vec::new(),
+                    last_ts: w.ts,
+                    last_frame: w.frame,
+                    ip_fragmented: 0,
+                    dont_fragment: w.dont_fragment,
+                    ip_len: w.ip_len,
+                    encrypted: m.encrypted,
+                    sk_len,
+                    ike_fragments,
+                    notifies: m.notifies().map(|n| n.notify_type).take(8).collect(),
+                });
+                x.steps.len() - 1
+            }
+        };
+        let s = &mut x.steps[step_idx];
+        s.count += 1;
+        if s.times.len() < MAX_TIMES {
+            // Messages rebuilt from a fragment set that never completed arrive late, with their
+            // first fragment's time: keep the times in order.
+            let at = s.times.partition_point(|t| *t <= w.ts);
+            s.times.insert(at, w.ts);
+            s.frames.insert(at, w.frame);
+        }
+        if w.ts >= s.last_ts {
+            s.last_ts = w.ts;
+            s.last_frame = w.frame;
+        }
+        if w.ip_fragments > 0 {
+            s.ip_fragmented += 1;
+        }
+        s.dont_fragment |= w.dont_fragment;
+        Placed {
+            exchange: idx,
+            step: step_idx,
+            transmission: s.count,
+        }
+    }
+
+    pub fn record_notifies(&mut self, w: &Wire<'_>, response: bool) {
+        for nt in w.msg.notifies() {
+            if self.notifies.len() >= MAX_NOTIFIES {
+                break;
+            }
+            // Status notifies that repeat in every message are not worth a slot each.
+            if self
+                .notifies
+                .iter()
+                .any(|o| o.notify_type == nt.notify_type && o.from == w.src)
+                && nt.notify_type >= 16384
+            {
+                continue;
+            }
+            self.notifies.push(SeenNotify {
+                notify_type: nt.notify_type,
+                from: w.src,
+                exchange: w.msg.exchange,
+                msg_id: w.msg.message_id,
+                response,
+                frame: w.frame,
+                ts: w.ts,
+                data: nt.data.iter().copied().take(32).collect(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_and_delete_are_sticky() {
+        let s = advance(SaState::Init, Msg::Fatal);
+        assert_eq!(s, SaState::Failed);
+        assert_eq!(advance(s, Msg::AuthAccepted), SaState::Failed);
+        assert_eq!(advance(SaState::Established, Msg::Delete), SaState::Deleted);
+        assert_eq!(advance(SaState::Deleted, Msg::Used), SaState::Deleted);
+    }
+
+    #[test]
+    fn handshake_progress() {
+        let mut s = SaState::Init;
+        for m in [
+            Msg::InitAccepted,
+            Msg::AuthRequest,
+            Msg::AuthAccepted,
+            Msg::Used,
+        ] {
+            s = advance(s, m);
+        }
+        assert_eq!(s, SaState::Established);
+        assert_eq!(
+            advance(SaState::Authenticating, Msg::AuthSmall),
+            SaState::Authenticating
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! What the analyzer says about specific public captures, beyond the manifest's kind lists:
+//! the numbers and the words an operator reads. Origins: captures/public/SOURCES.md.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use ike_sniff::diagnose::{Confidence, Severity};
+
+fn run(rel: &str) -> support::Run {
+    support::analyze(&support::capture(rel))
+}
+
+#[test]
+fn fragmented_ike_auth_is_lost_with_its_backoff() {
+    let r = run("public/zeek-spicy-ipsec/ipsec_client.pcap");
+    let f = r.find("ike_fragments_lost").expect("reported");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.confidence, Confidence::Inferred);
+    assert!(
+        f.summary.contains("3 times") && f.summary.contains("1.0 s, 1.0 s"),
+        "{}",
+        f.summary
+    );
+    // Reported while reading, at the third transmission, as live mode needs.
+    assert!(r.live.iter().any(|f| f.kind == "ike_fragments_lost"));
+    assert!(f.frames.contains(&11), "{:?}", f.frames);
+    let t = &r.tunnels[0];
+    assert!(!t.established);
+    assert_eq!(t.fragmentation.ike_ip_fragmented, 3);
+}
+
+#[test]
+fn ikev1_rejection_lists_the_offer_then_the_tunnel_comes_up() {
+    let r = run("public/zeek-spicy-ipsec/ipsec.cap");
+    let f = r.find("ike_proposal_mismatch").expect("reported");
+    assert_eq!(f.confidence, Confidence::Observed);
+    assert!(
+        f.summary.contains("3DES") && f.summary.contains("MODP_1024"),
+        "{}",
+        f.summary
+    );
+    let t = r
+        .tunnels
+        .iter()
+        .find(|t| t.established)
+        .expect("tunnel up later");
+    assert!(
+        t.esp_packets[0] > 0 && t.esp_packets[1] > 0,
+        "{:?}",
+        t.esp_packets
+    );
+    assert_eq!(t.ike_version, vec![1]);
+}
+
+#[test]
+fn invalid_ke_retry_succeeds_and_small_auth_response_is_read() {
+    let r = run("public/ukncsc-zeek-plugin-ikev2/ikev2.pcap");
+    let f = r.find("dh_group_mismatch").expect("reported");
+    assert_eq!(f.severity, Severity::Info, "{}", f.summary);
+    assert!(
+        f.summary.contains("group 15") && f.summary.contains("group 19"),
+        "{}",
+        f.summary
+    );
+    // The IKE_AUTH response is 48 bytes of ciphertext: room for a notify, not IDr+AUTH.
+    let a = r.find("auth_failed").expect("inferred");
+    assert_eq!(a.confidence, Confidence::Inferred);
+    let t = &r.tunnels[0];
+    assert!(t.fragmentation.ike_fragments_used);
+    assert_eq!(t.fragmentation.ike_ip_fragmented, 0);
+}
+
+#[test]
+fn cookie_round_trip_is_information_only() {
+    let r = run("public/tcpdump/ikev2four.pcap");
+    let f = r.find("cookie_challenge").expect("reported");
+    assert_eq!(f.severity, Severity::Info);
+    let t = &r.tunnels[0];
+    assert!(t.child_rekeys >= 7, "{}", t.child_rekeys);
+    assert!(t.ike_response_time.as_ref().is_some_and(|h| h.samples >= 8));
+}
+
+#[test]
+fn nat_t_capture_tunnel_summary() {
+    let r = run("public/scapy/ikev2_nat_t.pcapng");
+    let t = r
+        .tunnels
+        .iter()
+        .find(|t| t.established)
+        .expect("established");
+    assert!(t.nat.esp_in_udp && t.nat.ike_on_4500);
+    assert!(t.esp_packets[0] > 0 && t.esp_packets[1] > 0);
+    assert!(
+        t.ike_sas.len() >= 2,
+        "re-establishments: {}",
+        t.ike_sas.len()
+    );
+    for f in r.all() {
+        assert_eq!(f.severity, Severity::Info, "{} {}", f.kind, f.summary);
+    }
+}
+
+#[test]
+fn ikev1_keepalives_on_4500() {
+    let r = run("public/tcpdump/isakmp4500.pcap");
+    let f = r.find("nat_keepalive").expect("reported");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(r.tunnels.iter().any(|t| t.nat.keepalives == 4));
+}
+
+#[test]
+fn esp_sample_has_clean_sequences_and_per_spi_children() {
+    let r = run("public/arkime/wireshark-esp.pcap");
+    assert!(r.find("esp_sequence_anomaly").is_none(), "{}", r.describe());
+    assert_eq!(r.tunnels.len(), 24);
+    for t in &r.tunnels {
+        assert_eq!(t.state, "esp_only");
+        assert_eq!(t.esp_packets, [10, 0]);
+    }
+}
+
+#[test]
+fn healthy_captures_get_no_errors_or_warnings_beyond_weak_crypto() {
+    for rel in [
+        "public/arkime/IKEv2.pcap",
+        "public/ndpi/esp.pcapng",
+        "public/ndpi/ah.pcapng",
+        "public/zeek-spicy-ipsec/ipsec-ikev1-isakmp-main-mode.pcap",
+        "public/tcpdump/ISAKMP_sa_setup.pcap",
+    ] {
+        let r = run(rel);
+        for f in r.all().filter(|f| f.kind != "weak_crypto") {
+            assert_eq!(
+                f.severity,
+                Severity::Info,
+                "{rel}: {} {}",
+                f.kind,
+                f.summary
+            );
+        }
+    }
+}
+
+/// Every public capture, fuzzed and broken ones included, goes through without a panic.
+#[test]
+fn every_public_capture_runs() {
+    let mut dirs = vec![support::capture("public")];
+    let mut n = 0;
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            {
+                let _ = support::analyze(&p);
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 50, "{n}");
+}
