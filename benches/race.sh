@@ -125,6 +125,10 @@ done
 read -r TS_MED _ _ _ _ < <(stats tshark-isakmp)
 read -r T0_MED _ _ _ _ < <(stats tshark-startup)
 awk -v ts="$TS_MED" -v t0="$T0_MED" -v sn="$SMALL_N" -v pk="$PACKETS" -v ike="$IKE_MED" 'BEGIN {
+    if (ts <= t0 * 1.2) {
+        printf "\ntshark: the cut file is too small to scale (%.3f s, startup %.3f s); use a bigger FILE or a smaller TSHARK_DIV\n", ts, t0
+        exit
+    }
     full = t0 + (ts - t0) * pk / sn
     printf "\ntshark scaled to the whole file: %.1f s = startup %.3f s (one-packet file) + (%.3f - %.3f) s x %d / %d packets = %.0f x ike-sniff\n", full, t0, ts, t0, pk, sn, full / ike
 }'
