@@ -130,6 +130,9 @@ pub struct IpInfo {
     pub fragments: u16,
     /// Frame of the first fragment when `fragments > 0`.
     pub first_fragment_frame: u64,
+    /// Decoded from the first fragment of a datagram whose other fragments never arrived: what
+    /// follows the first fragment's bytes is missing.
+    pub incomplete: bool,
 }
 
 /// Where decoding stopped and why. `offset` is relative to the start of `layer`.
@@ -192,6 +195,10 @@ pub struct FragmentInfo {
     pub data_len: u32,
     /// The inner protocol (UDP, ESP, …).
     pub proto: u8,
+    /// For the first fragment of an ESP or ESP-in-UDP datagram: its SPI and sequence number.
+    /// The ESP header travels in the first fragment, so the packet is known even when the rest
+    /// never arrives.
+    pub esp: Option<(u32, u32)>,
 }
 
 /// A fragment set that never completed (timed out or evicted): its pieces are lost on the path

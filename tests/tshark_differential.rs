@@ -92,7 +92,9 @@ fn tshark_view(dump: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
     frames
 }
 
-fn ike_sniff_view(capture: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
+/// ike-sniff's outer IKE messages by frame, and the frames that are lone first fragments.
+fn ike_sniff_view(capture: &Path) -> (BTreeMap<u64, Vec<IkeFields>>, Vec<u64>) {
+    let mut lone_first_fragments = Vec::new();
     let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
         .arg("-r")
         .arg(capture)
@@ -104,6 +106,12 @@ fn ike_sniff_view(capture: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
         let v: Value = serde_json::from_str(line).expect("every line is JSON");
         assert!(v["type"].is_string(), "line without a type: {line}");
         let Some(ike) = v.get("ike") else { continue };
+        // The IKE header of a first IP fragment whose other fragments never arrived: tshark
+        // (reassembly on, its default) shows only "Fragmented IP protocol" unless a later
+        // dissection error makes it try; ike-sniff always shows which IKE message was lost.
+        if v.get("ip_incomplete").is_some() {
+            lone_first_fragments.push(v["frame"].as_u64().unwrap());
+        }
         // A message rebuilt from IKEv2 fragments is ours, not an outer message.
         if ike.get("reassembled_from").is_some() {
             continue;
@@ -130,7 +138,7 @@ fn ike_sniff_view(capture: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
                 notifies,
             });
     }
-    frames
+    (frames, lone_first_fragments)
 }
 
 #[test]
@@ -153,7 +161,7 @@ fn every_outer_ike_message_matches_tshark() {
         let capture = repo().join("captures").join(&rel);
         assert!(capture.exists(), "{rel}: capture missing for dump {name}");
         let theirs = tshark_view(&dump);
-        let ours = ike_sniff_view(&capture);
+        let (ours, lone_first_fragments) = ike_sniff_view(&capture);
         let frames: std::collections::BTreeSet<u64> =
             theirs.keys().chain(ours.keys()).copied().collect();
         for frame in frames {
@@ -166,6 +174,9 @@ fn every_outer_ike_message_matches_tshark() {
             compared += 1;
             let t = theirs.get(&frame);
             let o = ours.get(&frame);
+            if t.is_none() && lone_first_fragments.contains(&frame) {
+                continue;
+            }
             if t != o {
                 failures.push(format!(
                     "{rel} frame {frame}:\n  tshark:    {t:?}\n  ike-sniff: {o:?}"

@@ -197,6 +197,7 @@ impl FragTable {
             more_fragments: more,
             data_len: data.len() as u32,
             proto: key.proto,
+            esp: None,
         };
         set.last_frame = pkt.frame;
         set.count = set.count.saturating_add(1);
@@ -236,6 +237,10 @@ impl FragTable {
             Interest::Ipsec => {
                 released.append(&mut set.held);
                 released.push(held);
+                let esp = esp_of_head(key.proto, &set.head[..usize::from(set.head_len)]);
+                for r in released.iter_mut().filter(|r| r.info.offset == 0) {
+                    r.info.esp = esp;
+                }
             }
             Interest::Unknown => set.held.push(held),
             Interest::Other => {
@@ -354,6 +359,25 @@ impl FragTable {
             }
         }
     }
+}
+
+/// SPI and sequence number from a first fragment's head: ESP itself, or ESP in UDP 4500 (not
+/// the non-ESP marker of IKE, not a keepalive).
+fn esp_of_head(proto: u8, head: &[u8]) -> Option<(u32, u32)> {
+    let esp = match proto {
+        ipproto::ESP => head,
+        ipproto::UDP => {
+            let (s, d) = ports_of(head)?;
+            if s != 4500 && d != 4500 {
+                return None;
+            }
+            head.get(8..)?
+        }
+        _ => return None,
+    };
+    let h = esp.get(..8)?;
+    let spi = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    (spi != 0).then(|| (spi, u32::from_be_bytes([h[4], h[5], h[6], h[7]])))
 }
 
 fn ports_of(udp: &[u8]) -> Option<(u16, u16)> {

@@ -166,6 +166,10 @@ impl Decoder {
                 };
                 let claimed = u.wire_payload_len(u32::from(u.length));
                 self.stats.truncated += 1;
+                let ip = IpInfo {
+                    incomplete: true,
+                    ..ip
+                };
                 self.udp_payload(pkt, flow, ip, u.payload, claimed, out);
             }
             if !reportable {
@@ -212,6 +216,7 @@ impl Decoder {
             ident: ip.ident,
             fragments: 0,
             first_fragment_frame: 0,
+            incomplete: false,
         };
         let mut flow = Flow {
             src: ip.src,

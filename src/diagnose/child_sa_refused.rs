@@ -41,16 +41,37 @@ impl Rule for ChildSaRefused {
                 .exchanges
                 .iter()
                 .any(|x| x.exchange == x2::CREATE_CHILD_SA && x.answered());
-            if esp || child_later || !sa.used_after_auth || sa.last_ts.since(auth) < QUIET_SECS {
+            if esp || child_later || !sa.used_after_auth {
                 return;
             }
+            let after_auth: Vec<_> = sa.exchanges.iter().filter(|x| x.first_ts > auth).collect();
+            // strongSwan and Libreswan delete an IKE SA whose first Child SA was refused right
+            // away: an INFORMATIONAL within seconds of IKE_AUTH, and nothing after it. A healthy
+            // SA would have carried the traffic that triggered it by then.
+            let torn_down = !after_auth.is_empty()
+                && after_auth
+                    .iter()
+                    .all(|x| x.exchange == x2::INFORMATIONAL && x.answered())
+                && after_auth[0].first_ts.since(auth) < QUIET_SECS
+                && sa.last_ts.since(auth) < QUIET_SECS;
+            let lived = sa.last_ts.since(auth) >= QUIET_SECS;
+            if !lived && !torn_down {
+                return;
+            }
+            let fate = if lived {
+                format!("stayed alive for {:.0} s", sa.last_ts.since(auth))
+            } else {
+                format!(
+                    "was torn down {:.1} s later by an INFORMATIONAL exchange (a Delete, as daemons do when the first Child SA fails)",
+                    after_auth[0].first_ts.since(auth)
+                )
+            };
             let summary = format!(
-                "IKE SA {:016x} between {} and {} authenticated (IKE_AUTH response of {} bytes of encrypted payload) and stayed alive for {:.0} s, but no ESP flowed and no Child SA was created",
+                "IKE SA {:016x} between {} and {} authenticated (IKE_AUTH response of {} bytes of encrypted payload) and {fate}, but no ESP flowed and no Child SA was created",
                 sa.ispi,
                 sa.initiator,
                 sa.responder,
                 sa.auth_response_sk.map_or(0, |(l, _)| l),
-                sa.last_ts.since(auth)
             );
             out.push(
                 sa.ispi,
@@ -139,6 +160,21 @@ mod tests {
         let all = s.all();
         assert!(kinds(&all).contains(&"child_sa_refused"), "{all:?}");
         assert!(!kinds(&all).contains(&"auth_failed"));
+    }
+
+    /// The Libreswan lab capture (ikev2_cookie_libreswan.pcap): TS_UNACCEPTABLE inside
+    /// IKE_AUTH, then the initiator deletes the IKE SA within a second.
+    #[test]
+    fn ike_sa_deleted_right_after_auth_without_esp() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(2, B, A, Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])));
+        s.ike(4, A, B, Msg::v2(35, 1, false, true).len(288).with(sk(260)));
+        s.ike(5, B, A, Msg::v2(35, 1, true, false).len(144).with(sk(116)));
+        s.ike(970, A, B, Msg::v2(37, 2, false, true).len(80).with(sk(52)));
+        s.ike(971, B, A, Msg::v2(37, 2, true, false).len(80).with(sk(52)));
+        let all = s.all();
+        assert!(kinds(&all).contains(&"child_sa_refused"), "{all:?}");
     }
 
     #[test]

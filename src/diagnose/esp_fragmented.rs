@@ -19,25 +19,44 @@ pub struct EspFragmented;
 
 impl Rule for EspFragmented {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
-        let Body::Esp(e) = &cx.ev.body else { return };
-        if cx.ev.ip.fragments == 0 {
-            return;
-        }
-        let count = cx.pair().map_or(1, |p| p.esp_fragmented);
-        let summary = format!(
-            "ESP SPI 0x{:08x} from {} to {}: a {}-byte packet arrived as {} IP fragments (first of {} seen so far on this pair)",
-            e.spi, cx.ev.flow.src, cx.ev.flow.dst, cx.ev.ip.total_len, cx.ev.ip.fragments, count
-        );
+        let ev = cx.ev;
+        // Either a reassembled ESP packet, or a first fragment carrying an ESP header: the
+        // latter is proof enough, and the only proof when the rest of the datagram is lost.
+        let (summary, frames) = match &ev.body {
+            Body::Esp(e) if ev.ip.fragments > 0 => (
+                format!(
+                    "ESP SPI 0x{:08x} from {} to {}: a {}-byte packet arrived as {} IP fragments (first of {} seen so far on this pair)",
+                    e.spi,
+                    ev.flow.src,
+                    ev.flow.dst,
+                    ev.ip.total_len,
+                    ev.ip.fragments,
+                    cx.pair().map_or(1, |p| p.esp_fragmented.max(1))
+                ),
+                [ev.ip.first_fragment_frame, ev.pkt.frame],
+            ),
+            Body::Fragment(f) if f.offset == 0 && f.more_fragments => {
+                let Some((spi, seq)) = f.esp else { return };
+                (
+                    format!(
+                        "ESP SPI 0x{spi:08x} from {} to {}: packet {seq} left as IP fragments (first fragment of {} bytes, IP ID {:#06x})",
+                        ev.flow.src, ev.flow.dst, ev.ip.total_len, f.ident
+                    ),
+                    [ev.pkt.frame, ev.pkt.frame],
+                )
+            }
+            _ => return,
+        };
         out.push(
             0,
             Finding::new(
                 &KIND,
                 Confidence::Observed,
-                Peers::new(cx.ev.flow.src, cx.ev.flow.dst),
-                (cx.ev.pkt.ts, cx.ev.pkt.ts),
+                Peers::new(ev.flow.src, ev.flow.dst),
+                (ev.pkt.ts, ev.pkt.ts),
                 summary,
             )
-            .frames([cx.ev.ip.first_fragment_frame, cx.ev.pkt.frame]),
+            .frames(frames.into_iter().filter(|&f| f > 0)),
         );
     }
 }
@@ -58,5 +77,23 @@ mod tests {
             .filter(|f| f.kind == "esp_fragmented")
             .count();
         assert_eq!(n, 1);
+    }
+
+    /// The lab's esp_fragments_dropped.pcap: only first fragments pass the router.
+    #[test]
+    fn a_first_fragment_alone_shows_fragmentation() {
+        let mut s = Script::default();
+        s.esp(0, A, B, 5, 1);
+        let ev = s.esp(10, A, B, 5, 2);
+        ev.ip.total_len = 1196;
+        ev.body = crate::event::Body::Fragment(crate::event::FragmentInfo {
+            ident: 0x3639,
+            offset: 0,
+            more_fragments: true,
+            data_len: 1176,
+            proto: 50,
+            esp: Some((5, 2)),
+        });
+        assert!(kinds(&s.all()).contains(&"esp_fragmented"));
     }
 }

@@ -138,6 +138,7 @@ mod tests {
         let mut firsts = Vec::new();
         for ms in [70u64, 1070, 2070] {
             let frag = crate::event::FragmentInfo {
+                esp: None,
                 ident: ms as u32,
                 offset: 0,
                 more_fragments: true,

@@ -344,7 +344,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(esp_fragmented::EspFragmented),
         Box::new(fragments_lost::FragmentsLost),
         Box::new(icmp_frag_needed::IcmpFragNeeded),
-        Box::new(pmtu_blackhole::PmtuBlackhole),
+        Box::new(pmtu_blackhole::PmtuBlackhole::default()),
         Box::new(nat_detected::NatDetected),
         Box::new(nat_keepalive::NatKeepalive),
         Box::new(esp_one_way::EspOneWay),

@@ -6,7 +6,11 @@
 //! filtered the sender never learns, and retransmits the same size for ever.
 
 use super::ike_unanswered::{Cause, cause, describe, unanswered};
-use super::{Confidence, Emit, Finding, FindingKind, Rule, Severity, exchange_peers};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, exchange_peers};
+use crate::event::{Body, Timestamp};
 use crate::track::Pair;
 use crate::track::ike::IkeSa;
 
@@ -18,9 +22,114 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Let ICMP type 3 code 4 (IPv4) and ICMPv6 type 2 through on every firewall on the path; meanwhile lower the MTU on the sending side (and the tunnel MTU / TCP MSS), and enable IKE fragmentation with a fragment size below the path MTU.",
 };
 
-pub struct PmtuBlackhole;
+/// A large ESP packet that vanished is retransmitted by the inner TCP with a doubling timeout
+/// (RFC 6298 §5.5): this many growing gaps in a row, with nothing else sent on the SA in between,
+/// is the signature.
+const ESP_BACKOFF_STEPS: u32 = 3;
+/// Below this, a packet fits any path that carries IPsec at all (IPv6 minimum MTU).
+const ESP_LARGE_BYTES: u32 = 1280;
+/// The first retransmission timeout TCP uses is at least 200 ms on Linux, 1 s per RFC 6298.
+const MIN_FIRST_GAP_SECS: f64 = 0.15;
+/// Per-direction state is small, but a flood of SPIs must not grow it without bound.
+const MAX_TRACKED_SPIS: usize = 65_536;
+
+/// What the last packets on one ESP SA direction looked like.
+#[derive(Default)]
+struct EspRun {
+    last_len: u32,
+    last_ts: Timestamp,
+    last_gap: f64,
+    /// Growing gaps between same-size large packets, with nothing else sent between them.
+    steps: u32,
+    frames: Vec<u64>,
+    first_ts: Timestamp,
+    /// A packet smaller than `ESP_LARGE_BYTES` went out on this SA before: small ones get through.
+    saw_small: bool,
+    reported: bool,
+}
+
+#[derive(Default)]
+pub struct PmtuBlackhole {
+    esp: HashMap<(IpAddr, IpAddr, u32), EspRun>,
+}
+
+impl PmtuBlackhole {
+    fn esp_packet(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let Body::Esp(e) = &cx.ev.body else { return };
+        let ev = cx.ev;
+        if self.esp.len() >= MAX_TRACKED_SPIS {
+            self.esp.clear();
+        }
+        let run = self
+            .esp
+            .entry((ev.flow.src, ev.flow.dst, e.spi))
+            .or_default();
+        let len = ev.ip.total_len;
+        // Only packets a router may not fragment can fall into a black hole.
+        let unfragmentable = (ev.ip.dont_fragment || ev.ip.version == 6) && ev.ip.fragments == 0;
+        if len < ESP_LARGE_BYTES || !unfragmentable {
+            run.saw_small |= len < ESP_LARGE_BYTES;
+            run.steps = 0;
+            run.frames.clear();
+            run.last_len = len;
+            run.last_ts = ev.pkt.ts;
+            return;
+        }
+        let gap = ev.pkt.ts.since(run.last_ts);
+        let backoff = run.last_len == len
+            && gap >= MIN_FIRST_GAP_SECS
+            && (run.steps == 0 || gap >= 1.5 * run.last_gap);
+        if backoff {
+            if run.steps == 0 {
+                run.first_ts = run.last_ts;
+            }
+            run.steps += 1;
+        } else {
+            run.steps = 0;
+            run.frames.clear();
+        }
+        run.frames.push(ev.pkt.frame);
+        run.last_gap = gap;
+        run.last_len = len;
+        run.last_ts = ev.pkt.ts;
+        let icmp_seen = cx.pair().is_some_and(|p| p.icmp_frag_needed > 0);
+        if run.steps < ESP_BACKOFF_STEPS || !run.saw_small || run.reported || icmp_seen {
+            return;
+        }
+        run.reported = true;
+        let summary = format!(
+            "ESP SPI 0x{:08x} from {} to {}: {}-byte packets with {} were resent {} times with doubling gaps (last {:.1} s) and nothing else was sent on the SA meanwhile, while smaller packets got through; no ICMP error came back. The inner TCP is retransmitting a segment that never arrives",
+            e.spi,
+            ev.flow.src,
+            ev.flow.dst,
+            len,
+            if ev.ip.version == 6 {
+                "IPv6 (no router fragmentation)"
+            } else {
+                "DF set"
+            },
+            run.steps,
+            gap
+        );
+        out.push(
+            u64::from(e.spi),
+            Finding::new(
+                &KIND,
+                Confidence::Inferred,
+                Peers::new(ev.flow.src, ev.flow.dst),
+                (run.first_ts, ev.pkt.ts),
+                summary,
+            )
+            .frames(run.frames.iter().copied()),
+        );
+    }
+}
 
 impl Rule for PmtuBlackhole {
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        self.esp_packet(cx, out);
+    }
+
     fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
         if pair.is_some_and(|p| p.icmp_frag_needed > 0) {
             return;
@@ -81,5 +190,36 @@ mod tests {
         let all = kinds(&s.all());
         assert!(all.contains(&"pmtu_blackhole"), "{all:?}");
         assert!(!all.contains(&"ike_unanswered"), "{all:?}");
+    }
+
+    fn esp_sized(s: &mut Script, ms: u64, seq: u32, len: u32) {
+        let ev = s.esp(ms, A, B, 7, seq);
+        ev.ip.total_len = len;
+        ev.ip.dont_fragment = true;
+    }
+
+    /// The shape of the lab's pmtu_blackhole.pcap: small packets pass, then one 1482-byte DF
+    /// packet is resent at 0.2, 0.4, 0.8, 1.7 s.
+    #[test]
+    fn large_df_esp_resent_with_backoff() {
+        let mut s = Script::default();
+        esp_sized(&mut s, 0, 1, 136);
+        esp_sized(&mut s, 10, 2, 1482);
+        for (i, ms) in [220u64, 640, 1470, 3130].iter().enumerate() {
+            esp_sized(&mut s, *ms, 3 + i as u32, 1482);
+        }
+        let all = kinds(&s.all());
+        assert!(all.contains(&"pmtu_blackhole"), "{all:?}");
+    }
+
+    /// A bulk transfer of full-size packets at a steady pace is not a black hole.
+    #[test]
+    fn steady_large_esp_is_healthy() {
+        let mut s = Script::default();
+        esp_sized(&mut s, 0, 1, 136);
+        for i in 0..50u32 {
+            esp_sized(&mut s, 300 + u64::from(i) * 300, 2 + i, 1482);
+        }
+        assert!(!kinds(&s.all()).contains(&"pmtu_blackhole"));
     }
 }

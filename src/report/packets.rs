@@ -266,6 +266,9 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
     if ev.ip.fragments > 0 {
         let _ = write!(out, " (reassembled from {} IP fragments)", ev.ip.fragments);
     }
+    if ev.ip.incomplete {
+        out.push_str(" (first IP fragment only: the rest never arrived)");
+    }
     if let Some(e) = &m.error {
         let _ = write!(out, " [malformed: {e}]");
     }
@@ -569,6 +572,9 @@ pub fn event_json(ev: &Event, verbose: u8) -> Value {
     flow_json(&mut m, &ev.flow);
     m.insert("caplen".into(), json!(ev.pkt.caplen));
     m.insert("len".into(), json!(ev.pkt.origlen));
+    if ev.ip.incomplete {
+        m.insert("ip_incomplete".into(), json!(true));
+    }
     if ev.ip.fragments > 0 {
         m.insert(
             "ip_reassembled".into(),

@@ -164,10 +164,10 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
     let evicted = t.pairs_evicted + t.ike_sas_evicted + t.esp_sas_evicted;
     writeln!(
         w,
-        "tracked: {} peer pairs, {} IKE SAs, {} ESP SAs; evicted by the table caps: {} ({} pairs, {} IKE SAs, {} ESP SAs); decoder fragment sets evicted: {} IP, {} IKE",
-        t.pairs,
-        t.ike_sas,
-        t.esp_sas,
+        "tracked: {} peer pairs, {} IKE SAs, {} ESP SA directions; evicted by the table caps: {} ({} pairs, {} IKE SAs, {} ESP SAs); decoder fragment sets evicted: {} IP, {} IKE",
+        t.pairs_seen,
+        t.ike_sas_seen,
+        t.esp_sas_seen,
         evicted,
         t.pairs_evicted,
         t.ike_sas_evicted,

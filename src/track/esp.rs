@@ -51,6 +51,8 @@ pub struct EspSa {
     /// Bit i set: highest_seq - i was seen.
     #[serde(skip)]
     window: u64,
+    /// Sequence numbers taken in (packets, plus first fragments of packets never completed).
+    sequenced: u64,
 }
 
 impl EspSa {
@@ -77,6 +79,7 @@ impl EspSa {
             fragmented: 0,
             udp_encapsulated: false,
             window: 0,
+            sequenced: 0,
         }
     }
 
@@ -100,8 +103,17 @@ impl EspSa {
         self.largest_ip = self.largest_ip.max(ip_len);
         if fragmented {
             self.fragmented += 1;
+            // Its sequence number was taken from its first fragment as that passed.
+            return SeqVerdict::InOrder;
         }
-        if self.packets == 1 {
+        self.sequence(frame, seq)
+    }
+
+    /// Sequence analysis alone: for a packet, or for the first fragment of one (which carries
+    /// the ESP header even when the rest of the datagram is lost on the way).
+    pub fn sequence(&mut self, frame: u64, seq: u32) -> SeqVerdict {
+        self.sequenced += 1;
+        if self.sequenced == 1 {
             self.highest_seq = seq;
             self.window = 1;
             return SeqVerdict::InOrder;

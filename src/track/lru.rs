@@ -14,6 +14,8 @@ pub struct Lru<K, V> {
     tick: u64,
     /// Entries pushed out because the table was full.
     pub evicted: u64,
+    /// Distinct entries ever inserted (a key inserted again after leaving counts again).
+    pub inserted: u64,
 }
 
 impl<K: Hash + Eq + Clone, V> Lru<K, V> {
@@ -24,6 +26,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             order: BTreeMap::new(),
             tick: 0,
             evicted: 0,
+            inserted: 0,
         }
     }
 
@@ -60,9 +63,12 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         let mut out = None;
         if let Some((_, t)) = self.map.remove(&k) {
             self.order.remove(&t);
-        } else if self.map.len() >= self.cap {
-            out = self.pop_oldest();
-            self.evicted += 1;
+        } else {
+            self.inserted += 1;
+            if self.map.len() >= self.cap {
+                out = self.pop_oldest();
+                self.evicted += 1;
+            }
         }
         self.tick += 1;
         self.order.insert(self.tick, k.clone());

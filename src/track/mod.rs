@@ -335,6 +335,10 @@ pub struct TrackStats {
     pub pairs: usize,
     pub ike_sas: usize,
     pub esp_sas: usize,
+    /// Entries ever created: the tables above shrink as entries expire.
+    pub pairs_seen: u64,
+    pub ike_sas_seen: u64,
+    pub esp_sas_seen: u64,
     pub pairs_evicted: u64,
     pub ike_sas_evicted: u64,
     pub esp_sas_evicted: u64,
@@ -420,6 +424,9 @@ impl Tracker {
             pairs: self.pairs.len(),
             ike_sas: self.sas.len(),
             esp_sas: self.esps.len(),
+            pairs_seen: self.pairs.inserted,
+            ike_sas_seen: self.sas.inserted,
+            esp_sas_seen: self.esps.inserted,
             pairs_evicted: self.pairs.evicted,
             ike_sas_evicted: self.sas.evicted,
             esp_sas_evicted: self.esps.evicted,
@@ -499,6 +506,26 @@ impl Tracker {
                 self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
                     p.fragment_packets += 1;
+                }
+                if f.offset == 0
+                    && let Some((spi, seq)) = f.esp
+                {
+                    let key = EspKey {
+                        src: ev.flow.src,
+                        dst: ev.flow.dst,
+                        spi,
+                    };
+                    if self.esps.touch(&key).is_none()
+                        && let Some(old) = self
+                            .esps
+                            .insert(key, EspSa::new(key, ev.pkt.ts, ev.pkt.frame, seq))
+                    {
+                        up.closed_esp.push(old);
+                    }
+                    if let Some(e) = self.esps.get_mut(&key) {
+                        up.seq = Some(e.sequence(ev.pkt.frame, seq));
+                        up.esp = Some(key);
+                    }
                 }
             }
             Body::FragmentsIncomplete(inc) => {
