@@ -806,6 +806,7 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> Option<io::R
         esp,
         frame: ev.pkt.frame,
         ike,
+        ip_incomplete: ev.ip.incomplete.then_some(true),
         ip_reassembled: (ev.ip.fragments > 0).then_some(Reassembled {
             first_frame: ev.ip.first_fragment_frame,
             fragments: ev.ip.fragments,
@@ -836,6 +837,8 @@ struct PacketLine<'a> {
     frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     ike: Option<IkeLine<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip_incomplete: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip_reassembled: Option<Reassembled>,
     len: u32,
