@@ -124,7 +124,7 @@ impl Rule for AuthFailed {
             "the responder went silent".to_string()
         };
         let summary = format!(
-            "{} sent the encrypted Main Mode message 5 {} times to {} and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch)",
+            "{} sent the encrypted Main Mode message 5 (MM5) to {2} {1} times and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch)",
             sa.initiator, mm5.count, sa.responder
         );
         let frames = mm5.frames.iter().chain(mm4.frames.iter()).copied();
