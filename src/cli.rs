@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
 
-use crate::run::{self, Options};
+use crate::capture::live::{LiveConfig, build_filter};
+use crate::live::{LiveOptions, WriteOptions};
+use crate::run::{self, Options, OutputOptions};
 
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
 /// and says what is wrong with the VPN and what to do about it.
@@ -16,6 +18,69 @@ pub struct Args {
     /// Read packets from FILE (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<String>,
+
+    /// Capture live on IFACE (`any` for all interfaces). Needs root or CAP_NET_RAW; privileges
+    /// are dropped (see -Z) before any packet is decoded.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "read"
+    )]
+    pub interface: Option<String>,
+
+    /// List the interfaces live capture can use, and exit.
+    #[arg(short = 'D', long = "list-interfaces", action = ArgAction::SetTrue)]
+    pub list_interfaces: bool,
+
+    /// Live: kernel capture buffer in KiB (as tcpdump's -B).
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = LiveConfig::DEFAULT_BUFFER_KIB, value_parser = clap::value_parser!(u32).range(1..=2_097_151))]
+    pub buffer_kib: u32,
+
+    /// Live: bytes kept of each packet.
+    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", default_value_t = LiveConfig::DEFAULT_SNAPLEN, value_parser = clap::value_parser!(u32).range(1500..=262_144))]
+    pub snaplen: u32,
+
+    /// Live: do not put the interface into promiscuous mode.
+    #[arg(short = 'p', long = "no-promiscuous-mode", action = ArgAction::SetTrue)]
+    pub no_promiscuous: bool,
+
+    /// Live: stop after SECONDS.
+    #[arg(long = "duration", value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Live: print the summary and the capture counters every SECONDS (0: only at the end).
+    #[arg(long = "stats-interval", value_name = "SECONDS", default_value_t = 60)]
+    pub stats_interval: u64,
+
+    /// Live: also write the captured packets to FILE (pcap). It is created before privileges
+    /// are dropped and given to the -Z user.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<String>,
+
+    /// Live with -w: start a new file when this one would pass MB millions of bytes (FILE,
+    /// FILE1, FILE2, …). New files are created as the -Z user.
+    #[arg(short = 'C', value_name = "MB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_mb: Option<u64>,
+
+    /// Live with -w: start a new file every SECONDS, named FILE.<unix time it was started>.
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_secs: Option<u64>,
+
+    /// Live: after opening the interface, run as USER (default nobody) with no capabilities;
+    /// `-Z root` keeps root.
+    #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Print the kernel filter live capture would use (ike-sniff's, narrowed by EXPRESSION)
+    /// and exit; it works with tcpdump too.
+    #[arg(long = "print-filter", action = ArgAction::SetTrue)]
+    pub print_filter: bool,
+
+    /// Live: a tcpdump filter expression that narrows what is captured
+    /// (`ike-sniff -i eth0 host 203.0.113.5`).
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    pub expression: Vec<String>,
 
     /// Stop after COUNT packets have been read.
     #[arg(short = 'c', value_name = "COUNT")]
@@ -55,8 +120,52 @@ impl Args {
         if self.list_findings {
             return Ok(Options::ListFindings { json: self.json });
         }
+        if self.print_filter {
+            return Ok(Options::PrintFilter(build_filter(Some(
+                &self.expression.join(" "),
+            ))));
+        }
+        if self.list_interfaces {
+            return Ok(Options::ListInterfaces);
+        }
+        let live_only = [
+            ("-w", self.write.is_some()),
+            ("-Z", self.user.is_some()),
+            ("--duration", self.duration.is_some()),
+            ("a filter expression", !self.expression.is_empty()),
+        ];
+        if let Some(iface) = self.interface {
+            return live_options(
+                iface,
+                self.expression,
+                LiveFlags {
+                    buffer_kib: self.buffer_kib,
+                    snaplen: self.snaplen,
+                    promiscuous: !self.no_promiscuous,
+                    duration: self.duration,
+                    stats_interval: self.stats_interval,
+                    write: self.write,
+                    rotate_mb: self.rotate_mb,
+                    rotate_secs: self.rotate_secs,
+                    user: self.user,
+                    count: self.count,
+                },
+                OutputOptions {
+                    json: self.json,
+                    verbose: self.verbose,
+                    frame_numbers: self.frame_numbers,
+                    quiet: self.quiet,
+                },
+            )
+            .map(Options::Live);
+        }
+        if let Some((flag, _)) = live_only.iter().find(|(_, set)| *set) {
+            return Err(format!("{flag} needs live capture (-i IFACE)"));
+        }
         let Some(path) = self.read else {
-            return Err("nothing to read: give -r FILE (or -r - for standard input)".into());
+            return Err(
+                "nothing to read: give -r FILE (or -r - for standard input), or -i IFACE".into(),
+            );
         };
         Ok(Options::File(run::FileOptions {
             path,
@@ -67,6 +176,61 @@ impl Args {
             json: self.json,
         }))
     }
+}
+
+/// The live flags, gathered for [`live_options`].
+struct LiveFlags {
+    buffer_kib: u32,
+    snaplen: u32,
+    promiscuous: bool,
+    duration: Option<f64>,
+    stats_interval: u64,
+    write: Option<String>,
+    rotate_mb: Option<u64>,
+    rotate_secs: Option<u64>,
+    user: Option<String>,
+    count: Option<u64>,
+}
+
+fn live_options(
+    interface: String,
+    expression: Vec<String>,
+    f: LiveFlags,
+    output: OutputOptions,
+) -> Result<LiveOptions, String> {
+    let expression = expression.join(" ");
+    let mut capture = LiveConfig::new(&interface);
+    capture.buffer_kib = f.buffer_kib;
+    capture.snaplen = f.snaplen;
+    capture.promiscuous = f.promiscuous;
+    capture.filter = build_filter(Some(&expression));
+    let duration = match f.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+        Some(d) => return Err(format!("--duration {d}: give a positive number of seconds")),
+    };
+    let write = match f.write {
+        None => None,
+        Some(path) => {
+            let path = std::path::PathBuf::from(path);
+            crate::live::check_write_path(&path)?;
+            Some(WriteOptions {
+                path,
+                rotate_bytes: f.rotate_mb.map(|mb| mb.saturating_mul(1_000_000)),
+                rotate_every: f.rotate_secs.map(std::time::Duration::from_secs),
+            })
+        }
+    };
+    Ok(LiveOptions {
+        capture,
+        count: f.count,
+        duration,
+        stats_interval: (f.stats_interval > 0)
+            .then(|| std::time::Duration::from_secs(f.stats_interval)),
+        write,
+        user: f.user,
+        output,
+    })
 }
 
 pub fn main() -> ExitCode {

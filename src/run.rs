@@ -16,6 +16,9 @@ use crate::report::summary::{self, RunInfo, SpiCounter};
 
 pub enum Options {
     File(FileOptions),
+    Live(crate::live::LiveOptions),
+    ListInterfaces,
+    PrintFilter(String),
     ListFindings { json: bool },
 }
 
@@ -37,6 +40,9 @@ pub fn run(opts: Options) -> ExitCode {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = match opts {
         Options::File(f) => run_file(&f, &mut out),
+        Options::Live(l) => crate::live::run_live(&l, &mut out),
+        Options::ListInterfaces => crate::live::list_interfaces(&mut out),
+        Options::PrintFilter(f) => writeln!(out, "{f}").map(|()| ExitCode::SUCCESS),
         Options::ListFindings { json } => list_findings(json, &mut out).map(|()| ExitCode::SUCCESS),
     };
     let flushed = out.flush();

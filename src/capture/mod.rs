@@ -1,8 +1,9 @@
-//! Packet sources: capture files (classic pcap and pcapng, from a path or standard input) and,
-//! later, live interfaces. Every source yields [`RawPacket`]s that borrow the reader's buffer
+//! Packet sources: capture files (classic pcap and pcapng, from a path or standard input) and
+//! live interfaces (`live`). Every source yields [`RawPacket`]s that borrow the reader's buffer
 //! until the next call, so no packet is copied on the way in.
 
 pub mod file;
+pub mod live;
 
 use std::fmt;
 

@@ -4,13 +4,18 @@
 //! capture holds. Recency is a counter bumped on each touch (not packet time, which may go
 //! backwards in merged captures); idle expiry by packet time is the caller's business.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+/// Exact least-recently-used order without a tree: every touch appends `(tick, key)` to a log,
+/// and a log entry counts only while the map still holds that key at that tick. Touching is
+/// O(1) (the ESP hot path touches two tables per packet); stale log entries are skipped when
+/// the oldest is wanted, and the log is compacted once it holds twice the live entries, so it
+/// stays bounded too.
 pub struct Lru<K, V> {
     cap: usize,
     map: HashMap<K, (V, u64)>,
-    order: BTreeMap<u64, K>,
+    log: VecDeque<(u64, K)>,
     tick: u64,
     /// Entries pushed out because the table was full.
     pub evicted: u64,
@@ -23,7 +28,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         Lru {
             cap: cap.max(1),
             map: HashMap::new(),
-            order: BTreeMap::new(),
+            log: VecDeque::new(),
             tick: 0,
             evicted: 0,
             inserted: 0,
@@ -44,13 +49,16 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 
     /// Mutable access that also marks the entry as just seen.
     pub fn touch(&mut self, k: &K) -> Option<&mut V> {
-        self.tick += 1;
-        let tick = self.tick;
-        let (v, t) = self.map.get_mut(k)?;
-        self.order.remove(t);
-        *t = tick;
-        self.order.insert(tick, k.clone());
-        Some(v)
+        let latest = self.tick;
+        let (_, t) = self.map.get_mut(k)?;
+        // Already the most recent entry (a burst on one SA): nothing to log.
+        if *t != latest {
+            self.tick += 1;
+            *t = self.tick;
+            self.log.push_back((self.tick, k.clone()));
+            self.compact();
+        }
+        self.map.get_mut(k).map(|(v, _)| v)
     }
 
     /// Mutable access without changing recency.
@@ -61,9 +69,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// Inserts a new entry (or replaces one); returns what had to leave to make room.
     pub fn insert(&mut self, k: K, v: V) -> Option<(K, V)> {
         let mut out = None;
-        if let Some((_, t)) = self.map.remove(&k) {
-            self.order.remove(&t);
-        } else {
+        if !self.map.contains_key(&k) {
             self.inserted += 1;
             if self.map.len() >= self.cap {
                 out = self.pop_oldest();
@@ -71,25 +77,26 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             }
         }
         self.tick += 1;
-        self.order.insert(self.tick, k.clone());
+        self.log.push_back((self.tick, k.clone()));
         self.map.insert(k, (v, self.tick));
+        self.compact();
         out
     }
 
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        let (v, t) = self.map.remove(k)?;
-        self.order.remove(&t);
-        Some(v)
+        self.map.remove(k).map(|(v, _)| v)
     }
 
     /// The least recently seen entry.
-    pub fn oldest(&self) -> Option<(&K, &V)> {
-        let (_, k) = self.order.iter().next()?;
-        self.map.get(k).map(|(v, _)| (k, v))
+    pub fn oldest(&mut self) -> Option<(&K, &V)> {
+        self.skip_stale();
+        let (_, k) = self.log.front()?;
+        self.map.get_key_value(k).map(|(k, (v, _))| (k, v))
     }
 
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
-        let (_, k) = self.order.pop_first()?;
+        self.skip_stale();
+        let (_, k) = self.log.pop_front()?;
         let (v, _) = self.map.remove(&k)?;
         Some((k, v))
     }
@@ -108,7 +115,28 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         while let Some(kv) = self.pop_oldest() {
             out.push(kv);
         }
+        self.log.clear();
         out
+    }
+
+    fn is_live(map: &HashMap<K, (V, u64)>, tick: u64, k: &K) -> bool {
+        map.get(k).is_some_and(|(_, t)| *t == tick)
+    }
+
+    fn skip_stale(&mut self) {
+        while let Some((t, k)) = self.log.front() {
+            if Self::is_live(&self.map, *t, k) {
+                break;
+            }
+            self.log.pop_front();
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.log.len() > 2 * self.map.len() + 64 {
+            let map = &self.map;
+            self.log.retain(|(t, k)| Self::is_live(map, *t, k));
+        }
     }
 }
 
@@ -128,5 +156,27 @@ mod tests {
         assert_eq!(t.oldest().map(|(k, _)| *k), Some(1));
         let all: Vec<_> = t.drain_oldest_first().into_iter().map(|(k, _)| k).collect();
         assert_eq!(all, vec![1, 3]);
+    }
+
+    #[test]
+    fn the_log_stays_bounded_and_order_stays_exact() {
+        let mut t = Lru::new(4);
+        for k in 0..4 {
+            t.insert(k, k);
+        }
+        // Many touches in a rotating order: the log is compacted, the order still exact.
+        for i in 0..10_000u32 {
+            t.touch(&(i % 4));
+            assert!(t.log.len() <= 2 * t.len() + 65);
+        }
+        // Last touched: 3 (i = 9999), so the order is 0, 1, 2, 3.
+        t.touch(&1);
+        assert_eq!(t.oldest().map(|(k, _)| *k), Some(0));
+        assert_eq!(t.insert(9, 9), Some((0, 0)));
+        assert_eq!(t.pop_oldest().map(|(k, _)| k), Some(2));
+        t.remove(&3);
+        assert_eq!(t.pop_oldest().map(|(k, _)| k), Some(1));
+        assert_eq!(t.pop_oldest().map(|(k, _)| k), Some(9));
+        assert!(t.pop_oldest().is_none());
     }
 }

@@ -1,0 +1,385 @@
+//! End to end: captures replayed with tcpreplay through a veth pair between two network
+//! namespaces, read live by `ike-sniff -i`. The live run must say what `ike-sniff -r` says about
+//! the same packets (events, summary, findings), number frames 1.. as received, count every
+//! packet and drop none, print as packets arrive, and stop cleanly on SIGINT.
+//!
+//! Root only (CI runs as root); elsewhere each test prints `SKIPPED: …` and returns.
+
+#[path = "live/lab.rs"]
+mod lab;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lab::{Lab, Sniffer, capture, offline_json, skip_if_unavailable, without_times};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+fn of_type<'a>(lines: &'a [Value], t: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|v| v["type"] == t).collect()
+}
+
+/// Findings and tunnels (anything that is not a packet, meta, summary or capture line), keyed by
+/// type, kind, peers and frames, counted. Timing details may differ in a replay, so they are
+/// left out.
+fn other_lines(lines: &[Value]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for v in lines {
+        let t = v["type"].as_str().unwrap_or("?");
+        if ["packet", "meta", "summary", "capture"].contains(&t) {
+            continue;
+        }
+        let id = ["kind", "id", "rule"]
+            .iter()
+            .find_map(|k| v[*k].as_str())
+            .unwrap_or("");
+        // Findings also name their peers and the frames that support them; frames match
+        // because the replayed file holds only packets the kernel filter keeps.
+        let key = format!("{t}:{id} peers {} frames {}", v["peers"], v["frames"]);
+        *m.entry(key).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Replays `rel` (narrowed by `expression` if given) and checks the live run against the
+/// offline run of the same packets. Returns the live lines.
+fn scenario(rel: &str, expression: &[&str], extra_args: &[&str]) -> Option<Vec<Value>> {
+    if skip_if_unavailable(rel) {
+        return None;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let expr = (!expression.is_empty()).then(|| expression.join(" "));
+    let (file, kept) = lab
+        .prepare(&capture(rel), expr.as_deref())
+        .expect("prepare");
+    assert!(kept > 0, "{rel}: nothing to replay");
+    let reference = offline_json(&file, &[]);
+
+    let mut args = vec!["--json", "--stats-interval", "0"];
+    args.extend_from_slice(extra_args);
+    args.extend_from_slice(expression);
+    let mut sniffer = Sniffer::start(&lab, &args).expect("start");
+    let replay_start = Instant::now();
+    lab.replay(&file, 1.0).expect("tcpreplay");
+    // Packets reach the reader within the block timeout (200 ms); give it more.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        sniffer.collect();
+        let packets = sniffer
+            .stdout_lines
+            .iter()
+            .filter(|(_, l)| l.contains("\"type\":\"packet\""))
+            .count();
+        if packets >= of_type(&reference, "packet").len() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before_signal = Instant::now();
+    sniffer.signal(Signal::SIGINT);
+    let code = sniffer
+        .wait(Duration::from_secs(10))
+        .expect("stops on SIGINT");
+    assert_eq!(code, 0, "exit status; stderr: {:?}", sniffer.stderr_lines);
+    let live = sniffer.json();
+
+    // Streamed: the packet lines were on standard output before the signal.
+    let streamed = sniffer
+        .stdout_lines
+        .iter()
+        .filter(|(at, l)| l.contains("\"type\":\"packet\"") && *at < before_signal)
+        .count();
+    assert_eq!(
+        streamed,
+        of_type(&reference, "packet").len(),
+        "{rel}: packet lines printed before SIGINT (replay took {:?})",
+        before_signal - replay_start
+    );
+
+    // Same packet events, frame numbers included (the file holds only kept packets).
+    let live_packets: Vec<Value> = of_type(&live, "packet")
+        .into_iter()
+        .map(without_times)
+        .collect();
+    let ref_packets: Vec<Value> = of_type(&reference, "packet")
+        .into_iter()
+        .map(without_times)
+        .collect();
+    assert_eq!(
+        live_packets.len(),
+        ref_packets.len(),
+        "{rel}: packet events"
+    );
+    for (l, r) in live_packets.iter().zip(&ref_packets) {
+        assert_eq!(l, r, "{rel}: live vs offline");
+    }
+    // Frames are numbered 1.. as received.
+    let frames: Vec<u64> = live_packets
+        .iter()
+        .filter_map(|v| v["frame"].as_u64())
+        .collect();
+    assert!(frames.windows(2).all(|w| w[0] <= w[1]), "{frames:?}");
+    assert!(frames.iter().all(|&f| f >= 1 && f <= kept), "{frames:?}");
+
+    // Same summary, apart from the source name.
+    let strip = |v: &Value| {
+        let mut v = without_times(v);
+        v.as_object_mut().unwrap().remove("source");
+        v
+    };
+    let live_summary = of_type(&live, "summary");
+    let ref_summary = of_type(&reference, "summary");
+    assert_eq!(live_summary.len(), 1, "{rel}: one final summary");
+    assert_eq!(
+        strip(live_summary[0]),
+        strip(ref_summary[0]),
+        "{rel}: summary"
+    );
+
+    // Findings and other reports: the same ones.
+    assert_eq!(
+        other_lines(&live),
+        other_lines(&reference),
+        "{rel}: findings"
+    );
+
+    // Capture counters: every kept packet received, none dropped.
+    let cap = of_type(&live, "capture");
+    assert_eq!(cap.len(), 1, "{rel}: one capture line");
+    let cap = cap[0];
+    assert_eq!(cap["final"], true);
+    assert_eq!(cap["packets"].as_u64(), Some(kept), "{rel}: {cap}");
+    assert!(cap["received"].as_u64().unwrap() >= kept, "{rel}: {cap}");
+    assert_eq!(cap["dropped_kernel"].as_u64(), Some(0), "{rel}: {cap}");
+    eprintln!("{rel}: {kept} packets replayed and analysed live; {cap}");
+    Some(live)
+}
+
+/// The live run reported a finding of this kind.
+fn has_finding(live: &[Value], kind: &str) -> bool {
+    of_type(live, "finding").iter().any(|f| f["kind"] == kind)
+}
+
+fn scenario_with_findings(rel: &str, kinds: &[&str]) -> Option<Vec<Value>> {
+    let live = scenario(rel, &[], &[])?;
+    for k in kinds {
+        assert!(
+            has_finding(&live, k),
+            "{rel}: no {k} finding live: {live:?}"
+        );
+    }
+    Some(live)
+}
+
+#[test]
+fn live_ikev2_no_proposal_chosen_after_redirect() {
+    scenario_with_findings(
+        "public/scapy/ikev2_notify_redirect.pcap",
+        &["ike_redirect", "ike_proposal_mismatch"],
+    );
+}
+
+#[test]
+fn live_ikev1_no_proposal_chosen() {
+    scenario_with_findings(
+        "public/zeek-spicy-ipsec/ipsec.cap",
+        &["ike_proposal_mismatch"],
+    );
+}
+
+#[test]
+fn live_nat_t_with_esp_in_udp() {
+    let Some(live) = scenario_with_findings("public/scapy/ikev2_nat_t.pcapng", &["nat_detected"])
+    else {
+        return;
+    };
+    assert!(
+        live.iter()
+            .any(|v| v["esp"]["udp_encapsulated"] == true || v["dport"] == 4500)
+    );
+}
+
+#[test]
+fn live_fragmented_ike_auth() {
+    let Some(live) = scenario_with_findings(
+        "public/zeek-spicy-ipsec/ipsec_client.pcap",
+        &["ike_ip_fragmented", "ike_fragments_lost"],
+    ) else {
+        return;
+    };
+    assert!(live.iter().any(|v| v.get("ip_reassembled").is_some()));
+}
+
+#[test]
+fn live_ikev2_psk_mismatch() {
+    scenario_with_findings("lab/pcaps/psk_mismatch_ikev2.pcap", &["auth_failed"]);
+}
+
+#[test]
+fn live_icmp_fragmentation_needed_for_esp() {
+    scenario_with_findings("lab/pcaps/esp_df_frag_needed.pcap", &["icmp_frag_needed"]);
+}
+
+#[test]
+fn live_healthy_ikev2_over_ipv6() {
+    let Some(live) = scenario("lab/pcaps/healthy_ikev2_ipv6.pcap", &[], &[]) else {
+        return;
+    };
+    assert!(
+        of_type(&live, "packet")
+            .iter()
+            .any(|p| p["src"].as_str().is_some_and(|a| a.contains(':')))
+    );
+}
+
+#[test]
+fn live_null_link_capture_converted_for_replay() {
+    // A BSD loopback (NULL) capture: tcprewrite gives it an Ethernet header for tcpreplay.
+    scenario(
+        "public/openswan/libpluto/lp06-msg1nopropchosen/parentI1.pcap",
+        &[],
+        &[],
+    );
+}
+
+#[test]
+fn live_filter_expression_narrows_the_capture() {
+    let Some(live) = scenario(
+        "public/scapy/ikev2_notify_redirect.pcap",
+        &["host", "10.5.2.53"],
+        &[],
+    ) else {
+        return;
+    };
+    let packets = of_type(&live, "packet");
+    assert_eq!(packets.len(), 2);
+    assert!(
+        packets
+            .iter()
+            .all(|p| p["src"] == "10.5.2.53" || p["dst"] == "10.5.2.53")
+    );
+}
+
+/// `-w` writes what was captured; `ike-sniff -r` of that file says exactly what the live run
+/// said, frame numbers and timestamps included.
+#[test]
+fn live_write_file_matches_the_live_report() {
+    if skip_if_unavailable("live_write_file_matches_the_live_report") {
+        return;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let (file, kept) = lab
+        .prepare(&capture("public/zeek-spicy-ipsec/ipsec_client.pcap"), None)
+        .unwrap();
+    let out = lab.dir.join("written.pcap");
+    let out_s = out.to_str().unwrap().to_string();
+    let mut sniffer =
+        Sniffer::start(&lab, &["--json", "--stats-interval", "0", "-w", &out_s]).unwrap();
+    lab.replay(&file, 1.0).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    sniffer.signal(Signal::SIGTERM);
+    assert_eq!(sniffer.wait(Duration::from_secs(10)).unwrap(), 0);
+    let live = sniffer.json();
+    assert_eq!(lab::count_packets(&out).unwrap(), kept);
+    // Handed to the unprivileged user.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_ne!(meta.uid(), 0, "the -w file belongs to the -Z user");
+    let from_file = offline_json(Path::new(&out), &[]);
+    let body = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|v| v["type"] != "meta" && v["type"] != "capture")
+            .map(|v| {
+                let mut v = v.clone();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("source");
+                }
+                v
+            })
+            .collect()
+    };
+    assert_eq!(body(&live), body(&from_file));
+}
+
+/// `-c` stops by itself after COUNT packets.
+#[test]
+fn live_count_stops_by_itself() {
+    if skip_if_unavailable("live_count_stops_by_itself") {
+        return;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let (file, _) = lab
+        .prepare(&capture("public/scapy/ikev2_notify_redirect.pcap"), None)
+        .unwrap();
+    let mut sniffer = Sniffer::start(&lab, &["--json", "-c", "2"]).unwrap();
+    lab.replay(&file, 1.0).unwrap();
+    assert_eq!(sniffer.wait(Duration::from_secs(10)).unwrap(), 0);
+    let live = sniffer.json();
+    assert_eq!(of_type(&live, "packet").len(), 2);
+    assert_eq!(of_type(&live, "capture")[0]["packets"], 2);
+}
+
+/// Text output: packet lines appear while the capture runs, and the final summary and counters
+/// follow SIGINT.
+#[test]
+fn live_text_output_streams() {
+    if skip_if_unavailable("live_text_output_streams") {
+        return;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let (file, _) = lab
+        .prepare(&capture("public/scapy/ikev2_notify_redirect.pcap"), None)
+        .unwrap();
+    let mut sniffer = Sniffer::start(&lab, &[]).unwrap();
+    lab.replay(&file, 1.0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        sniffer.collect();
+        if sniffer
+            .stdout_lines
+            .iter()
+            .filter(|(_, l)| l.contains(" IKEv2 "))
+            .count()
+            >= 4
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen_before = sniffer
+        .stdout_lines
+        .iter()
+        .filter(|(_, l)| is_ike_line(l))
+        .count();
+    assert_eq!(seen_before, 4, "{:?}", sniffer.stdout_lines);
+    // The finding printed the moment the response arrived, not at the end.
+    assert!(
+        sniffer
+            .stdout_lines
+            .iter()
+            .any(|(_, l)| l.contains("[ike_proposal_mismatch]")),
+        "{:?}",
+        sniffer.stdout_lines
+    );
+    sniffer.signal(Signal::SIGINT);
+    assert_eq!(sniffer.wait(Duration::from_secs(10)).unwrap(), 0);
+    let text: Vec<&str> = sniffer
+        .stdout_lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert!(text.iter().any(|l| l.starts_with("== Summary")), "{text:?}");
+    assert!(
+        text.iter().any(|l| l.starts_with("capture on ")
+            && l.contains("4 packets analysed")
+            && l.contains(" 0 dropped")),
+        "{text:?}"
+    );
+}
+
+/// A packet line of the text output (`HH:MM:SS.micros src > dst IKEv2 …`).
+fn is_ike_line(l: &str) -> bool {
+    l.as_bytes().first().is_some_and(u8::is_ascii_digit) && l.contains(" IKEv2 ")
+}
