@@ -143,6 +143,10 @@ impl<'w> Pipeline<'w> {
     pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
         warn_unsupported_link(&self.source, &mut self.unsupported_reported, raw);
         self.decoder.decode(raw, &mut self.events);
+        // Most packets yield no event: skip the drain's bookkeeping for them.
+        if self.events.is_empty() {
+            return Ok(());
+        }
         self.drain()
     }
 

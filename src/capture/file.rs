@@ -299,8 +299,20 @@ impl FileSource {
             }
             return Err(self.truncated("record header", hdr_len, 0));
         }
-        let h = self.input.available();
-        let rd = |at: usize| read_u32(h, at, big_endian);
+        // The four fields as one fixed-size array: no bounds check per byte on this per-packet
+        // path (`fill` made at least `hdr_len` >= 16 bytes available).
+        let h: [u8; 16] = match self.input.available().first_chunk() {
+            Some(h) => *h,
+            None => unreachable!("fill made the record header available"),
+        };
+        let rd = |at: usize| {
+            let b = [h[at], h[at + 1], h[at + 2], h[at + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
         let (ts_sec, ts_frac, caplen, origlen) = (rd(0), rd(4), rd(8), rd(12));
         if caplen > limit {
             return Err(self.error(format!(
