@@ -12,6 +12,7 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod event;
+pub mod hash;
 pub mod live;
 pub mod report;
 pub mod run;

@@ -30,7 +30,7 @@ pub struct PacketOptions {
 
 pub struct PacketPrinter {
     opts: PacketOptions,
-    esp_seen: HashSet<(IpAddr, IpAddr, u32), super::SpiHashState>,
+    esp_seen: HashSet<(IpAddr, IpAddr, u32), crate::hash::KeyedHashState>,
     line: String,
 }
 

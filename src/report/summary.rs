@@ -36,7 +36,7 @@ pub struct SpiCount {
 
 #[derive(Default)]
 pub struct SpiCounter {
-    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount, super::SpiHashState>,
+    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount, crate::hash::KeyedHashState>,
     pub not_counted: u64,
 }
 

@@ -7,6 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use crate::hash::KeyedHashState;
+
 /// Exact least-recently-used order without a tree: every touch appends `(tick, key)` to a log,
 /// and a log entry counts only while the map still holds that key at that tick. Touching is
 /// O(1) (the ESP hot path touches two tables per packet); stale log entries are skipped when
@@ -14,7 +16,7 @@ use std::hash::Hash;
 /// stays bounded too.
 pub struct Lru<K, V> {
     cap: usize,
-    map: HashMap<K, (V, u64)>,
+    map: HashMap<K, (V, u64), KeyedHashState>,
     log: VecDeque<(u64, K)>,
     tick: u64,
     /// Entries pushed out because the table was full.
@@ -27,7 +29,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
         Lru {
             cap: cap.max(1),
-            map: HashMap::new(),
+            map: HashMap::default(),
             log: VecDeque::new(),
             tick: 0,
             evicted: 0,
@@ -119,7 +121,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         out
     }
 
-    fn is_live(map: &HashMap<K, (V, u64)>, tick: u64, k: &K) -> bool {
+    fn is_live(map: &HashMap<K, (V, u64), KeyedHashState>, tick: u64, k: &K) -> bool {
         map.get(k).is_some_and(|(_, t)| *t == tick)
     }
 
