@@ -48,6 +48,45 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The committed dumps in `tests/tshark/<dir>`, each with the capture it was made from
+/// (relative to captures/, and its path). Fails when there are fewer than `min`.
+fn dumps(dir: &str, min: usize) -> Vec<(PathBuf, String, PathBuf)> {
+    let mut entries: Vec<_> = std::fs::read_dir(repo().join("tests/tshark").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    assert!(
+        entries.len() >= min,
+        "tests/tshark/{dir}: dumps missing: run tests/tshark/dump.sh"
+    );
+    entries
+        .into_iter()
+        .map(|dump| {
+            let name = dump.file_name().unwrap().to_string_lossy().to_string();
+            let rel = name.trim_end_matches(".tsv").replace("__", "/");
+            let capture = repo().join("captures").join(&rel);
+            assert!(capture.exists(), "{rel}: capture missing for dump {name}");
+            (dump, rel, capture)
+        })
+        .collect()
+}
+
+/// ike-sniff's JSON lines for a capture.
+fn json_lines(capture: &Path, extra: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .arg("-r")
+        .arg(capture)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
 fn tshark_view(dump: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
     let text = std::fs::read_to_string(dump).unwrap();
     let mut frames = BTreeMap::new();
@@ -95,16 +134,9 @@ fn tshark_view(dump: &Path) -> BTreeMap<u64, Vec<IkeFields>> {
 /// ike-sniff's outer IKE messages by frame, and the frames that are lone first fragments.
 fn ike_sniff_view(capture: &Path) -> (BTreeMap<u64, Vec<IkeFields>>, Vec<u64>) {
     let mut lone_first_fragments = Vec::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
-        .arg("-r")
-        .arg(capture)
-        .arg("--json")
-        .output()
-        .unwrap();
     let mut frames: BTreeMap<u64, Vec<IkeFields>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: Value = serde_json::from_str(line).expect("every line is JSON");
-        assert!(v["type"].is_string(), "line without a type: {line}");
+    for v in json_lines(capture, &[]) {
+        assert!(v["type"].is_string(), "line without a type: {v}");
         let Some(ike) = v.get("ike") else { continue };
         // The IKE header of a first IP fragment whose other fragments never arrived: tshark
         // (reassembly on, its default) shows only "Fragmented IP protocol" unless a later
@@ -143,23 +175,9 @@ fn ike_sniff_view(capture: &Path) -> (BTreeMap<u64, Vec<IkeFields>>, Vec<u64>) {
 
 #[test]
 fn every_outer_ike_message_matches_tshark() {
-    let dumps = repo().join("tests/tshark/dumps");
-    let mut entries: Vec<_> = std::fs::read_dir(&dumps)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    assert!(
-        entries.len() > 100,
-        "dumps missing: run tests/tshark/dump.sh"
-    );
     let mut failures = Vec::new();
     let mut compared = 0;
-    for dump in entries {
-        let name = dump.file_name().unwrap().to_string_lossy().to_string();
-        let rel = name.trim_end_matches(".tsv").replace("__", "/");
-        let capture = repo().join("captures").join(&rel);
-        assert!(capture.exists(), "{rel}: capture missing for dump {name}");
+    for (dump, rel, capture) in dumps("dumps", 100) {
         let theirs = tshark_view(&dump);
         let (ours, lone_first_fragments) = ike_sniff_view(&capture);
         let frames: std::collections::BTreeSet<u64> =
@@ -196,22 +214,9 @@ fn every_outer_ike_message_matches_tshark() {
 /// number in ike-sniff's `-v` output (which prints every ESP packet), and no other frame may.
 #[test]
 fn every_esp_packet_matches_tshark() {
-    let dumps = repo().join("tests/tshark/esp-dumps");
-    let mut entries: Vec<_> = std::fs::read_dir(&dumps)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    assert!(
-        entries.len() >= 10,
-        "ESP dumps missing: run tests/tshark/dump.sh"
-    );
     let mut failures = Vec::new();
     let mut compared = 0;
-    for dump in entries {
-        let name = dump.file_name().unwrap().to_string_lossy().to_string();
-        let rel = name.trim_end_matches(".tsv").replace("__", "/");
-        let capture = repo().join("captures").join(&rel);
+    for (dump, rel, capture) in dumps("esp-dumps", 10) {
         let mut theirs = BTreeMap::new();
         for line in std::fs::read_to_string(&dump).unwrap().lines() {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -226,15 +231,8 @@ fn every_esp_packet_matches_tshark() {
             };
             theirs.insert(cols[0].parse::<u64>().unwrap(), (spi, seq));
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
-            .arg("-r")
-            .arg(&capture)
-            .args(["--json", "-v"])
-            .output()
-            .unwrap();
         let mut ours = BTreeMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
+        for v in json_lines(&capture, &["-v"]) {
             if let Some(esp) = v.get("esp") {
                 let spi = u32::from_str_radix(esp["spi"].as_str().unwrap(), 16).unwrap();
                 let seq = esp["seq"].as_u64().unwrap() as u32;
@@ -260,21 +258,8 @@ fn every_esp_packet_matches_tshark() {
 /// tshark (ike-sniff drops errors about unrelated traffic, so the frame sets must be equal).
 #[test]
 fn every_icmp_error_about_ipsec_matches_tshark() {
-    let dumps = repo().join("tests/tshark/icmp-dumps");
-    let mut entries: Vec<_> = std::fs::read_dir(&dumps)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    assert!(
-        !entries.is_empty(),
-        "ICMP dumps missing: run tests/tshark/dump.sh"
-    );
     let mut failures = Vec::new();
-    for dump in entries {
-        let name = dump.file_name().unwrap().to_string_lossy().to_string();
-        let rel = name.trim_end_matches(".tsv").replace("__", "/");
-        let capture = repo().join("captures").join(&rel);
+    for (dump, rel, capture) in dumps("icmp-dumps", 1) {
         let mut theirs = BTreeMap::new();
         for line in std::fs::read_to_string(&dump).unwrap().lines() {
             let c: Vec<&str> = line.split('\t').collect();
@@ -287,15 +272,8 @@ fn every_icmp_error_about_ipsec_matches_tshark() {
             };
             theirs.insert(frame, v);
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
-            .arg("-r")
-            .arg(&capture)
-            .arg("--json")
-            .output()
-            .unwrap();
         let mut ours = BTreeMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
+        for v in json_lines(&capture, &[]) {
             if let Some(i) = v.get("icmp") {
                 ours.insert(
                     v["frame"].as_u64().unwrap(),
