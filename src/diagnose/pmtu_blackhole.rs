@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, exchange_peers};
 use crate::event::{Body, Timestamp};
+use crate::hash::KeyedHashState;
 use crate::track::Pair;
 use crate::track::ike::IkeSa;
 
@@ -50,7 +51,7 @@ struct EspRun {
 
 #[derive(Default)]
 pub struct PmtuBlackhole {
-    esp: HashMap<(IpAddr, IpAddr, u32), EspRun>,
+    esp: HashMap<(IpAddr, IpAddr, u32), EspRun, KeyedHashState>,
 }
 
 impl PmtuBlackhole {
