@@ -129,18 +129,7 @@ fn decode_body(
     use payload_type as pt;
     let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let mut r = Reader::new(b, off);
-    let short = |what: &str, need: usize| {
-        (
-            PayloadBody::Other {
-                len: len32(b.len()),
-            },
-            Some(DecodeError::new(
-                LAYER,
-                off,
-                format!("{what} body {} bytes < {need}", b.len()),
-            )),
-        )
-    };
+    let short = |what: &str, need: usize| short_body(what, b, off, need);
     match ptype {
         pt::SA => decode_sa(b, off),
         pt::KE => match (r.u16(), r.skip(2)) {
@@ -403,20 +392,26 @@ fn number_or_len(val: &[u8]) -> AttributeValue {
     }
 }
 
+/// A payload body too short for its fixed fields: kept as `Other` with its length, and the
+/// error that says which payload and how short.
+fn short_body(what: &str, b: &[u8], off: usize, need: usize) -> (PayloadBody, Option<DecodeError>) {
+    (
+        PayloadBody::Other {
+            len: u32::try_from(b.len()).unwrap_or(u32::MAX),
+        },
+        Some(DecodeError::new(
+            LAYER,
+            off,
+            format!("{what} body {} bytes < {need}", b.len()),
+        )),
+    )
+}
+
 /// Notify payload (RFC 7296 §3.10): the SPI and the data are kept whole.
 fn decode_notify(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     let mut r = Reader::new(b, off);
     let (Some(protocol), Some(spi_size), Some(notify_type)) = (r.u8(), r.u8(), r.u16()) else {
-        return (
-            PayloadBody::Other {
-                len: u32::try_from(b.len()).unwrap_or(u32::MAX),
-            },
-            Some(DecodeError::new(
-                LAYER,
-                off,
-                format!("Notify body {} bytes < 4", b.len()),
-            )),
-        );
+        return short_body("Notify", b, off, 4);
     };
     let mut n = Notify {
         doi: None,
@@ -455,16 +450,7 @@ fn decode_notify(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
 fn decode_delete(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     let mut r = Reader::new(b, off);
     let (Some(protocol), Some(spi_size), Some(num)) = (r.u8(), r.u8(), r.u16()) else {
-        return (
-            PayloadBody::Other {
-                len: u32::try_from(b.len()).unwrap_or(u32::MAX),
-            },
-            Some(DecodeError::new(
-                LAYER,
-                off,
-                format!("Delete body {} bytes < 4", b.len()),
-            )),
-        );
+        return short_body("Delete", b, off, 4);
     };
     let mut d = Delete {
         doi: None,
@@ -496,16 +482,7 @@ fn decode_ts(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     const L: &str = "IKEv2 traffic selector";
     let mut r = Reader::new(b, off);
     let (Some(count), Some(())) = (r.u8(), r.skip(3)) else {
-        return (
-            PayloadBody::Other {
-                len: u32::try_from(b.len()).unwrap_or(u32::MAX),
-            },
-            Some(DecodeError::new(
-                LAYER,
-                off,
-                format!("TS body {} bytes < 4", b.len()),
-            )),
-        );
+        return short_body("TS", b, off, 4);
     };
     let mut out = Vec::with_capacity(usize::from(count));
     for i in 0..count {
@@ -571,16 +548,7 @@ fn ip_from(b: &[u8]) -> Option<IpAddr> {
 fn decode_cp(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     let mut r = Reader::new(b, off);
     let (Some(cfg_type), Some(())) = (r.u8(), r.skip(3)) else {
-        return (
-            PayloadBody::Other {
-                len: u32::try_from(b.len()).unwrap_or(u32::MAX),
-            },
-            Some(DecodeError::new(
-                LAYER,
-                off,
-                format!("CP body {} bytes < 4", b.len()),
-            )),
-        );
+        return short_body("CP", b, off, 4);
     };
     let mut attributes = Vec::new();
     let mut err = None;
