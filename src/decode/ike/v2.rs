@@ -269,24 +269,28 @@ fn decode_sa(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     }
 }
 
-/// One proposal substructure (RFC 7296 §3.3.1). Returns it and its length.
-fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError> {
-    const L: &str = "IKEv2 proposal";
+/// The bytes of one proposal or transform substructure (RFC 7296 §3.3.1, §3.3.2), which
+/// share their first four bytes: last/more, reserved, a length that covers the 8-byte header.
+fn substructure<'a>(layer: &'static str, b: &'a [u8], at: usize) -> Result<&'a [u8], DecodeError> {
+    let err = |m: String| DecodeError::new(layer, at, m);
     let mut r = Reader::new(b, at);
-    let err = |o: usize, m: String| DecodeError::new(L, o, m);
     let (Some(_last_more), Some(()), Some(length)) = (r.u8(), r.skip(1), r.u16()) else {
-        return Err(err(
-            at,
-            format!("header needs 8 bytes, {} present", b.len()),
-        ));
+        return Err(err(format!("header needs 8 bytes, {} present", b.len())));
     };
     let len = usize::from(length);
     if len < 8 {
-        return Err(err(at, format!("length {len} < 8")));
+        return Err(err(format!("length {len} < 8")));
     }
-    let Some(pb) = b.get(..len) else {
-        return Err(err(at, format!("length {len} > {} bytes left", b.len())));
-    };
+    b.get(..len)
+        .ok_or_else(|| err(format!("length {len} > {} bytes left", b.len())))
+}
+
+/// One proposal substructure (RFC 7296 §3.3.1). Returns it and its length.
+fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError> {
+    const L: &str = "IKEv2 proposal";
+    let err = |o: usize, m: String| DecodeError::new(L, o, m);
+    let pb = substructure(L, b, at)?;
+    let len = pb.len();
     let mut r = Reader::new(pb, at);
     r.skip(4);
     let (Some(number), Some(protocol), Some(spi_size), Some(num_transforms)) =
@@ -330,20 +334,8 @@ fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError
 fn decode_transform(b: &[u8], at: usize, index: u8) -> Result<(Transform, usize), DecodeError> {
     const L: &str = "IKEv2 transform";
     let err = |o: usize, m: String| DecodeError::new(L, o, m);
-    let mut r = Reader::new(b, at);
-    let (Some(_last_more), Some(()), Some(length)) = (r.u8(), r.skip(1), r.u16()) else {
-        return Err(err(
-            at,
-            format!("header needs 8 bytes, {} present", b.len()),
-        ));
-    };
-    let len = usize::from(length);
-    if len < 8 {
-        return Err(err(at, format!("length {len} < 8")));
-    }
-    let Some(tb) = b.get(..len) else {
-        return Err(err(at, format!("length {len} > {} bytes left", b.len())));
-    };
+    let tb = substructure(L, b, at)?;
+    let len = tb.len();
     let mut r = Reader::new(tb, at);
     r.skip(4);
     let (Some(transform_type), Some(()), Some(id)) = (r.u8(), r.skip(1), r.u16()) else {
