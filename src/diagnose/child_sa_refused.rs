@@ -6,8 +6,8 @@
 //! encrypted). IKEv1: after phase 1, Quick Mode is never answered, or is answered only by an
 //! encrypted Informational (the notify that refuses it).
 
-use super::ike_unanswered::unanswered;
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity, exchange_peers};
+use super::ike_unanswered::{unanswered, unanswered_finding};
+use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
 use crate::track::Pair;
 use crate::track::ike::{IkeSa, SaState, x1, x2};
 
@@ -112,17 +112,8 @@ impl Rule for ChildSaRefused {
                 "Phase 1 between {} and {} completed, but the Quick Mode (message ID {:#x}) from {} was {how}",
                 sa.initiator, sa.responder, x.msg_id, x.requester
             );
-            out.push(
-                sa.ispi ^ u64::from(x.msg_id),
-                Finding::new(
-                    &KIND,
-                    Confidence::Inferred,
-                    exchange_peers(sa, x.requester),
-                    (req.times[0], req.last_ts),
-                    summary,
-                )
-                .frames(req.frames.iter().copied()),
-            );
+            let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
+            out.push(scope, finding);
         }
     }
 }

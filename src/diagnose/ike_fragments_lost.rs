@@ -6,8 +6,8 @@
 //! vanishes. An ICMP reassembly-time-exceeded or an incomplete fragment set on the same pair
 //! supports the reading.
 
-use super::ike_unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered};
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Rule, Severity, exchange_peers};
+use super::ike_unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
+use super::{Cx, Emit, FindingKind, Rule, Severity};
 use crate::track::Pair;
 use crate::track::ike::{Exchange, IkeSa, Step};
 
@@ -52,18 +52,8 @@ fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut E
     if !negotiated {
         summary.push_str("; IKE fragmentation (RFC 7383) was not negotiated");
     }
-    let frames = req.frames.iter().copied();
-    out.push(
-        sa.ispi ^ u64::from(x.msg_id),
-        Finding::new(
-            &KIND,
-            Confidence::Inferred,
-            exchange_peers(sa, x.requester),
-            (req.times[0], req.last_ts),
-            summary,
-        )
-        .frames(frames),
-    );
+    let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
+    out.push(scope, finding);
 }
 
 pub struct IkeFragmentsLost;

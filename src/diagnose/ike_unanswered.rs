@@ -92,6 +92,28 @@ pub fn cause(sa: &IkeSa, x: &Exchange, req: &Step) -> Cause {
     Cause::Plain
 }
 
+/// A finding about a request that was never answered: the requester's side first, the span and
+/// frames of its transmissions, and the scope (the exchange) under which it is reported once.
+pub fn unanswered_finding(
+    kind: &'static FindingKind,
+    sa: &IkeSa,
+    x: &Exchange,
+    req: &Step,
+    summary: String,
+) -> (u64, Finding) {
+    (
+        sa.ispi ^ u64::from(x.msg_id),
+        Finding::new(
+            kind,
+            Confidence::Inferred,
+            exchange_peers(sa, x.requester),
+            (req.times[0], req.last_ts),
+            summary,
+        )
+        .frames(req.frames.iter().copied()),
+    )
+}
+
 /// "IKE_AUTH (message ID 1) request from A to B (3468 bytes) was sent 3 times over 2.0 s
 /// (intervals 1.0 s, 1.0 s)".
 pub fn describe(sa: &IkeSa, x: &Exchange, req: &Step) -> String {
@@ -144,19 +166,8 @@ fn report(
             " (not retransmitted either, though the capture went on {tail_secs:.0} s)"
         ));
     }
-    let frames = req.frames.iter().copied();
-    out.push(
-        sa.ispi ^ u64::from(x.msg_id),
-        Finding::new(
-            &KIND,
-            Confidence::Inferred,
-            exchange_peers(sa, x.requester),
-            (req.times[0], req.last_ts),
-            summary,
-        )
-        .severity(severity)
-        .frames(frames),
-    );
+    let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
+    out.push(scope, finding.severity(severity));
 }
 
 pub struct IkeUnanswered;

@@ -5,11 +5,11 @@
 //! in front of that link, which should say so by ICMP (RFC 1191, RFC 8201). When the ICMP is
 //! filtered the sender never learns, and retransmits the same size for ever.
 
-use super::ike_unanswered::{Cause, cause, describe, unanswered};
+use super::ike_unanswered::{Cause, cause, describe, unanswered, unanswered_finding};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, exchange_peers};
+use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
 use crate::event::{Body, Timestamp};
 use crate::hash::KeyedHashState;
 use crate::track::Pair;
@@ -152,17 +152,8 @@ impl Rule for PmtuBlackhole {
                 },
                 req.from
             );
-            out.push(
-                sa.ispi ^ u64::from(x.msg_id),
-                Finding::new(
-                    &KIND,
-                    Confidence::Inferred,
-                    exchange_peers(sa, x.requester),
-                    (req.times[0], req.last_ts),
-                    summary,
-                )
-                .frames(req.frames.iter().copied()),
-            );
+            let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
+            out.push(scope, finding);
         }
     }
 }
