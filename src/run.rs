@@ -127,11 +127,7 @@ impl<'w> Pipeline<'w> {
             decoder: Decoder::new(),
             analyzer: Analyzer::new(),
             findings: Vec::new(),
-            printer: PacketPrinter::new(PacketOptions {
-                json: opts.json,
-                verbose: opts.verbose,
-                frame_numbers: opts.frame_numbers,
-            }),
+            printer: PacketPrinter::new(packet_options(opts)),
             spis: SpiCounter::default(),
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
@@ -150,10 +146,15 @@ impl<'w> Pipeline<'w> {
         self.drain()
     }
 
-    /// Events decoded on another thread, in capture order.
-    pub fn decoded(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
-        for ev in events.drain(..) {
-            self.event(&ev)?;
+    /// Events decoded, and their packet lines rendered, on another thread, in capture order.
+    /// The events stay in the batch, to be freed by the thread that allocated them.
+    pub fn decoded(&mut self, batch: &DecodedBatch) -> io::Result<()> {
+        let mut from = 0;
+        for (ev, &end) in batch.events.iter().zip(&batch.line_ends) {
+            self.analyse(ev);
+            self.out.write_all(&batch.lines[from..end])?;
+            from = end;
+            self.write_findings()?;
         }
         Ok(())
     }
@@ -168,6 +169,15 @@ impl<'w> Pipeline<'w> {
     }
 
     fn event(&mut self, ev: &Event) -> io::Result<()> {
+        self.analyse(ev);
+        if !self.opts.quiet {
+            self.printer.write(self.out, ev)?;
+        }
+        self.write_findings()
+    }
+
+    /// Everything but the packet's own line: counters, tracking, diagnosis, decode errors.
+    fn analyse(&mut self, ev: &Event) {
         self.spis.observe(ev);
         self.analyzer.observe(ev, &mut self.findings);
         if let Body::Malformed(e) = &ev.body {
@@ -178,10 +188,6 @@ impl<'w> Pipeline<'w> {
         {
             self.report_packet_error(ev.pkt.frame, &e.to_string());
         }
-        if !self.opts.quiet {
-            self.printer.write(self.out, ev)?;
-        }
-        self.write_findings()
     }
 
     /// Findings print the moment they are known, after the packet that revealed them.
@@ -278,8 +284,49 @@ fn warn_unsupported_link(source: &str, reported: &mut HashSet<u32>, raw: &RawPac
 /// cost is paid once per batch, not per packet.
 const EVENT_BATCH: usize = 512;
 
+/// Decoded events with their packet lines already rendered (`lines[line_ends[i-1]..line_ends[i]]`
+/// belongs to `events[i]`, empty when the event prints nothing): rendering is a function of the
+/// events alone, so the decode thread does it and the analysis thread only copies bytes.
+#[derive(Default)]
+pub struct DecodedBatch {
+    pub events: Vec<Event>,
+    lines: Vec<u8>,
+    line_ends: Vec<usize>,
+}
+
+impl DecodedBatch {
+    fn with_capacity(events: usize) -> Self {
+        DecodedBatch {
+            events: Vec::with_capacity(events),
+            lines: Vec::with_capacity(events * 64),
+            line_ends: Vec::with_capacity(events),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.lines.clear();
+        self.line_ends.clear();
+    }
+
+    /// Renders the lines of the events from `line_ends.len()` on.
+    fn render(&mut self, printer: Option<&mut PacketPrinter>) -> io::Result<()> {
+        let new = self.line_ends.len()..self.events.len();
+        match printer {
+            Some(p) => {
+                for ev in &self.events[new] {
+                    p.write(&mut self.lines, ev)?;
+                    self.line_ends.push(self.lines.len());
+                }
+            }
+            None => self.line_ends.extend(new.map(|_| self.lines.len())),
+        }
+        Ok(())
+    }
+}
+
 enum Batch {
-    Events(Vec<Event>),
+    Events(DecodedBatch),
     End(DecodeStats, Option<String>),
 }
 
@@ -298,30 +345,36 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
     let name = source.name().to_string();
     let output = output_options(opts);
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
-    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Vec<Event>>(66);
+    // Batches come back to be cleared here: each event's boxed IKE message is freed by the
+    // thread that allocated it (glibc makes a free from another thread dearer).
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<DecodedBatch>(66);
     std::thread::scope(|scope| {
         let worker_name = name.clone();
-        let worker = scope.spawn(move || -> io::Result<()> {
-            let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
-            for batch in rx {
-                match batch {
-                    Batch::Events(mut events) => {
-                        pipeline.decoded(&mut events)?;
-                        let _ = recycle_tx.try_send(events);
-                    }
-                    Batch::End(stats, read_error) => {
-                        pipeline.finish_decoded(stats, read_error)?;
-                        break;
+        // Named so profilers and `top -H` tell the two apart.
+        let worker = std::thread::Builder::new()
+            .name("analysis".into())
+            .spawn_scoped(scope, move || -> io::Result<()> {
+                let stdout = io::stdout();
+                let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+                let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                for batch in rx {
+                    match batch {
+                        Batch::Events(batch) => {
+                            pipeline.decoded(&batch)?;
+                            let _ = recycle_tx.try_send(batch);
+                        }
+                        Batch::End(stats, read_error) => {
+                            pipeline.finish_decoded(stats, read_error)?;
+                            break;
+                        }
                     }
                 }
-            }
-            out.flush()
-        });
+                out.flush()
+            })?;
         let mut decoder = Decoder::new();
         let mut unsupported = HashSet::new();
-        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
+        let mut printer = (!output.quiet).then(|| PacketPrinter::new(packet_options(output)));
         let mut read_error = None;
         let mut read = 0u64;
         let mut worker_gone = false;
@@ -333,7 +386,7 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
                 Ok(Some(raw)) => {
                     read += 1;
                     warn_unsupported_link(&name, &mut unsupported, &raw);
-                    decoder.decode(&raw, &mut batch);
+                    decoder.decode(&raw, &mut batch.events);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -342,10 +395,15 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
                     break;
                 }
             }
-            if batch.len() >= EVENT_BATCH {
-                let next = recycle_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(EVENT_BATCH));
+            if batch.events.len() >= EVENT_BATCH {
+                batch.render(printer.as_mut())?;
+                let next = match recycle_rx.try_recv() {
+                    Ok(mut b) => {
+                        b.clear();
+                        b
+                    }
+                    Err(_) => DecodedBatch::with_capacity(EVENT_BATCH),
+                };
                 if tx
                     .send(Batch::Events(std::mem::replace(&mut batch, next)))
                     .is_err()
@@ -357,7 +415,8 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
             }
         }
         if !worker_gone {
-            decoder.finish(&mut batch);
+            decoder.finish(&mut batch.events);
+            batch.render(printer.as_mut())?;
             let _ = tx.send(Batch::Events(batch));
             let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
         }
@@ -373,6 +432,14 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
             }
         })
     })
+}
+
+fn packet_options(opts: OutputOptions) -> PacketOptions {
+    PacketOptions {
+        json: opts.json,
+        verbose: opts.verbose,
+        frame_numbers: opts.frame_numbers,
+    }
 }
 
 fn output_options(opts: &FileOptions) -> OutputOptions {
