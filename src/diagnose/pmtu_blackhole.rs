@@ -7,7 +7,6 @@
 
 use super::ike_unanswered::{Cause, cause, describe, unanswered, unanswered_finding};
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
 use crate::event::{Body, Timestamp};
@@ -51,7 +50,7 @@ struct EspRun {
 
 #[derive(Default)]
 pub struct PmtuBlackhole {
-    esp: HashMap<(IpAddr, IpAddr, u32), EspRun, KeyedHashState>,
+    esp: HashMap<crate::track::esp::EspKey, EspRun, KeyedHashState>,
 }
 
 impl PmtuBlackhole {
@@ -63,7 +62,11 @@ impl PmtuBlackhole {
         }
         let run = self
             .esp
-            .entry((ev.flow.src, ev.flow.dst, e.spi))
+            .entry(crate::track::esp::EspKey {
+                src: ev.flow.src,
+                dst: ev.flow.dst,
+                spi: e.spi,
+            })
             .or_default();
         let len = ev.ip.total_len;
         // Only packets a router may not fragment can fall into a black hole.

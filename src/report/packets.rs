@@ -30,7 +30,7 @@ pub struct PacketOptions {
 
 pub struct PacketPrinter {
     opts: PacketOptions,
-    esp_seen: HashSet<(IpAddr, IpAddr, u32), crate::hash::KeyedHashState>,
+    esp_seen: HashSet<crate::track::esp::EspKey, crate::hash::KeyedHashState>,
     line: String,
 }
 
@@ -53,7 +53,11 @@ impl PacketPrinter {
                 if self.esp_seen.len() >= ESP_SEEN_CAP {
                     self.esp_seen.clear();
                 }
-                self.esp_seen.insert((ev.flow.src, ev.flow.dst, e.spi))
+                self.esp_seen.insert(crate::track::esp::EspKey {
+                    src: ev.flow.src,
+                    dst: ev.flow.dst,
+                    spi: e.spi,
+                })
             }
             Body::Ah(_) | Body::Fragment(_) => self.opts.verbose > 0,
             _ => true,

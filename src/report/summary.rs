@@ -36,7 +36,7 @@ pub struct SpiCount {
 
 #[derive(Default)]
 pub struct SpiCounter {
-    spis: HashMap<(IpAddr, IpAddr, u32), SpiCount, crate::hash::KeyedHashState>,
+    spis: HashMap<crate::track::esp::EspKey, SpiCount, crate::hash::KeyedHashState>,
     pub not_counted: u64,
 }
 
@@ -45,7 +45,11 @@ impl SpiCounter {
         let Body::Esp(e) = &ev.body else {
             return;
         };
-        let key = (ev.flow.src, ev.flow.dst, e.spi);
+        let key = crate::track::esp::EspKey {
+            src: ev.flow.src,
+            dst: ev.flow.dst,
+            spi: e.spi,
+        };
         if let Some(c) = self.spis.get_mut(&key) {
             c.packets += 1;
             c.bytes += u64::from(e.len);

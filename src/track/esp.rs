@@ -14,11 +14,19 @@ use crate::event::Timestamp;
 /// How far behind the highest sequence number a packet may arrive and still be placed.
 const WINDOW: u32 = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EspKey {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub spi: u32,
+}
+
+impl std::hash::Hash for EspKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::hash::hash_addr_pair(&self.src, &self.dst, h);
+        h.write_u32(self.spi);
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

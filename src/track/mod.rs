@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::decode::ike::{IkeMessage, PayloadBody};
-use crate::event::{Body, Event, Timestamp};
+use crate::event::{Body, EspInfo, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use hist::Histogram;
 use ike::{IkeSa, Msg, Placed, SaState, Wire, n, x1, x2};
@@ -49,10 +49,17 @@ impl Default for Limits {
 }
 
 /// The two outer addresses of a tunnel, in a fixed order (`a < b`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PairKey {
     pub a: IpAddr,
     pub b: IpAddr,
+}
+
+impl std::hash::Hash for PairKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::hash::hash_addr_pair(&self.a, &self.b, h);
+    }
 }
 
 impl PairKey {
@@ -449,10 +456,7 @@ impl Tracker {
         self.sweep(ev.pkt.ts, &mut up);
         match &ev.body {
             Body::Ike(m) => self.ike(ev, m, &mut up),
-            Body::Esp(e) => {
-                let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
-                self.on_esp(ev, e.spi, e.seq, e.len, e.udp_encapsulated, side, &mut up);
-            }
+            Body::Esp(e) => self.on_esp(ev, e, &mut up),
             Body::Ah(a) => {
                 let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
@@ -515,17 +519,14 @@ impl Tracker {
                         dst: ev.flow.dst,
                         spi,
                     };
-                    if self.esps.touch(&key).is_none()
-                        && let Some(old) = self
-                            .esps
-                            .insert(key, EspSa::new(key, ev.pkt.ts, ev.pkt.frame, seq))
-                    {
+                    let (e, _, old) = self.esps.touch_or_insert_with(&key, || {
+                        EspSa::new(key, ev.pkt.ts, ev.pkt.frame, seq)
+                    });
+                    if let Some(old) = old {
                         up.closed_esp.push(old);
                     }
-                    if let Some(e) = self.esps.get_mut(&key) {
-                        up.seq = Some(e.sequence(ev.pkt.frame, seq));
-                        up.esp = Some(key);
-                    }
+                    up.seq = Some(e.sequence(ev.pkt.frame, seq));
+                    up.esp = Some(key);
                 }
             }
             Body::FragmentsIncomplete(inc) => {
@@ -542,24 +543,44 @@ impl Tracker {
     }
 
     fn pair_entry(&mut self, key: PairKey, ev: &Event, up: &mut Update) -> &mut Pair {
-        if self.pairs.touch(&key).is_none()
-            && let Some((_, old)) = self
-                .pairs
-                .insert(key, Pair::new(key, ev.pkt.ts, ev.pkt.frame))
-        {
+        Self::pair_in(&mut self.pairs, key, ev, up)
+    }
+
+    /// [`Tracker::pair_entry`] borrowing only the pair table, so that the caller may hold an
+    /// entry of another table at the same time.
+    fn pair_in<'a>(
+        pairs: &'a mut Lru<PairKey, Pair>,
+        key: PairKey,
+        ev: &Event,
+        up: &mut Update,
+    ) -> &'a mut Pair {
+        let (p, _, old) =
+            pairs.touch_or_insert_with(&key, || Pair::new(key, ev.pkt.ts, ev.pkt.frame));
+        if let Some((_, old)) = old {
             up.closed_pairs.push(old);
         }
-        self.pairs.get_mut(&key).expect("just inserted")
+        p
     }
 
     /// Touches the pair of a packet from `src` to `dst`; returns the sender's side.
     fn touch_pair(&mut self, ev: &Event, src: IpAddr, dst: IpAddr, up: &mut Update) -> usize {
+        Self::touch_pair_in(&mut self.pairs, ev, src, dst, up).1
+    }
+
+    /// Touches the pair of a packet from `src` to `dst`: the pair and the sender's side.
+    fn touch_pair_in<'a>(
+        pairs: &'a mut Lru<PairKey, Pair>,
+        ev: &Event,
+        src: IpAddr,
+        dst: IpAddr,
+        up: &mut Update,
+    ) -> (&'a mut Pair, usize) {
         let (key, _) = PairKey::of(src, dst);
         let side = key.side(src);
-        let p = self.pair_entry(key, ev, up);
+        let p = Self::pair_in(pairs, key, ev, up);
         p.touch(ev, Some(side));
         up.pair = Some(key);
-        side
+        (p, side)
     }
 
     fn sweep(&mut self, now: Timestamp, up: &mut Update) {
@@ -595,107 +616,90 @@ impl Tracker {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_esp(
-        &mut self,
-        ev: &Event,
-        spi: u32,
-        seq: u32,
-        len: u32,
-        udp: bool,
-        side: usize,
-        up: &mut Update,
-    ) {
+    /// The hot path: one lookup in each table the packet touches (ESP SA, pair, and the IKE SA
+    /// it is bound to), each entry borrowed once.
+    fn on_esp(&mut self, ev: &Event, esp: &EspInfo, up: &mut Update) {
+        let (spi, len, udp) = (esp.spi, esp.len, esp.udp_encapsulated);
+        let ts = ev.pkt.ts;
+        let (p, side) = Self::touch_pair_in(&mut self.pairs, ev, ev.flow.src, ev.flow.dst, up);
         let key = EspKey {
             src: ev.flow.src,
             dst: ev.flow.dst,
             spi,
         };
-        let ts = ev.pkt.ts;
-        if self.esps.touch(&key).is_none()
-            && let Some(old) = self
-                .esps
-                .insert(key, EspSa::new(key, ts, ev.pkt.frame, seq))
-        {
+        let (e, _, old) = self
+            .esps
+            .touch_or_insert_with(&key, || EspSa::new(key, ts, ev.pkt.frame, esp.seq));
+        if let Some(old) = old {
             up.closed_esp.push(old);
         }
-        let e = self.esps.get_mut(&key).expect("present");
         e.udp_encapsulated |= udp;
-        let verdict = e.observe(
+        up.seq = Some(e.observe(
             ts,
             ev.pkt.frame,
-            seq,
+            esp.seq,
             len,
             ev.ip.total_len,
             ev.ip.fragments > 0,
-        );
+        ));
         up.esp = Some(key);
-        up.seq = Some(verdict);
-        let Some(pk) = up.pair else { return };
-        let mut bind = None;
-        if let Some(p) = self.pairs.get_mut(&pk) {
-            p.esp_packets[side] += 1;
-            p.esp_bytes[side] += u64::from(len);
-            if p.esp_first_frame[side] == 0 {
-                p.esp_first_frame[side] = ev.pkt.frame;
+        let pk = p.key;
+        p.esp_packets[side] += 1;
+        p.esp_bytes[side] += u64::from(len);
+        if p.esp_first_frame[side] == 0 {
+            p.esp_first_frame[side] = ev.pkt.frame;
+        }
+        p.esp_in_udp |= udp;
+        if ev.ip.fragments > 0 {
+            p.esp_fragmented += 1;
+            push_capped(
+                &mut p.esp_frag_frames,
+                ev.ip.first_fragment_frame,
+                MAX_FRAMES,
+            );
+            push_capped(&mut p.esp_frag_frames, ev.pkt.frame, MAX_FRAMES);
+        }
+        let bind = p.current_sa;
+        if let Some(c) = p
+            .children
+            .iter_mut()
+            .rev()
+            .find(|c| c.spi == spi && c.src == ev.flow.src)
+        {
+            c.packets += 1;
+            c.bytes += u64::from(len);
+            if ts > c.last_ts {
+                c.last_ts = ts;
             }
-            p.esp_in_udp |= udp;
-            if ev.ip.fragments > 0 {
-                p.esp_fragmented += 1;
-                push_capped(
-                    &mut p.esp_frag_frames,
-                    ev.ip.first_fragment_frame,
-                    MAX_FRAMES,
-                );
-                push_capped(&mut p.esp_frag_frames, ev.pkt.frame, MAX_FRAMES);
+        } else {
+            if p.children.len() >= MAX_CHILD_LOG {
+                p.children.pop_front();
             }
-            bind = p.current_sa;
-            if let Some(c) = p
-                .children
-                .iter_mut()
-                .find(|c| c.spi == spi && c.src == ev.flow.src)
-            {
-                c.packets += 1;
-                c.bytes += u64::from(len);
-                if ts > c.last_ts {
-                    c.last_ts = ts;
-                }
-            } else {
-                if p.children.len() >= MAX_CHILD_LOG {
-                    p.children.pop_front();
-                }
-                p.children.push_back(ChildSummary {
-                    spi,
-                    src: ev.flow.src,
-                    dst: ev.flow.dst,
-                    ike_ispi: bind,
-                    packets: 1,
-                    bytes: u64::from(len),
-                    first_ts: ts,
-                    last_ts: ts,
-                });
-            }
+            p.children.push_back(ChildSummary {
+                spi,
+                src: ev.flow.src,
+                dst: ev.flow.dst,
+                ike_ispi: bind,
+                packets: 1,
+                bytes: u64::from(len),
+                first_ts: ts,
+                last_ts: ts,
+            });
         }
         // ESP after authentication proves the IKE SA (and a Child SA) came up.
-        if let Some(ispi) = bind {
-            let sk = SaKey { pair: pk, ispi };
-            if let Some(sa) = self.sas.get_mut(&sk) {
-                let gap = sa.heard(ev.flow.src, ts);
-                if let Some(p) = self.pairs.get_mut(&pk) {
-                    p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
-                }
-                let before = sa.state;
-                sa.esp_after_auth = true;
-                sa.set_state(Msg::Used, ts);
-                // Only a state change needs the pair's log updated (ESP is the hot path).
-                if before != sa.state {
-                    up.transition = Some((before, sa.state));
-                    let sum = SaSummary::of(sa);
-                    if let Some(p) = self.pairs.get_mut(&pk) {
-                        p.log_sa(sum);
-                    }
-                }
-            }
+        let Some(ispi) = bind else { return };
+        let Some(sa) = self.sas.get_mut(&SaKey { pair: pk, ispi }) else {
+            return;
+        };
+        let gap = sa.heard(ev.flow.src, ts);
+        p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
+        let before = sa.state;
+        sa.esp_after_auth = true;
+        sa.set_state(Msg::Used, ts);
+        // Only a state change needs the pair's log updated (ESP is the hot path).
+        if before != sa.state {
+            up.transition = Some((before, sa.state));
+            p.log_sa(SaSummary::of(sa));
         }
     }
 
@@ -751,7 +755,7 @@ impl Tracker {
             pair: pk,
             ispi: m.ispi,
         };
-        if self.sas.touch(&key).is_none() {
+        let (sa, new_sa, old) = self.sas.touch_or_insert_with(&key, || {
             // Who initiated: IKEv2 says so (I flag); IKEv1's first message has no responder
             // cookie. Otherwise assume the sender of the first message seen.
             let sender_is_initiator = if m.version == 2 {
@@ -764,14 +768,13 @@ impl Tracker {
             } else {
                 ((dst, ev.flow.dport), (src, ev.flow.sport))
             };
-            let sa = IkeSa::new(m.version, m.ispi, i, r, ts, ev.pkt.frame);
-            if let Some(old) = self.sas.insert(key, sa) {
-                up.closed_sas.push(old);
-            }
-            up.new_sa = true;
+            IkeSa::new(m.version, m.ispi, i, r, ts, ev.pkt.frame)
+        });
+        if let Some(old) = old {
+            up.closed_sas.push(old);
         }
+        up.new_sa = new_sa;
         up.sa = Some(key);
-        let sa = self.sas.get_mut(&key).expect("present");
         if ts > sa.last_ts {
             sa.last_ts = ts;
         }
