@@ -42,7 +42,7 @@ pub fn run(opts: Options) -> ExitCode {
     if let Options::File(f) = &opts
         && f.threads > 1
     {
-        return match run_file_threaded(f) {
+        return match run_file_threaded(f, io::stdout(), RENDER_HERE_QUEUED) {
             Ok(code) => code,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
@@ -146,15 +146,26 @@ impl<'w> Pipeline<'w> {
         self.drain()
     }
 
-    /// Events decoded, and their packet lines rendered, on another thread, in capture order.
-    /// The events stay in the batch, to be freed by the thread that allocated them.
+    /// Events decoded on another thread, in capture order, with their lines when that thread
+    /// rendered them. The events stay in the batch, to be freed by the thread that allocated
+    /// them.
     pub fn decoded(&mut self, batch: &DecodedBatch) -> io::Result<()> {
-        let mut from = 0;
-        for (ev, &end) in batch.events.iter().zip(&batch.line_ends) {
-            self.analyse(ev);
-            self.out.write_all(&batch.lines[from..end])?;
-            from = end;
-            self.write_findings()?;
+        if batch.rendered {
+            let mut from = 0;
+            for (ev, &end) in batch.events.iter().zip(&batch.line_ends) {
+                self.analyse(ev);
+                self.out.write_all(&batch.lines[from..end])?;
+                from = end;
+                self.write_findings()?;
+            }
+        } else {
+            for (ev, &print) in batch.events.iter().zip(&batch.prints) {
+                self.analyse(ev);
+                if print {
+                    self.printer.render(self.out, ev)?;
+                }
+                self.write_findings()?;
+            }
         }
         Ok(())
     }
@@ -284,12 +295,15 @@ fn warn_unsupported_link(source: &str, reported: &mut HashSet<u32>, raw: &RawPac
 /// cost is paid once per batch, not per packet.
 const EVENT_BATCH: usize = 512;
 
-/// Decoded events with their packet lines already rendered (`lines[line_ends[i-1]..line_ends[i]]`
-/// belongs to `events[i]`, empty when the event prints nothing): rendering is a function of the
-/// events alone, so the decode thread does it and the analysis thread only copies bytes.
+/// Decoded events, which of them print a line, and maybe those lines already rendered
+/// (`lines[line_ends[i-1]..line_ends[i]]` belongs to `events[i]`). Which events print depends on
+/// the event stream (the first ESP packet of each SA), so the decode thread decides; the lines
+/// themselves depend on each event alone, so whichever thread has time renders them.
 #[derive(Default)]
 pub struct DecodedBatch {
     pub events: Vec<Event>,
+    prints: Vec<bool>,
+    rendered: bool,
     lines: Vec<u8>,
     line_ends: Vec<usize>,
 }
@@ -298,6 +312,8 @@ impl DecodedBatch {
     fn with_capacity(events: usize) -> Self {
         DecodedBatch {
             events: Vec::with_capacity(events),
+            prints: Vec::with_capacity(events),
+            rendered: false,
             lines: Vec::with_capacity(events * 64),
             line_ends: Vec::with_capacity(events),
         }
@@ -305,25 +321,40 @@ impl DecodedBatch {
 
     fn clear(&mut self) {
         self.events.clear();
+        self.prints.clear();
+        self.rendered = false;
         self.lines.clear();
         self.line_ends.clear();
     }
 
-    /// Renders the lines of the events from `line_ends.len()` on.
-    fn render(&mut self, printer: Option<&mut PacketPrinter>) -> io::Result<()> {
-        let new = self.line_ends.len()..self.events.len();
+    /// Decides which of the events from `prints.len()` on print a line.
+    fn choose(&mut self, printer: Option<&mut PacketPrinter>) {
+        let new = self.prints.len()..self.events.len();
         match printer {
             Some(p) => {
                 for ev in &self.events[new] {
-                    p.write(&mut self.lines, ev)?;
-                    self.line_ends.push(self.lines.len());
+                    self.prints.push(p.wants(ev));
                 }
             }
-            None => self.line_ends.extend(new.map(|_| self.lines.len())),
+            None => self.prints.extend(new.map(|_| false)),
         }
+    }
+
+    /// Renders every chosen event's line.
+    fn render(&mut self, printer: &mut PacketPrinter) -> io::Result<()> {
+        for (ev, &print) in self.events.iter().zip(&self.prints) {
+            if print {
+                printer.render(&mut self.lines, ev)?;
+            }
+            self.line_ends.push(self.lines.len());
+        }
+        self.rendered = true;
         Ok(())
     }
 }
+
+/// Batches waiting for the analysis thread from which the decode thread renders lines itself.
+const RENDER_HERE_QUEUED: usize = 8;
 
 enum Batch {
     Events(DecodedBatch),
@@ -334,7 +365,14 @@ enum Batch {
 /// same order as one thread would (the output is byte for byte the same). Pays when the
 /// analysis is a large part of the work: most packets cost the decoder a few nanoseconds, each
 /// IPsec event costs the tracker and the reporter far more.
-fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
+///
+/// `render_here_queued`: batches waiting for the analysis thread from which the decode thread
+/// renders packet lines itself (a parameter so tests can force either thread to render).
+fn run_file_threaded<W: Write + Send>(
+    opts: &FileOptions,
+    out: W,
+    render_here_queued: usize,
+) -> io::Result<ExitCode> {
     let mut source = match FileSource::open(&opts.path) {
         Ok(s) => s,
         Err(e) => {
@@ -354,8 +392,7 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
         let worker = std::thread::Builder::new()
             .name("analysis".into())
             .spawn_scoped(scope, move || -> io::Result<()> {
-                let stdout = io::stdout();
-                let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+                let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
                 for batch in rx {
                     match batch {
@@ -396,7 +433,13 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
                 }
             }
             if batch.events.len() >= EVENT_BATCH {
-                batch.render(printer.as_mut())?;
+                batch.choose(printer.as_mut());
+                // Batches piling up: the analysis thread is the slower one, so this one renders.
+                if let Some(p) = printer.as_mut()
+                    && tx.len() >= render_here_queued
+                {
+                    batch.render(p)?;
+                }
                 let next = match recycle_rx.try_recv() {
                     Ok(mut b) => {
                         b.clear();
@@ -416,7 +459,12 @@ fn run_file_threaded(opts: &FileOptions) -> io::Result<ExitCode> {
         }
         if !worker_gone {
             decoder.finish(&mut batch.events);
-            batch.render(printer.as_mut())?;
+            batch.choose(printer.as_mut());
+            if let Some(p) = printer.as_mut()
+                && tx.len() >= render_here_queued
+            {
+                batch.render(p)?;
+            }
             let _ = tx.send(Batch::Events(batch));
             let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
         }
@@ -487,4 +535,44 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(path: &str, threads: usize) -> FileOptions {
+        FileOptions {
+            path: path.to_string(),
+            count: None,
+            verbose: 0,
+            frame_numbers: false,
+            quiet: false,
+            json: true,
+            threads,
+        }
+    }
+
+    /// Whichever thread renders the packet lines, the output is the one-thread output, byte for
+    /// byte (the run picks the thread by load, so both ways are forced here).
+    #[test]
+    fn either_thread_may_render_the_lines() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/lab/pcaps");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(files.len() > 10);
+        for f in files.iter().take(12) {
+            let path = f.to_str().unwrap();
+            let mut one = Vec::new();
+            run_file(&options(path, 1), &mut one).unwrap();
+            for queued in [0, usize::MAX] {
+                let mut two = Vec::new();
+                run_file_threaded(&options(path, 2), &mut two, queued).unwrap();
+                assert!(one == two, "{path}: render_here_queued {queued}");
+            }
+        }
+    }
 }

@@ -44,7 +44,8 @@ impl PacketPrinter {
     }
 
     /// Whether this event gets a line at all (ESP only the first time its SPI is seen unless -v).
-    fn wants(&mut self, ev: &Event) -> bool {
+    /// The only stateful part of printing: [`PacketPrinter::render`] depends on the event alone.
+    pub fn wants(&mut self, ev: &Event) -> bool {
         match &ev.body {
             Body::Esp(e) => {
                 if self.opts.verbose > 0 {
@@ -68,6 +69,11 @@ impl PacketPrinter {
         if !self.wants(ev) {
             return Ok(());
         }
+        self.render(w, ev)
+    }
+
+    /// The event's line, whether or not [`PacketPrinter::wants`] it.
+    pub fn render(&mut self, w: &mut dyn Write, ev: &Event) -> io::Result<()> {
         if self.opts.json {
             if let Some(done) = write_packet_json(w, ev, self.opts.verbose) {
                 return done;
