@@ -607,12 +607,19 @@ impl Analyzer {
                 r.pair_closed(p, &mut em);
             }
         }
-        let new: Vec<Finding> = out[start..].to_vec();
+        let new: Vec<(PairKey, &'static str)> = if up.closed_pairs.is_empty() {
+            Vec::new()
+        } else {
+            out[start..]
+                .iter()
+                .map(|f| (f.peers.key(), f.kind))
+                .collect()
+        };
         for p in up.closed_pairs {
             let mut p = p;
-            for f in &new {
-                if f.peers.key() == p.key {
-                    p.note_finding(f.kind);
+            for &(key, kind) in &new {
+                if key == p.key {
+                    p.note_finding(kind);
                 }
             }
             if self.gone.len() >= self.max_gone {
@@ -655,9 +662,9 @@ impl Analyzer {
                 r.finish(&self.tracker, &mut em);
             }
         }
-        out[start..].sort_by(|a, b| {
-            (a.first_ts, a.kind, a.peers.strings()).cmp(&(b.first_ts, b.kind, b.peers.strings()))
-        });
+        // The peers' text is part of the order (it is what the reader sees): made once per
+        // finding, not once per comparison.
+        out[start..].sort_by_cached_key(|f| (f.first_ts, f.kind, f.peers.strings()));
         self.note(&out[start..]);
     }
 

@@ -12,36 +12,24 @@ use crate::diagnose::{Finding, FindingKind, Peers, TunnelSummary, catalogue};
 use crate::event::Timestamp;
 
 /// Epoch seconds as a JSON number with exactly six decimals. serde_json would print an `f64`
-/// in its shortest form (`1700000000.5`), so the value goes out as a marked string and
-/// [`write_line`] turns it into the bare number text.
+/// in its shortest form (`1700000000.5`), so the number's text goes out as a raw value.
 struct Epoch(Timestamp);
-
-const EPOCH_MARK: &str = "\u{1}epoch:";
 
 impl Serialize for Epoch {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let micros = self.0.nanos / 1000;
-        s.serialize_str(&format!("{EPOCH_MARK}{}.{micros:06}", self.0.secs))
+        let text = format!("{}.{micros:06}", self.0.secs);
+        serde_json::value::RawValue::from_string(text)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
 }
 
-/// Serializes `v` as one line, unquoting the [`Epoch`] markers.
+/// Serializes `v` as one line.
 fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
-    let text = serde_json::to_string(v).map_err(io::Error::other)?;
-    // The control character is escaped by serde_json as \u0001; nothing else produces it.
-    let quoted = "\"\\u0001epoch:";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find(quoted) {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + quoted.len()..];
-        let end = rest.find('"').unwrap_or(rest.len());
-        out.push_str(&rest[..end]);
-        rest = rest.get(end + 1..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out.push('\n');
-    w.write_all(out.as_bytes())
+    // `?` keeps an I/O error's kind (a closed pipe ends the run quietly).
+    serde_json::to_writer(&mut *w, v)?;
+    w.write_all(b"\n")
 }
 
 #[derive(Serialize)]
