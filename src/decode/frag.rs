@@ -112,7 +112,7 @@ impl Default for Limits {
 }
 
 pub struct FragTable {
-    sets: HashMap<FragKey, FragSet>,
+    sets: HashMap<FragKey, FragSet, crate::hash::KeyedHashState>,
     /// Insertion order for eviction; entries whose generation no longer matches are stale.
     order: VecDeque<(FragKey, u64)>,
     bytes: usize,
@@ -130,7 +130,7 @@ pub fn is_ipsec_port(port: u16) -> bool {
 impl FragTable {
     pub fn new(limits: Limits) -> Self {
         FragTable {
-            sets: HashMap::new(),
+            sets: HashMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             limits,

@@ -61,6 +61,10 @@ pub struct EspSa {
     window: u64,
     /// Sequence numbers taken in (packets, plus first fragments of packets never completed).
     sequenced: u64,
+    /// Where this SA's entry was last seen in its pair's child log, counted from the first
+    /// entry ever logged (see `Pair::children_dropped`); a hint, checked before use.
+    #[serde(skip)]
+    pub(crate) child_log_index: u64,
 }
 
 impl EspSa {
@@ -88,6 +92,7 @@ impl EspSa {
             udp_encapsulated: false,
             window: 0,
             sequenced: 0,
+            child_log_index: u64::MAX,
         }
     }
 

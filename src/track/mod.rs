@@ -236,6 +236,9 @@ pub struct Pair {
     pub rtt: Histogram,
     pub sas: VecDeque<SaSummary>,
     pub children: VecDeque<ChildSummary>,
+    /// Entries ever dropped from the front of `children`: entry `i` was the `dropped + i`th
+    /// ever logged, which is what [`EspSa`]s remember to find theirs without a scan.
+    children_dropped: u64,
     pub child_exchanges: u32,
     pub deletes: u32,
     pub established_ever: bool,
@@ -285,6 +288,7 @@ impl Pair {
             rtt: Histogram::default(),
             sas: VecDeque::new(),
             children: VecDeque::new(),
+            children_dropped: 0,
             child_exchanges: 0,
             deletes: 0,
             established_ever: false,
@@ -660,32 +664,43 @@ impl Tracker {
             push_capped(&mut p.esp_frag_frames, ev.pkt.frame, MAX_FRAMES);
         }
         let bind = p.current_sa;
-        if let Some(c) = p
-            .children
-            .iter_mut()
-            .rev()
-            .find(|c| c.spi == spi && c.src == ev.flow.src)
-        {
-            c.packets += 1;
-            c.bytes += u64::from(len);
-            if ts > c.last_ts {
-                c.last_ts = ts;
+        let is_this = |c: &ChildSummary| c.spi == spi && c.src == ev.flow.src;
+        // The SA's own entry, where it said it was; a scan only when the log moved on.
+        let at = e
+            .child_log_index
+            .checked_sub(p.children_dropped)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| p.children.get(i).is_some_and(is_this))
+            .or_else(|| p.children.iter().rposition(is_this));
+        let at = match at {
+            Some(i) => {
+                let c = &mut p.children[i];
+                c.packets += 1;
+                c.bytes += u64::from(len);
+                if ts > c.last_ts {
+                    c.last_ts = ts;
+                }
+                i
             }
-        } else {
-            if p.children.len() >= MAX_CHILD_LOG {
-                p.children.pop_front();
+            None => {
+                if p.children.len() >= MAX_CHILD_LOG {
+                    p.children.pop_front();
+                    p.children_dropped += 1;
+                }
+                p.children.push_back(ChildSummary {
+                    spi,
+                    src: ev.flow.src,
+                    dst: ev.flow.dst,
+                    ike_ispi: bind,
+                    packets: 1,
+                    bytes: u64::from(len),
+                    first_ts: ts,
+                    last_ts: ts,
+                });
+                p.children.len() - 1
             }
-            p.children.push_back(ChildSummary {
-                spi,
-                src: ev.flow.src,
-                dst: ev.flow.dst,
-                ike_ispi: bind,
-                packets: 1,
-                bytes: u64::from(len),
-                first_ts: ts,
-                last_ts: ts,
-            });
-        }
+        };
+        e.child_log_index = p.children_dropped + at as u64;
         // ESP after authentication proves the IKE SA (and a Child SA) came up.
         let Some(ispi) = bind else { return };
         let Some(sa) = self.sas.get_mut(&SaKey { pair: pk, ispi }) else {
@@ -1012,4 +1027,43 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
         return None;
     }
     Some((v.sender_translated, v.receiver_translated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::testutil::{A, B, Script, ip};
+
+    /// More SPIs on one pair than the child log keeps, each sending in turns: every entry still
+    /// in the log counts exactly its own packets, whether found by its SA's hint or by a scan.
+    #[test]
+    fn child_log_counts_survive_its_front_being_dropped() {
+        let spis = MAX_CHILD_LOG as u32 + 8;
+        let rounds = 5u32;
+        let mut s = Script::default();
+        let mut ms = 0;
+        for round in 0..rounds {
+            // The first SPIs send only in the first round, so they leave the log for good.
+            let from = if round == 0 { 0 } else { 8 };
+            for spi in from..spis {
+                s.esp(ms, A, B, 0x1000 + spi, round + 1);
+                ms += 1;
+            }
+        }
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        let (key, _) = PairKey::of(ip(A), ip(B));
+        let p = t.pair(&key).expect("pair");
+        assert_eq!(p.children.len(), MAX_CHILD_LOG);
+        assert_eq!(p.children_dropped, 8);
+        for c in &p.children {
+            assert_eq!(c.packets, u64::from(rounds), "SPI {:#x}", c.spi);
+            assert_eq!(c.bytes, u64::from(rounds) * 120);
+        }
+        let logged: Vec<u32> = p.children.iter().map(|c| c.spi).collect();
+        let want: Vec<u32> = (8..spis).map(|s| 0x1000 + s).collect();
+        assert_eq!(logged, want);
+    }
 }
