@@ -355,3 +355,41 @@ proptest! {
         }
     }
 }
+
+/// A regular file is mapped, a stream is read: cut anywhere, both give the same packets and
+/// the same error, word for word.
+#[test]
+fn a_mapped_file_and_a_stream_agree_at_every_cut() {
+    let dir = std::env::temp_dir().join(format!("ike-sniff-cuts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["esp.pcapng", "be-usec.pcap", "two-interfaces.pcapng"] {
+        let file = bytes(name);
+        let cut_path = dir.join(name);
+        let cut_name = cut_path.to_str().unwrap().to_string();
+        for len in (0..=file.len()).step_by(3) {
+            std::fs::write(&cut_path, &file[..len]).unwrap();
+            let stream =
+                FileSource::from_reader(&cut_name, Box::new(io::Cursor::new(file[..len].to_vec())));
+            let mapped = FileSource::open(&cut_name);
+            match (stream, mapped) {
+                (Ok(mut s), Ok(mut m)) => {
+                    let (sf, se) = read_all(&mut s);
+                    let (mf, me) = read_all(&mut m);
+                    assert_eq!(mf, sf, "{name} cut at {len}");
+                    assert_eq!(
+                        me.map(|e| e.to_string()),
+                        se.map(|e| e.to_string()),
+                        "{name} cut at {len}"
+                    );
+                }
+                (Err(s), Err(m)) => assert_eq!(m.to_string(), s.to_string(), "{name} at {len}"),
+                (s, m) => panic!(
+                    "{name} cut at {len}: stream {:?}, mapped {:?}",
+                    s.is_ok(),
+                    m.is_ok()
+                ),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
