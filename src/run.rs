@@ -150,22 +150,23 @@ impl<'w> Pipeline<'w> {
     /// rendered them. The events stay in the batch, to be freed by the thread that allocated
     /// them.
     pub fn decoded(&mut self, batch: &DecodedBatch) -> io::Result<()> {
-        if batch.rendered {
-            let mut from = 0;
-            for (ev, &end) in batch.events.iter().zip(&batch.line_ends) {
-                self.analyse(ev);
+        let mut from = 0;
+        for (i, (ev, &print)) in batch.events.iter().zip(&batch.prints).enumerate() {
+            self.analyse(ev);
+            let print = match print {
+                Print::InOrder => self.printer.wants(ev),
+                Print::Yes => !batch.rendered,
+                Print::No => false,
+            };
+            if batch.rendered {
+                let end = batch.line_ends[i];
                 self.out.write_all(&batch.lines[from..end])?;
                 from = end;
-                self.write_findings()?;
             }
-        } else {
-            for (ev, &print) in batch.events.iter().zip(&batch.prints) {
-                self.analyse(ev);
-                if print {
-                    self.printer.render(self.out, ev)?;
-                }
-                self.write_findings()?;
+            if print {
+                self.printer.render(self.out, ev)?;
             }
+            self.write_findings()?;
         }
         Ok(())
     }
@@ -295,14 +296,24 @@ fn warn_unsupported_link(source: &str, reported: &mut HashSet<u32>, raw: &RawPac
 /// cost is paid once per batch, not per packet.
 const EVENT_BATCH: usize = 512;
 
+/// Whether an event prints a line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Print {
+    No,
+    Yes,
+    /// Decided by the analysis thread, in order: an ESP packet prints only as the first of its
+    /// SA, which depends on the packets before it.
+    InOrder,
+}
+
 /// Decoded events, which of them print a line, and maybe those lines already rendered
-/// (`lines[line_ends[i-1]..line_ends[i]]` belongs to `events[i]`). Which events print depends on
-/// the event stream (the first ESP packet of each SA), so the decode thread decides; the lines
-/// themselves depend on each event alone, so whichever thread has time renders them.
+/// (`lines[line_ends[i-1]..line_ends[i]]` belongs to `events[i]`). A line depends on its event
+/// alone, so whichever thread has time renders it; whether an ESP packet prints depends on the
+/// stream, so the analysis thread, which sees every event in order, decides and renders those.
 #[derive(Default)]
 pub struct DecodedBatch {
     pub events: Vec<Event>,
-    prints: Vec<bool>,
+    prints: Vec<Print>,
     rendered: bool,
     lines: Vec<u8>,
     line_ends: Vec<usize>,
@@ -327,23 +338,28 @@ impl DecodedBatch {
         self.line_ends.clear();
     }
 
-    /// Decides which of the events from `prints.len()` on print a line.
-    fn choose(&mut self, printer: Option<&mut PacketPrinter>) {
+    /// Decides which of the events from `prints.len()` on print a line, where the event alone
+    /// decides it.
+    fn choose(&mut self, printer: Option<&PacketPrinter>) {
         let new = self.prints.len()..self.events.len();
         match printer {
             Some(p) => {
                 for ev in &self.events[new] {
-                    self.prints.push(p.wants(ev));
+                    self.prints.push(match p.wants_alone(ev) {
+                        Some(true) => Print::Yes,
+                        Some(false) => Print::No,
+                        None => Print::InOrder,
+                    });
                 }
             }
-            None => self.prints.extend(new.map(|_| false)),
+            None => self.prints.extend(new.map(|_| Print::No)),
         }
     }
 
-    /// Renders every chosen event's line.
+    /// Renders the line of every event that prints one, except those decided in order.
     fn render(&mut self, printer: &mut PacketPrinter) -> io::Result<()> {
         for (ev, &print) in self.events.iter().zip(&self.prints) {
-            if print {
+            if print == Print::Yes {
                 printer.render(&mut self.lines, ev)?;
             }
             self.line_ends.push(self.lines.len());
@@ -433,7 +449,7 @@ fn run_file_threaded<W: Write + Send>(
                 }
             }
             if batch.events.len() >= EVENT_BATCH {
-                batch.choose(printer.as_mut());
+                batch.choose(printer.as_ref());
                 // Batches piling up: the analysis thread is the slower one, so this one renders.
                 if let Some(p) = printer.as_mut()
                     && tx.len() >= render_here_queued
@@ -459,7 +475,7 @@ fn run_file_threaded<W: Write + Send>(
         }
         if !worker_gone {
             decoder.finish(&mut batch.events);
-            batch.choose(printer.as_mut());
+            batch.choose(printer.as_ref());
             if let Some(p) = printer.as_mut()
                 && tx.len() >= render_here_queued
             {
@@ -541,14 +557,14 @@ fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
 mod tests {
     use super::*;
 
-    fn options(path: &str, threads: usize) -> FileOptions {
+    fn options(path: &str, threads: usize, json: bool, verbose: u8) -> FileOptions {
         FileOptions {
             path: path.to_string(),
             count: None,
-            verbose: 0,
+            verbose,
             frame_numbers: false,
             quiet: false,
-            json: true,
+            json,
             threads,
         }
     }
@@ -566,12 +582,17 @@ mod tests {
         assert!(files.len() > 10);
         for f in files.iter().take(12) {
             let path = f.to_str().unwrap();
-            let mut one = Vec::new();
-            run_file(&options(path, 1), &mut one).unwrap();
-            for queued in [0, usize::MAX] {
-                let mut two = Vec::new();
-                run_file_threaded(&options(path, 2), &mut two, queued).unwrap();
-                assert!(one == two, "{path}: render_here_queued {queued}");
+            for (json, verbose) in [(true, 0), (false, 0), (true, 1), (false, 1)] {
+                let mut one = Vec::new();
+                run_file(&options(path, 1, json, verbose), &mut one).unwrap();
+                for queued in [0, usize::MAX] {
+                    let mut two = Vec::new();
+                    run_file_threaded(&options(path, 2, json, verbose), &mut two, queued).unwrap();
+                    assert!(
+                        one == two,
+                        "{path} json {json} -v {verbose}: render_here_queued {queued}"
+                    );
+                }
             }
         }
     }

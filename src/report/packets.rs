@@ -46,22 +46,29 @@ impl PacketPrinter {
     /// Whether this event gets a line at all (ESP only the first time its SPI is seen unless -v).
     /// The only stateful part of printing: [`PacketPrinter::render`] depends on the event alone.
     pub fn wants(&mut self, ev: &Event) -> bool {
+        if let Some(wants) = self.wants_alone(ev) {
+            return wants;
+        }
+        let Body::Esp(e) = &ev.body else {
+            unreachable!("only ESP lines depend on the packets before")
+        };
+        if self.esp_seen.len() >= ESP_SEEN_CAP {
+            self.esp_seen.clear();
+        }
+        self.esp_seen.insert(crate::track::esp::EspKey {
+            src: ev.flow.src,
+            dst: ev.flow.dst,
+            spi: e.spi,
+        })
+    }
+
+    /// [`PacketPrinter::wants`] when the event alone decides it; `None` for an ESP packet
+    /// without `-v`, whose line depends on the packets before it.
+    pub fn wants_alone(&self, ev: &Event) -> Option<bool> {
         match &ev.body {
-            Body::Esp(e) => {
-                if self.opts.verbose > 0 {
-                    return true;
-                }
-                if self.esp_seen.len() >= ESP_SEEN_CAP {
-                    self.esp_seen.clear();
-                }
-                self.esp_seen.insert(crate::track::esp::EspKey {
-                    src: ev.flow.src,
-                    dst: ev.flow.dst,
-                    spi: e.spi,
-                })
-            }
-            Body::Ah(_) | Body::Fragment(_) => self.opts.verbose > 0,
-            _ => true,
+            Body::Esp(_) if self.opts.verbose == 0 => None,
+            Body::Ah(_) | Body::Fragment(_) => Some(self.opts.verbose > 0),
+            _ => Some(true),
         }
     }
 
