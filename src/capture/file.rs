@@ -1,8 +1,10 @@
-//! Capture files: classic pcap (both byte orders, µs and ns) and pcapng, read in large blocks.
+//! Capture files: classic pcap (both byte orders, µs and ns) and pcapng, mapped or read in
+//! large blocks.
 //!
-//! [`FileSource`] owns one growable buffer that is filled with large `read` calls (1 MiB at a
-//! time, more when a single record is bigger). Each packet it returns borrows that buffer; the
-//! record is consumed at the start of the next call, so nothing is copied or allocated per packet.
+//! A regular file is mapped a window at a time (`MappedFile`); standard input and pipes fill
+//! one growable buffer with large `read` calls (1 MiB at a time, more when a single record is
+//! bigger). Each packet [`FileSource`] returns borrows the window or the buffer; the record is
+//! consumed at the start of the next call, so nothing is copied or allocated per packet.
 //!
 //! Framing (record and block headers, packet blocks) is done here, on the hot path, by reading a
 //! few fixed fields; pcap-parser parses the classic file header and pcapng interface description
@@ -774,7 +776,7 @@ fn prefetch_line(byte: &u8) {
     let _ = byte;
 }
 
-/// The crate's only unsafe code.
+/// One of the crate's two pieces of unsafe code (the other is [`prefetch_line`]).
 ///
 /// SAFETY: memmap2 marks mapping unsafe because the bytes change (or, when the file shrinks,
 /// reading them raises SIGBUS) if another process modifies the file while it is mapped. The
