@@ -338,6 +338,16 @@ impl DecodedBatch {
         self.line_ends.clear();
     }
 
+    /// Readies the batch to be sent: decides which events print where the event alone decides
+    /// it, and renders their lines when this (the decode) thread is to do it.
+    fn seal(&mut self, printer: Option<&mut PacketPrinter>, render_here: bool) -> io::Result<()> {
+        self.choose(printer.as_deref());
+        match printer {
+            Some(p) if render_here => self.render(p),
+            _ => Ok(()),
+        }
+    }
+
     /// Decides which of the events from `prints.len()` on print a line, where the event alone
     /// decides it.
     fn choose(&mut self, printer: Option<&PacketPrinter>) {
@@ -449,13 +459,8 @@ fn run_file_threaded<W: Write + Send>(
                 }
             }
             if batch.events.len() >= EVENT_BATCH {
-                batch.choose(printer.as_ref());
                 // Batches piling up: the analysis thread is the slower one, so this one renders.
-                if let Some(p) = printer.as_mut()
-                    && tx.len() >= render_here_queued
-                {
-                    batch.render(p)?;
-                }
+                batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
                 let next = match recycle_rx.try_recv() {
                     Ok(mut b) => {
                         b.clear();
@@ -475,12 +480,7 @@ fn run_file_threaded<W: Write + Send>(
         }
         if !worker_gone {
             decoder.finish(&mut batch.events);
-            batch.choose(printer.as_ref());
-            if let Some(p) = printer.as_mut()
-                && tx.len() >= render_here_queued
-            {
-                batch.render(p)?;
-            }
+            batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
             let _ = tx.send(Batch::Events(batch));
             let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
         }

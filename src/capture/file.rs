@@ -667,7 +667,6 @@ impl Input {
             }
             Backing::Mapped(m) => {
                 let (start, end) = m.map_from(self.offset, n)?;
-                m.prefetched = start;
                 self.start = start;
                 self.end = end;
                 if end - start < n {
@@ -757,6 +756,7 @@ impl MappedFile {
             self.map = Some(map_window(&self.file, map_offset, len)?);
         }
         let have = self.window().len();
+        self.prefetched = skip.min(have);
         Ok((skip.min(have), have))
     }
 }
@@ -780,7 +780,7 @@ fn prefetch_line(byte: &u8) {
 ///
 /// SAFETY: memmap2 marks mapping unsafe because the bytes change (or, when the file shrinks,
 /// reading them raises SIGBUS) if another process modifies the file while it is mapped. The
-/// mapping is read-only and private to this reader, the window never extends past the file's
+/// mapping is read-only and held by this reader alone, the window never extends past the file's
 /// length as last seen, and a capture being appended to (tcpdump -w) only grows; what remains
 /// is a file truncated by someone else during the run, which would end the run with SIGBUS
 /// where read(2) would have reported a short file. Standard input and other non-regular files

@@ -12,6 +12,7 @@ use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
 use crate::event::{Body, Timestamp};
 use crate::hash::KeyedHashState;
 use crate::track::Pair;
+use crate::track::esp::EspKey;
 use crate::track::ike::IkeSa;
 
 pub const KIND: FindingKind = FindingKind {
@@ -50,7 +51,7 @@ struct EspRun {
 
 #[derive(Default)]
 pub struct PmtuBlackhole {
-    esp: HashMap<crate::track::esp::EspKey, EspRun, KeyedHashState>,
+    esp: HashMap<EspKey, EspRun, KeyedHashState>,
 }
 
 impl PmtuBlackhole {
@@ -60,14 +61,7 @@ impl PmtuBlackhole {
         if self.esp.len() >= MAX_TRACKED_SPIS {
             self.esp.clear();
         }
-        let run = self
-            .esp
-            .entry(crate::track::esp::EspKey {
-                src: ev.flow.src,
-                dst: ev.flow.dst,
-                spi: e.spi,
-            })
-            .or_default();
+        let run = self.esp.entry(EspKey::sent(&ev.flow, e.spi)).or_default();
         let len = ev.ip.total_len;
         // Only packets a router may not fragment can fall into a black hole.
         let unfragmentable = (ev.ip.dont_fragment || ev.ip.version == 6) && ev.ip.fragments == 0;

@@ -15,6 +15,7 @@ use crate::decode::ike::{
     self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, names, v1_flags, v2_flags,
 };
 use crate::event::{Body, Event, Flow, Timestamp};
+use crate::track::esp::EspKey;
 
 /// Remembering every ESP SPI ever printed would grow without bound on a flood of random SPIs;
 /// past this many the set is cleared and first packets may be printed again.
@@ -30,7 +31,7 @@ pub struct PacketOptions {
 
 pub struct PacketPrinter {
     opts: PacketOptions,
-    esp_seen: HashSet<crate::track::esp::EspKey, crate::hash::KeyedHashState>,
+    esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
 }
 
@@ -55,11 +56,7 @@ impl PacketPrinter {
         if self.esp_seen.len() >= ESP_SEEN_CAP {
             self.esp_seen.clear();
         }
-        self.esp_seen.insert(crate::track::esp::EspKey {
-            src: ev.flow.src,
-            dst: ev.flow.dst,
-            spi: e.spi,
-        })
+        self.esp_seen.insert(EspKey::sent(&ev.flow, e.spi))
     }
 
     /// [`PacketPrinter::wants`] when the event alone decides it; `None` for an ESP packet

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::decode::DecodeStats;
 use crate::event::{Body, Event, Timestamp};
 use crate::track::TrackStats;
+use crate::track::esp::EspKey;
 
 use super::packets::{clock, ts_json};
 
@@ -36,7 +37,7 @@ pub struct SpiCount {
 
 #[derive(Default)]
 pub struct SpiCounter {
-    spis: HashMap<crate::track::esp::EspKey, SpiCount, crate::hash::KeyedHashState>,
+    spis: HashMap<EspKey, SpiCount, crate::hash::KeyedHashState>,
     pub not_counted: u64,
 }
 
@@ -45,11 +46,7 @@ impl SpiCounter {
         let Body::Esp(e) = &ev.body else {
             return;
         };
-        let key = crate::track::esp::EspKey {
-            src: ev.flow.src,
-            dst: ev.flow.dst,
-            spi: e.spi,
-        };
+        let key = EspKey::sent(&ev.flow, e.spi);
         if let Some(c) = self.spis.get_mut(&key) {
             c.packets += 1;
             c.bytes += u64::from(e.len);

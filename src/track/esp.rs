@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::event::Timestamp;
+use crate::event::{Flow, Timestamp};
 
 /// How far behind the highest sequence number a packet may arrive and still be placed.
 const WINDOW: u32 = 64;
@@ -19,6 +19,17 @@ pub struct EspKey {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub spi: u32,
+}
+
+impl EspKey {
+    /// The SA of an ESP packet sent along `flow`.
+    pub fn sent(flow: &Flow, spi: u32) -> EspKey {
+        EspKey {
+            src: flow.src,
+            dst: flow.dst,
+            spi,
+        }
+    }
 }
 
 impl std::hash::Hash for EspKey {

@@ -80,9 +80,14 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     }
 
     fn find(&self, k: &K) -> Option<u32> {
+        self.find_hashed(self.hasher.hash_one(k), k)
+    }
+
+    /// The slot of `k`, whose hash is `hash`.
+    fn find_hashed(&self, hash: u64, k: &K) -> Option<u32> {
         let slots = &self.slots;
         self.table
-            .find(self.hasher.hash_one(k), |&i| {
+            .find(hash, |&i| {
                 slots[i as usize].as_ref().is_some_and(|n| n.key == *k)
             })
             .copied()
@@ -114,15 +119,9 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         k: &K,
         make: impl FnOnce() -> V,
     ) -> (&mut V, bool, Option<(K, V)>) {
+        // Hashed once: the insert below reuses it.
         let hash = self.hasher.hash_one(k);
-        let slots = &self.slots;
-        let found = self
-            .table
-            .find(hash, |&i| {
-                slots[i as usize].as_ref().is_some_and(|n| n.key == *k)
-            })
-            .copied();
-        if let Some(i) = found {
+        if let Some(i) = self.find_hashed(hash, k) {
             self.move_to_tail(i);
             return (&mut self.node_mut(i).value, false, None);
         }

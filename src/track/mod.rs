@@ -518,11 +518,7 @@ impl Tracker {
                 if f.offset == 0
                     && let Some((spi, seq)) = f.esp
                 {
-                    let key = EspKey {
-                        src: ev.flow.src,
-                        dst: ev.flow.dst,
-                        spi,
-                    };
+                    let key = EspKey::sent(&ev.flow, spi);
                     let (e, _, old) = self.esps.touch_or_insert_with(&key, || {
                         EspSa::new(key, ev.pkt.ts, ev.pkt.frame, seq)
                     });
@@ -626,11 +622,7 @@ impl Tracker {
         let (spi, len, udp) = (esp.spi, esp.len, esp.udp_encapsulated);
         let ts = ev.pkt.ts;
         let (p, side) = Self::touch_pair_in(&mut self.pairs, ev, ev.flow.src, ev.flow.dst, up);
-        let key = EspKey {
-            src: ev.flow.src,
-            dst: ev.flow.dst,
-            spi,
-        };
+        let key = EspKey::sent(&ev.flow, spi);
         let (e, _, old) = self
             .esps
             .touch_or_insert_with(&key, || EspSa::new(key, ts, ev.pkt.frame, esp.seq));
