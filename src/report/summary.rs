@@ -217,7 +217,7 @@ struct SummaryLine<'a> {
 /// the next is built.
 struct EspSas<'a>(&'a SpiCounter);
 
-impl serde::Serialize for EspSas<'_> {
+impl Serialize for EspSas<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let sas = self.0.sorted();
