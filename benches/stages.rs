@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use ike_sniff::app::Pipeline;
 use ike_sniff::capture::file::FileSource;
 use ike_sniff::capture::{PacketSource, RawPacket};
 use ike_sniff::decode::{Decoder, ike, link, prefilter, udp};
 use ike_sniff::event::{Body, Event, Timestamp};
-use ike_sniff::run::{OutputOptions, Pipeline};
+use ike_sniff::report::OutputOptions;
 
 /// One packet copied out of a capture, so stages after the reader can be timed on their own.
 struct Owned {

@@ -1,13 +1,14 @@
 //! Command line: tcpdump's habits where they fit (`-r`, `-c`, `-v`, `-n`, `-#`), validated into
-//! a [`crate::run::Options`] and dispatched.
+//! a [`crate::app::Options`] and dispatched.
 
 use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
 
+use crate::app::live::{LiveOptions, WriteOptions};
+use crate::app::{self, FileOptions, Options};
 use crate::capture::live::{LiveConfig, build_filter};
-use crate::live::{LiveOptions, WriteOptions};
-use crate::run::{self, Options, OutputOptions};
+use crate::report::OutputOptions;
 
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
 /// and says what is wrong with the VPN and what to do about it.
@@ -172,13 +173,15 @@ impl Args {
                 "nothing to read: give -r FILE (or -r - for standard input), or -i IFACE".into(),
             );
         };
-        Ok(Options::File(run::FileOptions {
+        Ok(Options::File(FileOptions {
             path,
             count: self.count,
-            verbose: self.verbose,
-            frame_numbers: self.frame_numbers,
-            quiet: self.quiet,
-            json: self.json,
+            output: OutputOptions {
+                json: self.json,
+                verbose: self.verbose,
+                frame_numbers: self.frame_numbers,
+                quiet: self.quiet,
+            },
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |n| n as usize,
@@ -222,7 +225,7 @@ fn live_options(
         None => None,
         Some(path) => {
             let path = std::path::PathBuf::from(path);
-            crate::live::check_write_path(&path)?;
+            app::live::check_write_path(&path)?;
             Some(WriteOptions {
                 path,
                 rotate_bytes: f.rotate_mb.map(|mb| mb.saturating_mul(1_000_000)),
@@ -245,7 +248,7 @@ fn live_options(
 pub fn main() -> ExitCode {
     let args = Args::parse();
     match args.into_options() {
-        Ok(opts) => run::run(opts),
+        Ok(opts) => app::run(opts),
         Err(msg) => {
             eprintln!("ike-sniff: {msg}");
             ExitCode::from(2)

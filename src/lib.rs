@@ -8,13 +8,12 @@
 // Denied everywhere; one function maps capture files (capture/file.rs, `map_window`).
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod event;
 pub mod hash;
-pub mod live;
 pub mod report;
-pub mod run;
 pub mod track;

@@ -9,7 +9,7 @@
 //! output, `--duration`) without waiting for a packet. For that reason `LiveSource` has its own
 //! `read` rather than implementing [`super::PacketSource`], whose `Ok(None)` means the end.
 //!
-//! Dropping privileges and the run loop are in [`crate::live`]; decoding is in `decode/`.
+//! Dropping privileges and the run loop are in [`crate::app::live`]; decoding is in `decode/`.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -5,5 +5,18 @@ pub mod findings;
 pub mod packets;
 pub mod summary;
 
+/// How the run shows what it found: text or JSON lines, detail, frame numbers, packet lines
+/// or not. File and live runs and the packet printer all take this one set.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputOptions {
+    pub json: bool,
+    /// `-v`: payload details and every ESP packet.
+    pub verbose: u8,
+    /// tcpdump's `-#`: print the frame number first.
+    pub frame_numbers: bool,
+    /// `-q`: no per-packet lines.
+    pub quiet: bool,
+}
+
 /// Bumped when a JSON line changes incompatibly.
 pub const JSON_SCHEMA_VERSION: u32 = 1;

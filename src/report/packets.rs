@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
+use super::OutputOptions;
 use crate::decode::icmp;
 use crate::decode::ike::{
     self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, names, v1_flags, v2_flags,
@@ -21,22 +22,14 @@ use crate::track::esp::EspKey;
 /// past this many the set is cleared and first packets may be printed again.
 const ESP_SEEN_CAP: usize = 65_536;
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PacketOptions {
-    pub json: bool,
-    pub verbose: u8,
-    /// tcpdump's `-#`: print the frame number first.
-    pub frame_numbers: bool,
-}
-
 pub struct PacketPrinter {
-    opts: PacketOptions,
+    opts: OutputOptions,
     esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
 }
 
 impl PacketPrinter {
-    pub fn new(opts: PacketOptions) -> Self {
+    pub fn new(opts: OutputOptions) -> Self {
         PacketPrinter {
             opts,
             esp_seen: HashSet::default(),
@@ -134,7 +127,7 @@ fn flow_text(out: &mut String, flow: &Flow) {
     }
 }
 
-fn text_line(out: &mut String, ev: &Event, opts: PacketOptions) {
+fn text_line(out: &mut String, ev: &Event, opts: OutputOptions) {
     if opts.frame_numbers {
         let _ = write!(out, "{} ", ev.pkt.frame);
     }

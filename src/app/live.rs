@@ -26,9 +26,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use caps::CapSet;
 use nix::unistd::{Gid, Uid, User};
 
+use super::pipeline::Pipeline;
 use crate::capture::RawPacket;
 use crate::capture::live::{CaptureStats, LiveConfig, LiveSource, Next, PcapWriter};
-use crate::run::{OutputOptions, Pipeline};
+use crate::report::OutputOptions;
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);

@@ -1,0 +1,65 @@
+//! The program's modes: read a file (one thread or two), capture live, or answer a question
+//! (`-D`, `--print-filter`, `--list-findings`) — each a way of feeding the one [`Pipeline`].
+
+pub mod live;
+pub mod pipeline;
+mod threaded;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+pub use pipeline::{FileOptions, Pipeline};
+
+use crate::report::findings;
+
+/// What the command line asked for.
+pub enum Options {
+    File(FileOptions),
+    Live(live::LiveOptions),
+    ListInterfaces,
+    PrintFilter(String),
+    ListFindings { json: bool },
+}
+
+pub fn run(opts: Options) -> ExitCode {
+    // The threaded run writes from its analysis thread, which must own standard output.
+    if let Options::File(f) = &opts
+        && f.threads > 1
+    {
+        return match threaded::run_file_threaded(f, io::stdout(), threaded::RENDER_HERE_QUEUED) {
+            Ok(code) => code,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ike-sniff: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = match opts {
+        Options::File(f) => pipeline::run_file(&f, &mut out),
+        Options::Live(l) => live::run_live(&l, &mut out),
+        Options::ListInterfaces => live::list_interfaces(&mut out),
+        Options::PrintFilter(f) => writeln!(out, "{f}").map(|()| ExitCode::SUCCESS),
+        Options::ListFindings { json } => list_findings(json, &mut out).map(|()| ExitCode::SUCCESS),
+    };
+    let flushed = out.flush();
+    match result.and_then(|code| flushed.map(|()| code)) {
+        Ok(code) => code,
+        // The reader went away (`ike-sniff … | head`): not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn list_findings(json: bool, out: &mut dyn Write) -> io::Result<()> {
+    if json {
+        findings::write_catalogue_json(out)
+    } else {
+        findings::write_catalogue_text(out)
+    }
+}

@@ -1,0 +1,278 @@
+//! A capture file on two threads: this one reads and decodes, the other tracks, diagnoses and
+//! reports through the same [`Pipeline`], in the same order, so the output is byte for byte
+//! the one-thread output.
+
+use std::collections::HashSet;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use super::pipeline::{FileOptions, Pipeline, exit_code, read_packets, warn_unsupported_link};
+use crate::capture::PacketSource;
+use crate::capture::file::FileSource;
+use crate::decode::{DecodeStats, Decoder};
+use crate::event::Event;
+use crate::report::packets::PacketPrinter;
+
+/// Events handed from the decode thread to the analysis thread in batches, so the channel's
+/// cost is paid once per batch, not per packet.
+const EVENT_BATCH: usize = 512;
+
+/// Whether an event prints a line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Print {
+    No,
+    Yes,
+    /// Decided by the analysis thread, in order: an ESP packet prints only as the first of its
+    /// SA, which depends on the packets before it.
+    InOrder,
+}
+
+/// Decoded events, which of them print a line, and maybe those lines already rendered
+/// (`lines[line_ends[i-1]..line_ends[i]]` belongs to `events[i]`). A line depends on its event
+/// alone, so whichever thread has time renders it; whether an ESP packet prints depends on the
+/// stream, so the analysis thread, which sees every event in order, decides and renders those.
+#[derive(Default)]
+struct DecodedBatch {
+    events: Vec<Event>,
+    prints: Vec<Print>,
+    rendered: bool,
+    lines: Vec<u8>,
+    line_ends: Vec<usize>,
+}
+
+impl DecodedBatch {
+    fn with_capacity(events: usize) -> Self {
+        DecodedBatch {
+            events: Vec::with_capacity(events),
+            prints: Vec::with_capacity(events),
+            rendered: false,
+            lines: Vec::with_capacity(events * 64),
+            line_ends: Vec::with_capacity(events),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.prints.clear();
+        self.rendered = false;
+        self.lines.clear();
+        self.line_ends.clear();
+    }
+
+    /// Readies the batch to be sent: decides which events print where the event alone decides
+    /// it, and renders their lines when this (the decode) thread is to do it.
+    fn seal(&mut self, printer: Option<&mut PacketPrinter>, render_here: bool) -> io::Result<()> {
+        self.choose(printer.as_deref());
+        match printer {
+            Some(p) if render_here => self.render(p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Decides which of the events from `prints.len()` on print a line, where the event alone
+    /// decides it.
+    fn choose(&mut self, printer: Option<&PacketPrinter>) {
+        let new = self.prints.len()..self.events.len();
+        match printer {
+            Some(p) => {
+                for ev in &self.events[new] {
+                    self.prints.push(match p.wants_alone(ev) {
+                        Some(true) => Print::Yes,
+                        Some(false) => Print::No,
+                        None => Print::InOrder,
+                    });
+                }
+            }
+            None => self.prints.extend(new.map(|_| Print::No)),
+        }
+    }
+
+    /// Hands the events to the analysis side in order, with their lines: the ones rendered on
+    /// the decode thread as they are, the stream-dependent ones rendered there and then.
+    fn feed(&self, pipeline: &mut Pipeline<'_>) -> io::Result<()> {
+        let mut from = 0;
+        for (i, (ev, &print)) in self.events.iter().zip(&self.prints).enumerate() {
+            pipeline.analyse_decoded(ev);
+            let print = match print {
+                Print::InOrder => pipeline.wants_line(ev),
+                Print::Yes => !self.rendered,
+                Print::No => false,
+            };
+            if self.rendered {
+                let end = self.line_ends[i];
+                pipeline.write_rendered(&self.lines[from..end])?;
+                from = end;
+            }
+            if print {
+                pipeline.print(ev)?;
+            }
+            pipeline.write_findings()?;
+        }
+        Ok(())
+    }
+
+    /// Renders the line of every event that prints one, except those decided in order.
+    fn render(&mut self, printer: &mut PacketPrinter) -> io::Result<()> {
+        for (ev, &print) in self.events.iter().zip(&self.prints) {
+            if print == Print::Yes {
+                printer.render(&mut self.lines, ev)?;
+            }
+            self.line_ends.push(self.lines.len());
+        }
+        self.rendered = true;
+        Ok(())
+    }
+}
+
+/// Batches waiting for the analysis thread from which the decode thread renders lines itself.
+pub(super) const RENDER_HERE_QUEUED: usize = 8;
+
+enum Batch {
+    Events(DecodedBatch),
+    End(DecodeStats, Option<String>),
+}
+
+/// Two threads: this one reads and decodes, the other tracks, diagnoses and reports, in the
+/// same order as one thread would (the output is byte for byte the same). Pays when the
+/// analysis is a large part of the work: most packets cost the decoder a few nanoseconds, each
+/// IPsec event costs the tracker and the reporter far more.
+///
+/// `render_here_queued`: batches waiting for the analysis thread from which the decode thread
+/// renders packet lines itself (a parameter so tests can force either thread to render).
+pub(super) fn run_file_threaded<W: Write + Send>(
+    opts: &FileOptions,
+    out: W,
+    render_here_queued: usize,
+) -> io::Result<ExitCode> {
+    let mut source = match FileSource::open(&opts.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let name = source.name().to_string();
+    let output = opts.output;
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
+    // Batches come back to be cleared here: each event's boxed IKE message is freed by the
+    // thread that allocated it (glibc makes a free from another thread dearer).
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<DecodedBatch>(66);
+    std::thread::scope(|scope| {
+        let worker_name = name.clone();
+        // Named so profilers and `top -H` tell the two apart.
+        let worker = std::thread::Builder::new()
+            .name("analysis".into())
+            .spawn_scoped(scope, move || -> io::Result<()> {
+                let mut out = BufWriter::with_capacity(1 << 16, out);
+                let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                for batch in rx {
+                    match batch {
+                        Batch::Events(batch) => {
+                            batch.feed(&mut pipeline)?;
+                            let _ = recycle_tx.try_send(batch);
+                        }
+                        Batch::End(stats, read_error) => {
+                            pipeline.finish_decoded(stats, read_error)?;
+                            break;
+                        }
+                    }
+                }
+                out.flush()
+            })?;
+        let mut decoder = Decoder::new();
+        let mut unsupported = HashSet::new();
+        let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
+        let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
+        let mut worker_gone = false;
+        let read_error = read_packets(&mut source, opts.count, |raw| {
+            warn_unsupported_link(&name, &mut unsupported, raw);
+            decoder.decode(raw, &mut batch.events);
+            if batch.events.len() < EVENT_BATCH {
+                return Ok(());
+            }
+            // Batches piling up: the analysis thread is the slower one, so this one renders.
+            batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
+            let next = match recycle_rx.try_recv() {
+                Ok(mut b) => {
+                    b.clear();
+                    b
+                }
+                Err(_) => DecodedBatch::with_capacity(EVENT_BATCH),
+            };
+            if tx
+                .send(Batch::Events(std::mem::replace(&mut batch, next)))
+                .is_err()
+            {
+                // The analysis thread stopped (a closed pipe): its result says why. Reading
+                // on would only decode into a void.
+                worker_gone = true;
+                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        });
+        let read_error = match read_error {
+            Ok(e) => e,
+            Err(_) if worker_gone => None,
+            Err(e) => return Err(e),
+        };
+        if !worker_gone {
+            decoder.finish(&mut batch.events);
+            batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
+            let _ = tx.send(Batch::Events(batch));
+            let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
+        }
+        drop(tx);
+        let analysed = worker
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the analysis thread panicked")));
+        analysed.map(|()| exit_code(&read_error))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::pipeline::run_file;
+    use crate::report::OutputOptions;
+
+    fn options(path: &str, threads: usize, json: bool, verbose: u8) -> FileOptions {
+        FileOptions {
+            path: path.to_string(),
+            count: None,
+            threads,
+            output: OutputOptions {
+                json,
+                verbose,
+                ..OutputOptions::default()
+            },
+        }
+    }
+
+    /// Whichever thread renders the packet lines, the output is the one-thread output, byte for
+    /// byte (the run picks the thread by load, so both ways are forced here).
+    #[test]
+    fn either_thread_may_render_the_lines() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/lab/pcaps");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(files.len() > 10);
+        for f in files.iter().take(12) {
+            let path = f.to_str().unwrap();
+            for (json, verbose) in [(true, 0), (false, 0), (true, 1), (false, 1)] {
+                let mut one = Vec::new();
+                run_file(&options(path, 1, json, verbose), &mut one).unwrap();
+                for queued in [0, usize::MAX] {
+                    let mut two = Vec::new();
+                    run_file_threaded(&options(path, 2, json, verbose), &mut two, queued).unwrap();
+                    assert!(
+                        one == two,
+                        "{path} json {json} -v {verbose}: render_here_queued {queued}"
+                    );
+                }
+            }
+        }
+    }
+}
