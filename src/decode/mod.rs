@@ -343,10 +343,12 @@ impl Decoder {
                 } else {
                     self.stats.ike_v2 += 1;
                 }
-                let is_fragment = msg
-                    .payloads
-                    .iter()
-                    .any(|p| matches!(p.body, ike::PayloadBody::EncryptedFragment { .. }));
+                let is_fragment = msg.payloads.iter().any(|p| {
+                    matches!(
+                        p.body,
+                        crate::event::ike::PayloadBody::EncryptedFragment { .. }
+                    )
+                });
                 let whole = if is_fragment {
                     self.stats.ike_fragments += 1;
                     let key = (flow.src, flow.sport, flow.dst, flow.dport);

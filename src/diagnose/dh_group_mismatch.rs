@@ -161,9 +161,9 @@ impl Rule for DhGroupMismatch {
 mod tests {
     use super::super::Severity;
     use super::super::testutil::*;
-    use crate::decode::ike::PayloadBody;
+    use crate::event::ike::PayloadBody;
 
-    fn ke(g: u16) -> crate::decode::ike::Payload {
+    fn ke(g: u16) -> crate::event::ike::Payload {
         payload(PayloadBody::Ke {
             group: g,
             data_len: 256,

@@ -3,8 +3,8 @@
 //! Thin wrappers over the decoder's IANA tables (`decode::ike::names`) that fall back to the
 //! number, so finding text never shows a bare `None`.
 
-use crate::decode::ike::names as ike_names;
-use crate::decode::ike::{Proposal, Transform};
+use crate::event::ike::{Proposal, Transform};
+use crate::event::names as ike_names;
 
 pub fn notify(version: u8, t: u16) -> String {
     ike_names::notify_name(version, t).map_or_else(|| format!("notify {t}"), str::to_string)

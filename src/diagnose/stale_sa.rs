@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
-use crate::decode::ike::PayloadBody;
+use crate::event::ike::PayloadBody;
 use crate::event::{Body, Timestamp};
 use crate::track::Pair;
 use crate::track::ike::n;

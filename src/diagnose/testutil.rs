@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::decode::ike::{
+use crate::event::ike::{
     Attribute, AttributeValue, Delete, IkeMessage, Notify, Payload, PayloadBody, Proposal,
     Transform, v2_flags,
 };

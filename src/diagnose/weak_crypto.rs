@@ -6,8 +6,8 @@
 //! seen: a warning when every proposal is weak, information otherwise.
 
 use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
-use crate::decode::ike::Proposal;
 use crate::event::Body;
+use crate::event::ike::Proposal;
 use crate::track::Pair;
 use crate::track::ike::IkeSa;
 

@@ -12,9 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::OutputOptions;
 use crate::decode::icmp;
-use crate::decode::ike::{
-    self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, names, v1_flags, v2_flags,
+use crate::event::ike::{
+    self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
+use crate::event::names;
 use crate::event::{Body, Event, Flow, Timestamp};
 use crate::track::esp::EspKey;
 

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use crate::decode::ike::{IkeMessage, PayloadBody, Proposal};
 use crate::event::Timestamp;
+use crate::event::ike::{IkeMessage, PayloadBody, Proposal};
 
 pub mod x2 {
     //! IKEv2 exchange types (RFC 7296 §3.1).

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::decode::ike::{IkeMessage, PayloadBody};
+use crate::event::ike::{IkeMessage, PayloadBody};
 use crate::event::{Body, EspInfo, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use hist::Histogram;

@@ -10,9 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use super::HEADER_LEN;
 use super::v2::payload_type;
-use super::{HEADER_LEN, IkeMessage, Payload, PayloadBody};
 use crate::event::Timestamp;
+use crate::event::ike::{IkeMessage, Payload, PayloadBody};
 
 /// Bytes accounted per stored fragment (frame number, length, map overhead).
 pub const FRAGMENT_COST: usize = 64;

@@ -14,11 +14,11 @@ use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16, be_u32};
 use nom::{IResult, Parser};
 
-use super::{
+use crate::event::DecodeError;
+use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     Transform,
 };
-use crate::event::DecodeError;
 
 /// Layer names for [`DecodeError`]s raised here.
 const LAYER: &str = "IKEv1 payload";
@@ -504,10 +504,9 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::{
-        Attribute, AttributeValue, Delete, HEADER_LEN, IkeMessage, Notify, PayloadBody, decode,
-    };
+    use super::super::{HEADER_LEN, decode};
     use super::{decode_payloads, payload};
+    use crate::event::ike::{Attribute, AttributeValue, Delete, IkeMessage, Notify, PayloadBody};
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()

@@ -11,11 +11,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{
+use crate::event::DecodeError;
+use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     TrafficSelector, Transform,
 };
-use crate::event::DecodeError;
 
 /// Layer name used in the errors this module returns.
 const LAYER: &str = "IKEv2 payload";

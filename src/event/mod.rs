@@ -4,10 +4,13 @@
 //! carries the [`PacketRef`] that locates its evidence (frame number, time, lengths) so a finding
 //! can always point back at the packets that support it.
 
+pub mod ike;
+pub mod names;
+
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::decode::ike::IkeMessage;
+use ike::IkeMessage;
 
 /// Capture time. Kept as seconds + nanoseconds so pcap (µs) and pcapng (any resolution) files
 /// lose nothing, and ordering is exact.

@@ -1584,7 +1584,7 @@ mod tests {
 
     /// One tshark table entry: field, table index within the field, low, high, name.
     fn tshark_entries() -> Vec<(String, usize, u64, u64, String)> {
-        let text = include_str!("../../../tests/data/tshark-isakmp-values.txt");
+        let text = include_str!("../../tests/data/tshark-isakmp-values.txt");
         let mut out: Vec<(String, usize, u64, u64, String)> = Vec::new();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let cols: Vec<&str> = line.split('\t').collect();

@@ -1,0 +1,275 @@
+//! The IKE message as every stage after decoding sees it: the ISAKMP header (RFC 2408 §3.1,
+//! RFC 7296 §3.1) and what each payload said, owned and small. Byte strings that matter to
+//! diagnosis are copied (they are short); bulky ones (KE, certificates, ciphertext) keep only
+//! their length. Built by `decode::ike`; nothing here reads bytes.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::DecodeError;
+
+/// IKEv2 header flags (RFC 7296 §3.1).
+pub mod v2_flags {
+    pub const INITIATOR: u8 = 0x08;
+    pub const VERSION: u8 = 0x10;
+    pub const RESPONSE: u8 = 0x20;
+}
+
+/// IKEv1 header flags (RFC 2408 §3.1).
+pub mod v1_flags {
+    pub const ENCRYPTION: u8 = 0x01;
+    pub const COMMIT: u8 = 0x02;
+    pub const AUTH_ONLY: u8 = 0x04;
+}
+
+/// An IKE message as decoded from one UDP datagram (or reassembled from IP fragments or IKEv2
+/// fragments).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IkeMessage {
+    /// Major version: 1 or 2. Other values are reported as malformed by [`decode`].
+    pub version: u8,
+    pub minor_version: u8,
+    /// IKEv1 initiator cookie / IKEv2 initiator SPI.
+    pub ispi: u64,
+    /// IKEv1 responder cookie / IKEv2 responder SPI.
+    pub rspi: u64,
+    pub first_payload: u8,
+    pub exchange: u8,
+    pub flags: u8,
+    pub message_id: u32,
+    /// The header's length field (which may lie; see `error`).
+    pub length: u32,
+    /// Bytes actually available for the message in the datagram (after any non-ESP marker).
+    pub wire_len: u32,
+    /// Carried on UDP 4500 behind the four-byte non-ESP marker (RFC 3948 §2.2).
+    pub non_esp_marker: bool,
+    /// IKEv1: the E flag is set, so payloads after the header are ciphertext. IKEv2: the message
+    /// carries an SK or SKF payload.
+    pub encrypted: bool,
+    /// Payloads in wire order, as far as they could be decoded.
+    pub payloads: Vec<Payload>,
+    /// Where payload decoding stopped, when it did not reach the end cleanly.
+    pub error: Option<DecodeError>,
+    /// Set when this message was rebuilt from RFC 7383 fragments: the frames that carried them.
+    pub reassembled_from: Vec<u64>,
+}
+
+impl IkeMessage {
+    /// IKEv2 R flag. IKEv1 has no such flag; the tracker works it out from the exchange.
+    pub fn is_response(&self) -> bool {
+        self.version == 2 && self.flags & v2_flags::RESPONSE != 0
+    }
+
+    /// IKEv2 I flag: sent by the original initiator of the IKE SA.
+    pub fn from_original_initiator(&self) -> bool {
+        self.version == 2 && self.flags & v2_flags::INITIATOR != 0
+    }
+
+    pub fn notifies(&self) -> impl Iterator<Item = &Notify> {
+        self.payloads.iter().filter_map(|p| match &p.body {
+            PayloadBody::Notify(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    pub fn has_notify(&self, notify_type: u16) -> bool {
+        self.notifies().any(|n| n.notify_type == notify_type)
+    }
+
+    /// The first SA payload's proposals, if the message carries one in clear.
+    pub fn proposals(&self) -> Option<&[Proposal]> {
+        self.payloads.iter().find_map(|p| match &p.body {
+            PayloadBody::Sa(props) => Some(props.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub fn exchange_name(&self) -> Option<&'static str> {
+        super::names::exchange_name(self.version, self.exchange)
+    }
+}
+
+/// One payload: its generic header fields and what its body said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    pub payload_type: u8,
+    /// IKEv2 critical bit.
+    pub critical: bool,
+    /// The generic header's length field (header included).
+    pub length: u16,
+    /// Offset of the payload's generic header from the start of the IKE header.
+    pub offset: u32,
+    pub body: PayloadBody,
+}
+
+/// What a payload body said. Byte strings that matter to diagnosis are copied (they are short);
+/// bulky ones (KE, certificates, ciphertext) keep only their length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadBody {
+    /// SA: proposals (IKEv1: the DOI and situation are checked, then dropped).
+    Sa(Vec<Proposal>),
+    /// KE: DH group (IKEv2; IKEv1 KE has no group field: 0) and key data length.
+    Ke {
+        group: u16,
+        data_len: u32,
+    },
+    /// Ni/Nr (IKEv2) or NONCE (IKEv1).
+    Nonce {
+        len: u32,
+    },
+    Notify(Notify),
+    Delete(Delete),
+    VendorId(Vec<u8>),
+    /// IDi / IDr (IKEv2) or ID (IKEv1; protocol and port are from the IPsec DOI, RFC 2407 §4.6.2).
+    Id(Identification),
+    Cert {
+        encoding: u8,
+        len: u32,
+    },
+    CertReq {
+        encoding: u8,
+        len: u32,
+    },
+    /// IKEv2 AUTH: method and data length.
+    Auth {
+        method: u8,
+        len: u32,
+    },
+    /// IKEv1 HASH / SIG: data length only.
+    Hash {
+        len: u32,
+    },
+    Signature {
+        len: u32,
+    },
+    TrafficSelectors(Vec<TrafficSelector>),
+    /// CP (IKEv2) / Attribute payload (IKEv1 Mode Config): type and attribute types.
+    Config {
+        cfg_type: u8,
+        attributes: Vec<u16>,
+    },
+    /// EAP: code, and type for requests and responses.
+    Eap {
+        code: u8,
+        eap_type: Option<u8>,
+        len: u32,
+    },
+    /// SK: the next payload of the first inner payload, and the ciphertext length (IV and ICV
+    /// included).
+    Encrypted {
+        inner_first_payload: u8,
+        len: u32,
+    },
+    /// SKF (RFC 7383 §2.5).
+    EncryptedFragment {
+        number: u16,
+        total: u16,
+        inner_first_payload: u8,
+        len: u32,
+    },
+    /// IKEv1 NAT-D (RFC 3947 payload 20 or draft payload 130): the hash.
+    NatDiscovery(Vec<u8>),
+    /// IKEv1 NAT-OA (RFC 3947 payload 21 or draft 131).
+    NatOriginalAddress(Option<IpAddr>),
+    /// A payload type we do not decode, or an unparsable body (see the message's `error`).
+    Other {
+        len: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    pub number: u8,
+    /// Protocol ID: IKE (1), AH (2), ESP (3); IKEv1: PROTO_ISAKMP (1), PROTO_IPSEC_AH (2), ESP (3).
+    pub protocol: u8,
+    pub spi: Vec<u8>,
+    pub transforms: Vec<Transform>,
+}
+
+/// IKEv2: type + ID + attributes (only Key Length is registered). IKEv1: transform ID + the SA
+/// attributes (RFC 2409 Appendix A for phase 1, RFC 2407 §4.5 for phase 2); `transform_type`
+/// is 0 for IKEv1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transform {
+    pub number: u8,
+    pub transform_type: u8,
+    pub id: u16,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Transform {
+    /// IKEv2 Key Length attribute (14) or IKEv1 phase 1 Key Length (14) / phase 2 Key Length (6):
+    /// callers pass the attribute type that applies.
+    pub fn attribute(&self, attr_type: u16) -> Option<&AttributeValue> {
+        self.attributes
+            .iter()
+            .find(|a| a.attr_type == attr_type)
+            .map(|a| &a.value)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    /// Type without the AF (format) bit.
+    pub attr_type: u16,
+    pub value: AttributeValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// TV form, or a TLV whose value fits in 8 bytes (lifetimes are sent both ways).
+    Number(u64),
+    /// A longer TLV value: its length only.
+    Bytes(u32),
+}
+
+impl AttributeValue {
+    pub fn number(&self) -> Option<u64> {
+        match self {
+            AttributeValue::Number(n) => Some(*n),
+            AttributeValue::Bytes(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// IKEv1 DOI (1 = IPsec); None for IKEv2.
+    pub doi: Option<u32>,
+    pub protocol: u8,
+    pub spi: Vec<u8>,
+    pub notify_type: u16,
+    /// Notification data, whole (NAT_DETECTION hashes are 20 bytes, COOKIE up to 64).
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delete {
+    pub doi: Option<u32>,
+    pub protocol: u8,
+    pub spi_size: u8,
+    /// SPIs as integers (4-byte ESP/AH SPIs, 8- or 16-byte IKE SPIs folded to their first 8
+    /// bytes; IKEv2 deletes of the IKE SA carry none).
+    pub spis: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identification {
+    pub id_type: u8,
+    /// IKEv1 IPsec DOI protocol ID and port (0 when not used).
+    pub protocol: u8,
+    pub port: u16,
+    /// The identification data (IDs are short; at most 256 bytes are kept).
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrafficSelector {
+    pub ts_type: u8,
+    pub ip_protocol: u8,
+    pub start_port: u16,
+    pub end_port: u16,
+    pub start_addr: Option<IpAddr>,
+    pub end_addr: Option<IpAddr>,
+}
