@@ -16,4 +16,6 @@ pub mod diagnose;
 pub mod event;
 pub mod hash;
 pub mod report;
+#[cfg(test)]
+mod testutil;
 pub mod track;

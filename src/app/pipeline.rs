@@ -13,7 +13,7 @@ use crate::diagnose::{Analyzer, Finding};
 use crate::event::{Body, Event};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter};
-use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings};
+use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
 
 /// `-r FILE`: what to read and how to show it.
 pub struct FileOptions {
@@ -152,14 +152,14 @@ impl<'w> Pipeline<'w> {
 
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
     pub fn write_tunnels(&mut self) -> io::Result<()> {
-        let tunnels = self.analyzer.tunnels();
+        let tunnels = tunnels::tunnels(&self.analyzer);
         if self.opts.json {
             for t in &tunnels {
-                findings::write_tunnel_json(self.out, t)?;
+                tunnels::write_tunnel_json(self.out, t)?;
             }
             Ok(())
         } else {
-            findings::write_tunnels_text(self.out, &tunnels)
+            tunnels::write_tunnels_text(self.out, &tunnels)
         }
     }
 

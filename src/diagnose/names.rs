@@ -5,6 +5,7 @@
 
 use crate::event::ike::{Proposal, Transform};
 use crate::event::names as ike_names;
+use crate::track::ike::{Exchange, IkeSa};
 
 pub fn notify(version: u8, t: u16) -> String {
     ike_names::notify_name(version, t).map_or_else(|| format!("notify {t}"), str::to_string)
@@ -94,4 +95,21 @@ pub fn proposals(version: u8, ps: &[Proposal]) -> String {
         .map(|p| format!("#{} {}", p.number, proposal(version, p)))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// "IKE_AUTH (message 1)" for summaries.
+pub fn exchange_label(sa: &IkeSa, x: &Exchange) -> String {
+    format!(
+        "{} (message ID {})",
+        exchange(sa.version, x.exchange),
+        x.msg_id
+    )
+}
+
+/// Formats a list of intervals as "0.5 s, 1.0 s, 2.0 s".
+pub fn fmt_intervals(iv: &[f64]) -> String {
+    iv.iter()
+        .map(|d| format!("{d:.1} s"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,276 +1,22 @@
-//! Hand-made event sequences for the rules' unit tests.
+//! The rules' unit tests: the shared event scripts (`crate::testutil`) run through a fresh
+//! analyzer.
 
-use std::net::IpAddr;
+pub use crate::testutil::*;
 
-use crate::event::ike::{
-    Attribute, AttributeValue, Delete, IkeMessage, Notify, Payload, PayloadBody, Proposal,
-    Transform, v2_flags,
-};
-use crate::event::{Body, EspInfo, Event, Flow, IpInfo, PacketRef, Timestamp, ipproto};
-
+use super::finding::Severity;
 use super::{Analyzer, Finding};
 
-pub const A: &str = "192.0.2.1";
-pub const B: &str = "198.51.100.2";
-
-pub fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+/// Runs a script through the analyzer.
+pub trait Run {
+    /// (findings while running, findings at finish, the analyzer).
+    fn run(&self) -> (Vec<Finding>, Vec<Finding>, Analyzer);
+    /// Every finding, in order.
+    fn all(&self) -> Vec<Finding>;
 }
 
-pub fn ts(ms: u64) -> Timestamp {
-    Timestamp::new(
-        1_700_000_000 + (ms / 1000) as i64,
-        ((ms % 1000) * 1_000_000) as u32,
-    )
-}
-
-/// A scripted capture: each call adds one event at `ms` milliseconds.
-#[derive(Default)]
-pub struct Script {
-    pub events: Vec<Event>,
-    frame: u64,
-}
-
-pub fn payload(body: PayloadBody) -> Payload {
-    Payload {
-        payload_type: 0,
-        critical: false,
-        length: 0,
-        offset: 0,
-        body,
-    }
-}
-
-pub fn notify(t: u16, data: &[u8]) -> Payload {
-    payload(PayloadBody::Notify(Notify {
-        notify_type: t,
-        data: data.to_vec(),
-        ..Notify::default()
-    }))
-}
-
-pub fn sk(len: u32) -> Payload {
-    payload(PayloadBody::Encrypted {
-        inner_first_payload: 0,
-        len,
-    })
-}
-
-pub fn delete(protocol: u8, spis: &[u64]) -> Payload {
-    payload(PayloadBody::Delete(Delete {
-        protocol,
-        spis: spis.to_vec(),
-        ..Delete::default()
-    }))
-}
-
-pub fn v2_sa(transforms: &[(u8, u16)]) -> Payload {
-    payload(PayloadBody::Sa(vec![Proposal {
-        number: 1,
-        protocol: 1,
-        spi: vec![],
-        transforms: transforms
-            .iter()
-            .map(|&(t, id)| Transform {
-                number: 0,
-                transform_type: t,
-                id,
-                attributes: vec![],
-            })
-            .collect(),
-    }]))
-}
-
-pub fn v1_sa(protocol: u8, attrs: &[(u16, u64)]) -> Payload {
-    payload(PayloadBody::Sa(vec![Proposal {
-        number: 1,
-        protocol,
-        spi: vec![],
-        transforms: vec![Transform {
-            number: 1,
-            transform_type: 0,
-            id: 1,
-            attributes: attrs
-                .iter()
-                .map(|&(a, v)| Attribute {
-                    attr_type: a,
-                    value: AttributeValue::Number(v),
-                })
-                .collect(),
-        }],
-    }]))
-}
-
-pub struct Msg {
-    pub version: u8,
-    pub ispi: u64,
-    pub rspi: u64,
-    pub exchange: u8,
-    pub msg_id: u32,
-    pub response: bool,
-    pub initiator: bool,
-    pub len: u32,
-    pub payloads: Vec<Payload>,
-    pub encrypted: bool,
-}
-
-impl Msg {
-    pub fn v2(exchange: u8, msg_id: u32, response: bool, initiator: bool) -> Self {
-        Msg {
-            version: 2,
-            ispi: 0x1111,
-            rspi: if exchange == 34 && !response {
-                0
-            } else {
-                0x2222
-            },
-            exchange,
-            msg_id,
-            response,
-            initiator,
-            len: 300,
-            payloads: vec![],
-            encrypted: false,
-        }
-    }
-    pub fn v1(exchange: u8, msg_id: u32) -> Self {
-        Msg {
-            version: 1,
-            ispi: 0x1111,
-            rspi: 0x2222,
-            exchange,
-            msg_id,
-            response: false,
-            initiator: false,
-            len: 200,
-            payloads: vec![],
-            encrypted: false,
-        }
-    }
-    pub fn len(mut self, l: u32) -> Self {
-        self.len = l;
-        self
-    }
-    pub fn spis(mut self, i: u64, r: u64) -> Self {
-        self.ispi = i;
-        self.rspi = r;
-        self
-    }
-    pub fn with(mut self, p: Payload) -> Self {
-        if matches!(p.body, PayloadBody::Encrypted { .. }) {
-            self.encrypted = true;
-        }
-        self.payloads.push(p);
-        self
-    }
-    pub fn encrypted(mut self) -> Self {
-        self.encrypted = true;
-        self
-    }
-    pub fn build(self) -> IkeMessage {
-        let mut flags = 0;
-        if self.version == 2 {
-            if self.response {
-                flags |= v2_flags::RESPONSE;
-            }
-            if self.initiator {
-                flags |= v2_flags::INITIATOR;
-            }
-        } else if self.encrypted {
-            flags |= 1;
-        }
-        IkeMessage {
-            version: self.version,
-            ispi: self.ispi,
-            rspi: self.rspi,
-            exchange: self.exchange,
-            flags,
-            message_id: self.msg_id,
-            length: self.len,
-            wire_len: self.len,
-            encrypted: self.encrypted,
-            payloads: self.payloads,
-            ..IkeMessage::default()
-        }
-    }
-}
-
-impl Script {
-    fn next_frame(&mut self) -> u64 {
-        self.frame += 1;
-        self.frame
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn event(
-        &mut self,
-        ms: u64,
-        src: &str,
-        dst: &str,
-        sport: u16,
-        dport: u16,
-        proto: u8,
-        body: Body,
-    ) -> &mut Event {
-        let frame = self.next_frame();
-        self.events.push(Event {
-            pkt: PacketRef {
-                frame,
-                ts: ts(ms),
-                caplen: 100,
-                origlen: 100,
-            },
-            flow: Flow {
-                src: ip(src),
-                dst: ip(dst),
-                sport,
-                dport,
-                proto,
-            },
-            ip: IpInfo {
-                version: if ip(src).is_ipv4() { 4 } else { 6 },
-                total_len: 100,
-                ..IpInfo::default()
-            },
-            body,
-        });
-        self.events.last_mut().unwrap()
-    }
-
-    pub fn ike(&mut self, ms: u64, src: &str, dst: &str, m: Msg) -> &mut Event {
-        let len = m.len;
-        let e = self.event(
-            ms,
-            src,
-            dst,
-            500,
-            500,
-            ipproto::UDP,
-            Body::Ike(Box::new(m.build())),
-        );
-        e.ip.total_len = len + 28;
-        e
-    }
-
-    pub fn esp(&mut self, ms: u64, src: &str, dst: &str, spi: u32, seq: u32) -> &mut Event {
-        self.event(
-            ms,
-            src,
-            dst,
-            0,
-            0,
-            ipproto::ESP,
-            Body::Esp(EspInfo {
-                spi,
-                seq,
-                len: 120,
-                udp_encapsulated: false,
-            }),
-        )
-    }
-
+impl Run for Script {
     /// Runs the script through a fresh analyzer: (findings while running, findings at finish).
-    pub fn run(&self) -> (Vec<Finding>, Vec<Finding>, Analyzer) {
+    fn run(&self) -> (Vec<Finding>, Vec<Finding>, Analyzer) {
         let mut a = Analyzer::new();
         let mut live = Vec::new();
         for e in &self.events {
@@ -281,49 +27,11 @@ impl Script {
         (live, end, a)
     }
 
-    pub fn all(&self) -> Vec<Finding> {
+    fn all(&self) -> Vec<Finding> {
         let (mut l, e, _) = self.run();
         l.extend(e);
         l
     }
-}
-
-/// A healthy IKEv2 tunnel: IKE_SA_INIT, IKE_AUTH, ESP both ways, one DPD.
-pub fn healthy_v2(s: &mut Script) {
-    s.ike(
-        0,
-        A,
-        B,
-        Msg::v2(34, 0, false, true)
-            .len(300)
-            .with(v2_sa(&[(1, 12), (2, 5), (3, 12), (4, 14)])),
-    );
-    s.ike(
-        20,
-        B,
-        A,
-        Msg::v2(34, 0, true, false)
-            .len(300)
-            .with(v2_sa(&[(1, 12), (2, 5), (3, 12), (4, 14)])),
-    );
-    s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-    s.ike(60, B, A, Msg::v2(35, 1, true, false).len(300).with(sk(270)));
-    for i in 0..20u32 {
-        s.esp(100 + u64::from(i) * 100, A, B, 0xc1, i + 1);
-        s.esp(150 + u64::from(i) * 100, B, A, 0xc2, i + 1);
-    }
-    s.ike(
-        10_000,
-        A,
-        B,
-        Msg::v2(37, 2, false, true).len(80).with(sk(52)),
-    );
-    s.ike(
-        10_020,
-        B,
-        A,
-        Msg::v2(37, 2, true, false).len(80).with(sk(52)),
-    );
 }
 
 pub fn kinds(fs: &[Finding]) -> Vec<&'static str> {
@@ -334,7 +42,7 @@ pub fn kinds(fs: &[Finding]) -> Vec<&'static str> {
 pub fn assert_quiet(fs: &[Finding]) {
     for f in fs {
         assert!(
-            f.severity == super::Severity::Info,
+            f.severity == Severity::Info,
             "unexpected {} {:?}: {}",
             f.kind,
             f.severity,

@@ -1,4 +1,4 @@
-//! Findings, tunnel summaries and the findings catalogue, as text and as JSON Lines.
+//! Findings and the findings catalogue, as text and as JSON Lines.
 //!
 //! JSON lines use a `type` envelope (`finding`, `tunnel`) with stable field names; times are
 //! epoch seconds with microseconds. Text is for people: a block per finding, a table of
@@ -8,12 +8,12 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::diagnose::{Finding, FindingKind, Peers, TunnelSummary, catalogue};
+use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
 use crate::event::Timestamp;
 
 /// Epoch seconds as a JSON number with exactly six decimals. serde_json would print an `f64`
 /// in its shortest form (`1700000000.5`), so the number's text goes out as a raw value.
-struct Epoch(Timestamp);
+pub(super) struct Epoch(pub(super) Timestamp);
 
 impl Serialize for Epoch {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -26,7 +26,7 @@ impl Serialize for Epoch {
 }
 
 /// Serializes `v` as one line.
-fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
+pub(super) fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
     // `?` keeps an I/O error's kind (a closed pipe ends the run quietly).
     serde_json::to_writer(&mut *w, v)?;
     w.write_all(b"\n")
@@ -111,121 +111,6 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         writeln!(w, "  frames:  {}", frames_text(&f.frames))?;
     }
     writeln!(w)
-}
-
-#[derive(Serialize)]
-struct TunnelLine<'a> {
-    #[serde(rename = "type")]
-    kind_tag: &'static str,
-    #[serde(flatten)]
-    t: &'a TunnelSummary,
-    first_ts: Epoch,
-    last_ts: Epoch,
-}
-
-/// One tunnel summary as one JSON line.
-pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()> {
-    let line = TunnelLine {
-        kind_tag: "tunnel",
-        t,
-        first_ts: Epoch(t.first_ts),
-        last_ts: Epoch(t.last_ts),
-    };
-    write_line(w, &line)
-}
-
-fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 10 << 30 => format!("{}G", b >> 30),
-        b if b >= 10 << 20 => format!("{}M", b >> 20),
-        b if b >= 10 << 10 => format!("{}K", b >> 10),
-        b => format!("{b}B"),
-    }
-}
-
-/// Tunnels as a table, one row per peer pair, then each tunnel's SAs.
-pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result<()> {
-    if ts.is_empty() {
-        return writeln!(w, "No IPsec peers seen.");
-    }
-    writeln!(
-        w,
-        "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} FINDINGS",
-        "PEERS", "IKE", "STATE", "IKE", "CHILD", "ESP PKTS a>b/b>a", "ESP BYTES", "REKEYS", "NAT",
-    )?;
-    for t in ts {
-        let ver = t
-            .ike_version
-            .iter()
-            .map(|v| format!("v{v}"))
-            .collect::<Vec<_>>()
-            .join("+");
-        let nat = if !t.nat.behind_nat.is_empty() {
-            "yes"
-        } else if t.nat.esp_in_udp || t.nat.ike_on_4500 {
-            "nat-t"
-        } else {
-            "-"
-        };
-        writeln!(
-            w,
-            "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} {}",
-            format!("{} <-> {}", t.peers[0], t.peers[1]),
-            if ver.is_empty() { "-".to_string() } else { ver },
-            t.state,
-            t.ike_sas.len(),
-            t.child_sas.len(),
-            format!("{}/{}", t.esp_packets[0], t.esp_packets[1]),
-            format!(
-                "{}/{}",
-                human_bytes(t.esp_bytes[0]),
-                human_bytes(t.esp_bytes[1])
-            ),
-            t.child_rekeys,
-            nat,
-            if t.findings.is_empty() {
-                "-".to_string()
-            } else {
-                t.findings.join(",")
-            }
-        )?;
-        for sa in &t.ike_sas {
-            writeln!(
-                w,
-                "    IKEv{} SA {:016x}:{:016x} initiator {} state {}",
-                sa.version,
-                sa.ispi,
-                sa.rspi,
-                sa.initiator,
-                serde_json::to_value(sa.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )?;
-        }
-        for c in &t.child_sas {
-            let spi =
-                |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| format!("0x{x}"));
-            writeln!(
-                w,
-                "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
-                spi(&c.spis[0]),
-                spi(&c.spis[1]),
-                c.packets[0],
-                c.packets[1],
-                c.bytes[0],
-                c.bytes[1]
-            )?;
-        }
-        if let Some(r) = &t.ike_response_time {
-            writeln!(
-                w,
-                "    IKE response time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
-                r.p50_ms, r.p99_ms, r.max_ms, r.samples
-            )?;
-        }
-    }
-    Ok(())
 }
 
 fn write_kind(w: &mut dyn Write, k: &FindingKind) -> io::Result<()> {
@@ -324,51 +209,5 @@ mod tests {
             assert_eq!(j["type"], "finding_kind");
             assert!(j["id"].is_string() && j["default_severity"].is_string());
         }
-    }
-
-    #[test]
-    fn healthy_tunnel_table_and_json_line() {
-        use crate::diagnose::Analyzer;
-        use crate::diagnose::testutil::{Script, healthy_v2};
-        let mut s = Script::default();
-        healthy_v2(&mut s);
-        let mut a = Analyzer::new();
-        let mut out = Vec::new();
-        for e in &s.events {
-            a.observe(e, &mut out);
-        }
-        a.finish(&mut out);
-        let ts = a.tunnels();
-        let mut v = Vec::new();
-        write_tunnels_text(&mut v, &ts).unwrap();
-        let text = String::from_utf8(v).unwrap();
-        assert!(text.contains("192.0.2.1 <-> 198.51.100.2"), "{text}");
-        assert!(text.contains("established"), "{text}");
-        assert!(
-            text.contains("Child SA ESP 0x000000c1 / 0x000000c2: 20/20 packets"),
-            "{text}"
-        );
-        let mut v = Vec::new();
-        write_tunnel_json(&mut v, &ts[0]).unwrap();
-        let line = String::from_utf8(v).unwrap();
-        assert_eq!(line.matches('\n').count(), 1);
-        let j: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(j["type"], "tunnel");
-        assert_eq!(j["peers"][0], "192.0.2.1");
-        assert_eq!(j["esp_packets"][1], 20);
-        assert_eq!(j["established"], true);
-        assert!(j["first_ts"].is_f64());
-        assert!(j["ike_response_time"]["p99_ms"].is_f64());
-    }
-
-    #[test]
-    fn tunnels_json_and_table() {
-        use crate::diagnose::Analyzer;
-        let mut a = Analyzer::new();
-        let mut out = Vec::new();
-        a.finish(&mut out);
-        let mut v = Vec::new();
-        write_tunnels_text(&mut v, &a.tunnels()).unwrap();
-        assert!(String::from_utf8(v).unwrap().contains("No IPsec peers"));
     }
 }

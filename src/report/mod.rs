@@ -4,6 +4,7 @@
 pub mod findings;
 pub mod packets;
 pub mod summary;
+pub mod tunnels;
 
 /// How the run shows what it found: text or JSON lines, detail, frame numbers, packet lines
 /// or not. File and live runs and the packet printer all take this one set.

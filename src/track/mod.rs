@@ -244,7 +244,6 @@ pub struct Pair {
     pub established_ever: bool,
     /// The IKE SA most recently authenticated or established: ESP is bound to it.
     pub current_sa: Option<u64>,
-    pub findings: Vec<&'static str>,
 }
 
 impl Pair {
@@ -293,7 +292,6 @@ impl Pair {
             deletes: 0,
             established_ever: false,
             current_sa: None,
-            findings: Vec::new(),
         }
     }
 
@@ -330,13 +328,6 @@ impl Pair {
         }
         if established {
             self.established_ever = true;
-        }
-    }
-
-    /// Findings reported about this pair, by id, in the order first reported.
-    pub fn note_finding(&mut self, id: &'static str) {
-        if !self.findings.contains(&id) && self.findings.len() < 64 {
-            self.findings.push(id);
         }
     }
 }
@@ -1024,7 +1015,7 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::testutil::{A, B, Script, ip};
+    use crate::testutil::{A, B, Script, ip};
 
     /// More SPIs on one pair than the child log keeps, each sending in turns: every entry still
     /// in the log counts exactly its own packets, whether found by its SA's hint or by a scan.

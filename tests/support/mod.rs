@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use ike_sniff::capture::PacketSource;
 use ike_sniff::capture::file::FileSource;
 use ike_sniff::decode::Decoder;
-use ike_sniff::diagnose::{Analyzer, Finding, TunnelSummary};
+use ike_sniff::diagnose::{Analyzer, Finding};
+use ike_sniff::report::tunnels::TunnelSummary;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -73,7 +74,7 @@ pub fn analyze(path: &Path) -> Run {
     Run {
         live,
         end,
-        tunnels: a.tunnels(),
+        tunnels: ike_sniff::report::tunnels::tunnels(&a),
     }
 }
 

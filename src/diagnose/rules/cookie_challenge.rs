@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
 use crate::track::ike::{IkeSa, SaState, n, x2};
 use crate::track::{Pair, PairKey, SaKey};
@@ -32,6 +33,11 @@ struct Seen {
 pub struct CookieChallenge {
     open: HashMap<SaKey, Seen>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(CookieChallenge::default()),
+};
 
 const MAX_OPEN: usize = 1024;
 
@@ -136,8 +142,8 @@ impl Rule for CookieChallenge {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Severity;
-    use super::super::testutil::*;
+    use crate::diagnose::finding::Severity;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn one_challenge_then_success_is_info() {

@@ -1,8 +1,9 @@
 //! `icmp_frag_needed`: a router says an IKE or ESP packet was too big for the next hop
 //! (ICMP type 3 code 4, RFC 1191; ICMPv6 Packet Too Big, RFC 8201), and gives the MTU.
 
-use super::peer_unreachable::quoted_what;
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::path::{quoted_what, tunnel_numbers};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 
 pub const KIND: FindingKind = FindingKind {
@@ -13,15 +14,12 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Lower the tunnel MTU below the path MTU minus the IPsec overhead and clamp the TCP MSS accordingly; make sure ICMP 'fragmentation needed' / 'packet too big' reaches the gateway.",
 };
 
-/// Worst-case ESP overhead in tunnel mode: outer IP, SPI+seq (8), IV (16), padding and
-/// trailer (up to 17), ICV (16), plus 8 for UDP encapsulation.
-pub(crate) fn tunnel_numbers(path_mtu: u32, v6_outer: bool, udp: bool) -> (u32, u32) {
-    let overhead = if v6_outer { 40 } else { 20 } + 8 + 16 + 17 + 16 + if udp { 8 } else { 0 };
-    let tunnel = path_mtu.saturating_sub(overhead) / 8 * 8;
-    (tunnel, tunnel.saturating_sub(40))
-}
-
 pub struct IcmpFragNeeded;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(IcmpFragNeeded),
+};
 
 impl Rule for IcmpFragNeeded {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -87,19 +85,12 @@ impl Rule for IcmpFragNeeded {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
-    use super::tunnel_numbers;
-
-    #[test]
-    fn numbers_follow_the_reported_mtu() {
-        assert_eq!(tunnel_numbers(1500, false, false), (1416, 1376));
-        assert_eq!(tunnel_numbers(1400, false, true), (1312, 1272));
-    }
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn frag_needed_reports_mtu_and_numbers() {
         let mut s = Script::default();
-        super::super::peer_unreachable::tests_support::icmp(&mut s, 10, 3, 4, Some(1400));
+        icmp(&mut s, 10, 3, 4, Some(1400));
         let f = s.all();
         let f = f
             .iter()

@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::track::PairKey;
 use crate::track::ike::{x1, x2};
 
@@ -25,6 +26,11 @@ const REPEATED: u32 = 3;
 pub struct RekeyCollision {
     counts: HashMap<PairKey, u32>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(RekeyCollision::default()),
+};
 
 impl Rule for RekeyCollision {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -102,7 +108,7 @@ impl Rule for RekeyCollision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn crossing_create_child_requests() {

@@ -5,10 +5,11 @@
 //! in front of that link, which should say so by ICMP (RFC 1191, RFC 8201). When the ICMP is
 //! filtered the sender never learns, and retransmits the same size for ever.
 
-use super::ike_unanswered::{Cause, cause, describe, unanswered, unanswered_finding};
+use crate::diagnose::unanswered::{Cause, cause, describe, unanswered, unanswered_finding};
 use std::collections::HashMap;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
 use crate::hash::KeyedHashState;
 use crate::track::Pair;
@@ -53,6 +54,11 @@ struct EspRun {
 pub struct PmtuBlackhole {
     esp: HashMap<EspKey, EspRun, KeyedHashState>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(PmtuBlackhole::default()),
+};
 
 impl PmtuBlackhole {
     fn esp_packet(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -157,7 +163,7 @@ impl Rule for PmtuBlackhole {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn large_df_auth_vanishes() {

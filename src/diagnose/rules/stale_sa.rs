@@ -9,7 +9,9 @@
 
 use std::collections::VecDeque;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::ike::PayloadBody;
 use crate::event::{Body, Timestamp};
 use crate::track::Pair;
@@ -36,6 +38,11 @@ pub struct StaleSa {
     /// (receiver of the ESP, SPI, time and frame of the Delete).
     deleted: VecDeque<(std::net::IpAddr, u32, Timestamp, u64)>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(StaleSa::default()),
+};
 
 impl Rule for StaleSa {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -174,7 +181,7 @@ fn hex(b: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn esp_after_delete() {

@@ -6,8 +6,9 @@
 //! vanishes. An ICMP reassembly-time-exceeded or an incomplete fragment set on the same pair
 //! supports the reading.
 
-use super::ike_unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
-use super::{Cx, Emit, FindingKind, Rule, Severity};
+use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
+use crate::diagnose::finding::{FindingKind, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::ike::{Exchange, IkeSa, Step};
 
@@ -58,6 +59,11 @@ fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut E
 
 pub struct IkeFragmentsLost;
 
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(IkeFragmentsLost),
+};
+
 impl Rule for IkeFragmentsLost {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
         let (Some(p), Some(sa)) = (cx.up.placed, cx.sa()) else {
@@ -87,7 +93,7 @@ impl Rule for IkeFragmentsLost {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     /// The zeek-spicy-ipsec ipsec_client.pcap pattern: IKE_SA_INIT answered, IKE_AUTH as three
     /// fragments at 0, +1 s, +2 s, never answered.

@@ -4,7 +4,8 @@
 //! gateway fragments after encryption (RFC 4303 §3.3.4): every large packet costs two, the
 //! peer must reassemble, and any fragment filter on the path silently drops the traffic.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 
 pub const KIND: FindingKind = FindingKind {
@@ -16,6 +17,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct EspFragmented;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(EspFragmented),
+};
 
 impl Rule for EspFragmented {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -63,7 +69,7 @@ impl Rule for EspFragmented {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn fragmented_esp_is_reported_once() {

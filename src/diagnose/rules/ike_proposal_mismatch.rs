@@ -2,7 +2,9 @@
 //! notify 14) in IKEv2 IKE_SA_INIT or IKEv1 phase 1, where the offer is in clear and can be
 //! listed.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::track::ike::{SaState, n, x1, x2};
 
@@ -15,6 +17,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct ProposalMismatch;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(ProposalMismatch),
+};
 
 impl Rule for ProposalMismatch {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -87,7 +94,7 @@ impl Rule for ProposalMismatch {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn rejection_lists_offer_with_names() {
@@ -146,7 +153,7 @@ mod tests {
             .find(|f| f.kind == "ike_proposal_mismatch")
             .expect("reported");
         assert!(f.summary.starts_with("initiator"), "{}", f.summary);
-        assert!(a.tunnels()[0].established);
+        assert!(a.pairs().next().expect("one pair").0.established_ever);
         assert!(!kinds(&end).contains(&"auth_failed"), "{end:?}");
     }
 }

@@ -5,7 +5,9 @@
 //! warning. Only offered, with something stronger chosen: information. Offered with no answer
 //! seen: a warning when every proposal is weak, information otherwise.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::event::ike::Proposal;
 use crate::track::Pair;
@@ -76,6 +78,11 @@ fn all_weak(version: u8, ps: &[Proposal]) -> Vec<String> {
 }
 
 pub struct WeakCrypto;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(WeakCrypto),
+};
 
 impl WeakCrypto {
     fn judge(
@@ -172,8 +179,8 @@ impl Rule for WeakCrypto {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Severity;
-    use super::super::testutil::*;
+    use crate::diagnose::finding::Severity;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn weak_dh_offered_alone_is_warning() {

@@ -4,7 +4,8 @@
 //! values all visible on the wire, so anyone who captures it can brute-force the PSK offline
 //! (ike-scan/psk-crack), and the identities travel in clear.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::track::ike::x1;
 
@@ -23,6 +24,11 @@ fn is_psk(v: u64) -> bool {
 }
 
 pub struct AggressiveModePsk;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(AggressiveModePsk),
+};
 
 impl Rule for AggressiveModePsk {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -62,7 +68,7 @@ impl Rule for AggressiveModePsk {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn aggressive_psk_is_flagged_main_mode_is_not() {

@@ -5,7 +5,9 @@
 //! Error notifies are types below 16384 in IKEv2 (RFC 7296 §3.10.1) and below 8192 in IKEv1
 //! (RFC 2408 §3.14.1). Ones other rules own are skipped here.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::track::ike::n;
 
@@ -42,6 +44,11 @@ pub const IKE_ERROR_NOTIFY: FindingKind = FindingKind {
 };
 
 pub struct ErrorNotify;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[TS_UNACCEPTABLE, TEMPORARY_FAILURE, INVALID_SYNTAX, IKE_ERROR_NOTIFY],
+    make: || Box::new(ErrorNotify),
+};
 
 fn owned_elsewhere(version: u8, t: u16) -> bool {
     matches!(
@@ -97,7 +104,7 @@ impl Rule for ErrorNotify {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn named_and_generic() {

@@ -6,7 +6,8 @@
 //! both sides) or its fragment size is too large. Harmless when the messages were answered
 //! (info), a risk otherwise (warning; `ike_fragments_lost` says when they were lost).
 
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::ike::IkeSa;
 
@@ -19,6 +20,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct IkeIpFragmented;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(IkeIpFragmented),
+};
 
 impl Rule for IkeIpFragmented {
     fn sa_closed(&mut self, sa: &IkeSa, _pair: Option<&Pair>, out: &mut Emit<'_>) {
@@ -38,7 +44,7 @@ impl Rule for IkeIpFragmented {
                     Some(first.map_or(s.times[0], |f: crate::event::Timestamp| f.min(s.times[0])));
                 last = last.max(s.last_ts);
                 sender.get_or_insert(s.from);
-                if !s.response && super::ike_unanswered::unanswered(sa, x).is_some() {
+                if !s.response && crate::diagnose::unanswered::unanswered(sa, x).is_some() {
                     lost = true;
                 }
             }

@@ -5,7 +5,8 @@
 //! (RFC 3948). Information: NAT-T handles it, but it explains keepalives, port changes and
 //! MTU overhead.
 
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 
 pub const KIND: FindingKind = FindingKind {
@@ -17,6 +18,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct NatDetected;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(NatDetected),
+};
 
 impl Rule for NatDetected {
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
@@ -84,7 +90,7 @@ impl Rule for NatDetected {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
     use crate::track::nat::natd_hash;
 
     #[test]

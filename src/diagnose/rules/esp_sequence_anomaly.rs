@@ -6,7 +6,8 @@
 //! anti-replay window tolerates up to a point). Small loss is info; duplicates, or loss or
 //! reordering above 1%, are warnings.
 
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::esp::{EspKey, EspSa};
 
@@ -19,6 +20,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct EspSequenceAnomaly;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(EspSequenceAnomaly),
+};
 
 impl Rule for EspSequenceAnomaly {
     fn esp_closed(&mut self, k: &EspKey, e: &EspSa, _pair: Option<&Pair>, out: &mut Emit<'_>) {
@@ -90,8 +96,8 @@ impl Rule for EspSequenceAnomaly {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Severity;
-    use super::super::testutil::*;
+    use crate::diagnose::finding::Severity;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn gaps_and_duplicates() {

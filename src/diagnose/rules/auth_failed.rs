@@ -9,7 +9,9 @@
 
 use std::collections::VecDeque;
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::event::Timestamp;
 use crate::track::Pair;
@@ -30,6 +32,11 @@ pub struct AuthFailed {
     /// [`USE_SECS`] to show use, so live mode need not wait for the end.
     watch: VecDeque<(SaKey, Timestamp)>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(AuthFailed::default()),
+};
 
 const USE_SECS: f64 = 10.0;
 const MAX_WATCH: usize = 1024;
@@ -171,8 +178,8 @@ fn small_auth_response(sa: &IkeSa, out: &mut Emit<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Confidence;
-    use super::super::testutil::*;
+    use crate::diagnose::finding::Confidence;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn small_auth_response_then_silence() {

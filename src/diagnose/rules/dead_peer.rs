@@ -6,8 +6,9 @@
 //! Informationals with a fresh message ID each time and no response exchange, so the sign is a
 //! run of Informationals from one side while the other side sends nothing at all.
 
-use super::ike_unanswered::{Cause, cause, describe, unanswered};
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Rule, Severity, exchange_peers};
+use crate::diagnose::unanswered::{Cause, cause, describe, unanswered};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Severity, exchange_peers};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::ike::{IkeSa, x1};
 
@@ -24,6 +25,11 @@ const V1_RUN: usize = 3;
 
 #[derive(Default)]
 pub struct DeadPeer;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(DeadPeer),
+};
 
 impl Rule for DeadPeer {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -158,7 +164,7 @@ fn report(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn unanswered_informational_on_established_sa() {

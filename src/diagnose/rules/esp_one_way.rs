@@ -7,7 +7,8 @@
 //! both ways the capture point certainly sees both directions; without IKE in the capture the
 //! finding says so (a capture point on an asymmetric path sees one direction only).
 
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 
 pub const KIND: FindingKind = FindingKind {
@@ -24,6 +25,11 @@ const MIN_PACKETS: u64 = 5;
 const MIN_SECS: f64 = 2.0;
 
 pub struct EspOneWay;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(EspOneWay),
+};
 
 impl Rule for EspOneWay {
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
@@ -70,7 +76,7 @@ impl Rule for EspOneWay {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn one_way_esp_on_established_tunnel() {

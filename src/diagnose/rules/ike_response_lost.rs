@@ -5,8 +5,9 @@
 //! requester, or it drops them (fragmented response filtered, NAT mapping changed, wrong port,
 //! a host firewall).
 
-use super::ike_unanswered::describe;
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Rule, Severity, exchange_peers};
+use crate::diagnose::unanswered::describe;
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Severity, exchange_peers};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 
 pub const KIND: FindingKind = FindingKind {
     id: "ike_response_lost",
@@ -21,6 +22,11 @@ pub const KIND: FindingKind = FindingKind {
 const AFTER: usize = 2;
 
 pub struct IkeResponseLost;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(IkeResponseLost),
+};
 
 impl Rule for IkeResponseLost {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -77,7 +83,7 @@ impl Rule for IkeResponseLost {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn retransmits_after_responses_are_reported() {

@@ -6,8 +6,9 @@
 //! encrypted). IKEv1: after phase 1, Quick Mode is never answered, or is answered only by an
 //! encrypted Informational (the notify that refuses it).
 
-use super::ike_unanswered::{unanswered, unanswered_finding};
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::unanswered::{unanswered, unanswered_finding};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::ike::{IkeSa, SaState, x1, x2};
 
@@ -25,6 +26,11 @@ pub const KIND: FindingKind = FindingKind {
 const QUIET_SECS: f64 = 5.0;
 
 pub struct ChildSaRefused;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(ChildSaRefused),
+};
 
 impl Rule for ChildSaRefused {
     fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
@@ -120,7 +126,7 @@ impl Rule for ChildSaRefused {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn ike_alive_without_esp() {

@@ -4,7 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::track::ike::n;
 
@@ -33,6 +34,11 @@ fn gateway(data: &[u8]) -> String {
 }
 
 pub struct IkeRedirect;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(IkeRedirect),
+};
 
 impl Rule for IkeRedirect {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {

@@ -4,7 +4,8 @@
 //! Small packets pass whole, large ones are fragmented and lose a piece: the classic "ping
 //! works, SSH/HTTPS freezes" tunnel.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 
 pub const KIND: FindingKind = FindingKind {
@@ -16,6 +17,11 @@ pub const KIND: FindingKind = FindingKind {
 };
 
 pub struct FragmentsLost;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(FragmentsLost),
+};
 
 impl Rule for FragmentsLost {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -72,7 +78,7 @@ impl Rule for FragmentsLost {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
     use crate::event::{Body, IncompleteFragments};
 
     #[test]

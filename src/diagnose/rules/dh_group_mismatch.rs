@@ -3,7 +3,9 @@
 //! expected to retry with that group; if the retry succeeds this is only a wasted round trip
 //! (info), otherwise the SA cannot come up (error).
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity, names};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::names;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
 use crate::track::ike::{SaState, n, x2};
 use crate::track::{PairKey, Tracker};
@@ -36,6 +38,11 @@ const RETRY_SECS: f64 = 10.0;
 pub struct DhGroupMismatch {
     pending: Vec<Pending>,
 }
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(DhGroupMismatch::default()),
+};
 
 const MAX_PENDING: usize = 256;
 
@@ -159,8 +166,8 @@ impl Rule for DhGroupMismatch {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Severity;
-    use super::super::testutil::*;
+    use crate::diagnose::finding::Severity;
+    use crate::diagnose::testutil::*;
     use crate::event::ike::PayloadBody;
 
     fn ke(g: u16) -> crate::event::ike::Payload {

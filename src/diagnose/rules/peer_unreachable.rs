@@ -5,7 +5,9 @@
 //! reassembly time exceeded is `fragments_lost`; everything else says the peer cannot be
 //! reached, and the type and code say why.
 
-use super::{Confidence, Cx, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::path::quoted_what;
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, IcmpError};
 
 pub const KIND: FindingKind = FindingKind {
@@ -59,21 +61,12 @@ pub(crate) fn meaning(e: &IcmpError) -> Option<(&'static str, &'static str)> {
     Some(m)
 }
 
-/// "IKE (SPIi 0123…)" / "ESP SPI 0x…" for the quoted packet.
-pub(crate) fn quoted_what(e: &IcmpError) -> String {
-    let q = &e.quoted;
-    if let Some(spi) = q.esp_spi {
-        format!("ESP SPI 0x{spi:08x}")
-    } else if let Some((i, _)) = q.ike_spis {
-        format!("IKE message (SPIi {i:016x})")
-    } else if let Some(f) = q.flow {
-        format!("UDP {}→{} packet", f.sport, f.dport)
-    } else {
-        "IPsec packet".to_string()
-    }
-}
-
 pub struct PeerUnreachable;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(PeerUnreachable),
+};
 
 impl Rule for PeerUnreachable {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -116,43 +109,8 @@ impl Rule for PeerUnreachable {
 }
 
 #[cfg(test)]
-pub(crate) mod tests_support {
-    use super::super::testutil::*;
-    use crate::event::{Body, Flow, IcmpError, QuotedPacket, ipproto};
-
-    pub fn icmp(s: &mut Script, ms: u64, t: u8, code: u8, mtu: Option<u32>) {
-        s.event(
-            ms,
-            "203.0.113.1",
-            A,
-            0,
-            0,
-            ipproto::ICMP,
-            Body::IcmpError(Box::new(IcmpError {
-                v6: false,
-                icmp_type: t,
-                code,
-                mtu,
-                quoted: QuotedPacket {
-                    flow: Some(Flow {
-                        src: ip(A),
-                        dst: ip(B),
-                        sport: 500,
-                        dport: 500,
-                        proto: ipproto::UDP,
-                    }),
-                    ike_spis: Some((0x1111, 0)),
-                    ..QuotedPacket::default()
-                },
-            })),
-        );
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
-    use super::tests_support::icmp;
+    use crate::diagnose::testutil::*;
 
     #[test]
     fn port_unreachable_is_reported_once_at_once() {

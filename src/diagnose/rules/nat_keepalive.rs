@@ -2,7 +2,8 @@
 //! their cadence. Information when present; a warning when a peer behind NAT sends none and
 //! stays silent long enough for typical NAT UDP mappings (30–120 s) to expire.
 
-use super::{Confidence, Emit, Finding, FindingKind, Peers, Rule, Severity};
+use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
+use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
 
 pub const KIND: FindingKind = FindingKind {
@@ -17,6 +18,11 @@ pub const KIND: FindingKind = FindingKind {
 const IDLE_SECS: f64 = 60.0;
 
 pub struct NatKeepalive;
+
+pub const RULE: RuleDef = RuleDef {
+    kinds: &[KIND],
+    make: || Box::new(NatKeepalive),
+};
 
 impl Rule for NatKeepalive {
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
@@ -77,7 +83,7 @@ impl Rule for NatKeepalive {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::diagnose::testutil::*;
     use crate::event::{Body, ipproto};
 
     #[test]

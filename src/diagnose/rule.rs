@@ -1,0 +1,110 @@
+//! How a rule meets the pipeline: what it sees on each event ([`Cx`]), where it puts findings
+//! ([`Emit`], which says each problem once), the [`Rule`] trait, and [`RuleDef`], the line a rule
+//! takes in the one list of rules (`rules/mod.rs`).
+
+use std::collections::{HashSet, VecDeque};
+
+use super::finding::{Finding, FindingKind};
+use crate::event::Event;
+use crate::track::esp::{EspKey, EspSa};
+use crate::track::ike::IkeSa;
+use crate::track::{Pair, PairKey, Tracker, Update};
+
+/// What a rule sees on each event: the event, what it did to the tables, and the tables.
+pub struct Cx<'a> {
+    pub ev: &'a Event,
+    pub up: &'a Update,
+    pub t: &'a Tracker,
+}
+
+impl Cx<'_> {
+    pub fn sa(&self) -> Option<&IkeSa> {
+        self.up.sa.as_ref().and_then(|k| self.t.sa(k))
+    }
+    pub fn pair(&self) -> Option<&Pair> {
+        self.up.pair.as_ref().and_then(|k| self.t.pair(k))
+    }
+}
+
+/// Where rules put findings. A finding whose (kind, peers, scope) was already reported is
+/// dropped, so each problem is said once however often its evidence repeats.
+pub struct Emit<'a> {
+    pub(super) out: &'a mut Vec<Finding>,
+    pub(super) said: &'a mut Said,
+}
+
+impl Emit<'_> {
+    /// Reports `f` unless the same kind was already reported for the same pair and `scope`
+    /// (an SPI, a message ID… or 0 for once per pair). Returns whether it went out.
+    pub fn push(&mut self, scope: u64, f: Finding) -> bool {
+        let key = (f.kind, f.peers.key(), scope);
+        if !self.said.insert(key) {
+            return false;
+        }
+        self.out.push(f);
+        true
+    }
+    pub fn already(&self, kind: &'static str, pair: PairKey, scope: u64) -> bool {
+        self.said.set.contains(&(kind, pair, scope))
+    }
+}
+
+type SaidKey = (&'static str, PairKey, u64);
+
+/// The bounded memory of what was said.
+pub(super) struct Said {
+    set: HashSet<SaidKey>,
+    order: VecDeque<SaidKey>,
+}
+
+const MAX_SAID: usize = 1 << 16;
+
+impl Said {
+    pub(super) fn new() -> Self {
+        Said {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, k: SaidKey) -> bool {
+        if !self.set.insert(k) {
+            return false;
+        }
+        if self.order.len() >= MAX_SAID
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.order.push_back(k);
+        true
+    }
+}
+
+/// A rule: watches updates and closing entries, reports findings.
+pub trait Rule {
+    /// After the tracker has taken in an event.
+    fn event(&mut self, _cx: &Cx<'_>, _out: &mut Emit<'_>) {}
+    /// An IKE SA leaves the tables (idle, evicted, or end of input).
+    fn sa_closed(&mut self, _sa: &IkeSa, _pair: Option<&Pair>, _out: &mut Emit<'_>) {}
+    /// An ESP SA leaves the tables.
+    fn esp_closed(
+        &mut self,
+        _key: &EspKey,
+        _esp: &EspSa,
+        _pair: Option<&Pair>,
+        _out: &mut Emit<'_>,
+    ) {
+    }
+    /// A pair leaves the tables, or the input ends (then the pair stays for the summary).
+    fn pair_closed(&mut self, _pair: &Pair, _out: &mut Emit<'_>) {}
+    /// End of input, after everything was closed.
+    fn finish(&mut self, _t: &Tracker, _out: &mut Emit<'_>) {}
+}
+
+/// A rule's entry in the list: the kinds of finding it reports (what `--list-findings` and the
+/// docs show) and how to make a fresh one (rules may keep state across events).
+pub struct RuleDef {
+    pub kinds: &'static [FindingKind],
+    pub make: fn() -> Box<dyn Rule>,
+}

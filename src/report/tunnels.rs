@@ -1,0 +1,380 @@
+//! The tunnel view: one summary per peer pair (like `ipsec trafficstatus`), made from what the
+//! tracker holds and the ids of the findings about the pair, as a table and as JSON lines.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::findings::{Epoch, write_line};
+use crate::diagnose::Analyzer;
+use crate::event::Timestamp;
+use crate::track::hist::RttSummary;
+use crate::track::ike::SaState;
+use crate::track::{ChildSummary, Pair, SaSummary};
+
+/// One summary per peer pair the analyzer knows, in order of first appearance.
+pub fn tunnels(a: &Analyzer) -> Vec<TunnelSummary> {
+    let mut v: Vec<TunnelSummary> = a.pairs().map(|(p, f)| tunnel_summary(p, f)).collect();
+    v.sort_by(|a, b| (a.first_ts, &a.peers).cmp(&(b.first_ts, &b.peers)));
+    v
+}
+
+/// One tunnel (peer pair) at the end of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TunnelSummary {
+    pub peers: [String; 2],
+    /// IKE versions seen (1, 2 or both).
+    pub ike_version: Vec<u8>,
+    pub established: bool,
+    pub state: &'static str,
+    pub ike_sas: Vec<SaSummary>,
+    /// Child SAs as SPI pairs: the a→b and b→a SPIs bound to the same IKE SA, matched in the
+    /// order they appeared (a rekey's new pair appears together).
+    pub child_sas: Vec<ChildPair>,
+    /// [a→b, b→a], a being the first of `peers`.
+    pub esp_packets: [u64; 2],
+    pub esp_bytes: [u64; 2],
+    pub child_rekeys: u32,
+    pub deleted: u32,
+    pub nat: NatSummary,
+    pub fragmentation: FragSummary,
+    pub ike_response_time: Option<RttSummary>,
+    pub findings: Vec<&'static str>,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    #[serde(skip)]
+    pub first_ts: Timestamp,
+    #[serde(skip)]
+    pub last_ts: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NatSummary {
+    /// Addresses found behind NAT by the NAT-D hashes.
+    pub behind_nat: Vec<IpAddr>,
+    pub ike_on_4500: bool,
+    pub floated_to_4500: bool,
+    pub esp_in_udp: bool,
+    pub keepalives: u64,
+    pub keepalive_interval_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FragSummary {
+    pub ike_ip_fragmented: u32,
+    pub esp_ip_fragmented: u64,
+    pub incomplete_fragment_sets: u32,
+    /// IKEV2_FRAGMENTATION_SUPPORTED sent by [a, b].
+    pub ike_fragmentation_supported: [bool; 2],
+    pub ike_fragments_used: bool,
+}
+
+/// One Child SA: its two ESP SPIs (either may be missing when only one direction was seen).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChildPair {
+    /// ESP SPIs [a→b, b→a] as hex.
+    pub spis: [Option<String>; 2],
+    #[serde(serialize_with = "crate::track::hex64_opt")]
+    pub ike_ispi: Option<u64>,
+    /// [a→b, b→a].
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+fn child_pairs(p: &Pair) -> Vec<ChildPair> {
+    let mut sides: [Vec<&ChildSummary>; 2] = [Vec::new(), Vec::new()];
+    for c in &p.children {
+        sides[p.key.side(c.src)].push(c);
+    }
+    let mut out: Vec<ChildPair> = Vec::new();
+    let mut used = vec![false; sides[1].len()];
+    for c in &sides[0] {
+        // The first unused reverse SPI of the same IKE SA, nearest in time.
+        let back = sides[1]
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !used[*i] && r.ike_ispi == c.ike_ispi)
+            .min_by(|(_, x), (_, y)| {
+                let dx = x.first_ts.since(c.first_ts).abs();
+                let dy = y.first_ts.since(c.first_ts).abs();
+                dx.total_cmp(&dy)
+            })
+            .map(|(i, r)| (i, *r));
+        if let Some((i, _)) = back {
+            used[i] = true;
+        }
+        out.push(ChildPair {
+            spis: [
+                Some(format!("{:08x}", c.spi)),
+                back.map(|(_, r)| format!("{:08x}", r.spi)),
+            ],
+            ike_ispi: c.ike_ispi,
+            packets: [c.packets, back.map_or(0, |(_, r)| r.packets)],
+            bytes: [c.bytes, back.map_or(0, |(_, r)| r.bytes)],
+        });
+    }
+    for (i, r) in sides[1].iter().enumerate().filter(|(i, _)| !used[*i]) {
+        let _ = i;
+        out.push(ChildPair {
+            spis: [None, Some(format!("{:08x}", r.spi))],
+            ike_ispi: r.ike_ispi,
+            packets: [0, r.packets],
+            bytes: [0, r.bytes],
+        });
+    }
+    out
+}
+
+fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
+    let last = p.sas.back();
+    let state = match last {
+        None if p.esp_packets != [0, 0] => "esp_only",
+        None => "no_ike",
+        Some(s) => match s.state {
+            SaState::Init => "connecting",
+            SaState::KeysExchanged => "connecting",
+            SaState::Authenticating => "authenticating",
+            SaState::Authenticated => "authenticated",
+            SaState::Established => "established",
+            SaState::Failed => "failed",
+            SaState::Deleted => "deleted",
+        },
+    };
+    let ka = p.keepalives[0].count + p.keepalives[1].count;
+    let interval = p.keepalives[0]
+        .mean_interval()
+        .into_iter()
+        .chain(p.keepalives[1].mean_interval())
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    TunnelSummary {
+        peers: [p.key.a.to_string(), p.key.b.to_string()],
+        ike_version: (1..=2).filter(|v| p.ike_versions & (1 << v) != 0).collect(),
+        established: p.established_ever,
+        state,
+        ike_sas: p.sas.iter().cloned().collect(),
+        child_sas: child_pairs(p),
+        esp_packets: p.esp_packets,
+        esp_bytes: p.esp_bytes,
+        child_rekeys: p.child_exchanges,
+        deleted: p.deletes,
+        nat: NatSummary {
+            behind_nat: (0..2)
+                .filter(|&s| p.nat_behind[s] == Some(true))
+                .map(|s| p.addr(s))
+                .collect(),
+            ike_on_4500: p.ike_on_4500,
+            floated_to_4500: p.float_frame.is_some(),
+            esp_in_udp: p.esp_in_udp,
+            keepalives: ka,
+            keepalive_interval_s: interval.map(|x| (x * 1000.0).round() / 1000.0),
+        },
+        fragmentation: FragSummary {
+            ike_ip_fragmented: p.ike_ip_fragmented,
+            esp_ip_fragmented: p.esp_fragmented,
+            incomplete_fragment_sets: p.incomplete_sets,
+            ike_fragmentation_supported: p.ike_fragmentation_supported,
+            ike_fragments_used: p.ike_fragments_used,
+        },
+        ike_response_time: p.rtt.summary(),
+        findings: findings.to_vec(),
+        first_frame: p.first_frame,
+        last_frame: p.last_frame,
+        first_ts: p.first_ts,
+        last_ts: p.last_ts,
+    }
+}
+
+#[derive(Serialize)]
+struct TunnelLine<'a> {
+    #[serde(rename = "type")]
+    kind_tag: &'static str,
+    #[serde(flatten)]
+    t: &'a TunnelSummary,
+    first_ts: Epoch,
+    last_ts: Epoch,
+}
+
+/// One tunnel summary as one JSON line.
+pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()> {
+    let line = TunnelLine {
+        kind_tag: "tunnel",
+        t,
+        first_ts: Epoch(t.first_ts),
+        last_ts: Epoch(t.last_ts),
+    };
+    write_line(w, &line)
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 10 << 30 => format!("{}G", b >> 30),
+        b if b >= 10 << 20 => format!("{}M", b >> 20),
+        b if b >= 10 << 10 => format!("{}K", b >> 10),
+        b => format!("{b}B"),
+    }
+}
+
+/// Tunnels as a table, one row per peer pair, then each tunnel's SAs.
+pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result<()> {
+    if ts.is_empty() {
+        return writeln!(w, "No IPsec peers seen.");
+    }
+    writeln!(
+        w,
+        "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} FINDINGS",
+        "PEERS", "IKE", "STATE", "IKE", "CHILD", "ESP PKTS a>b/b>a", "ESP BYTES", "REKEYS", "NAT",
+    )?;
+    for t in ts {
+        let ver = t
+            .ike_version
+            .iter()
+            .map(|v| format!("v{v}"))
+            .collect::<Vec<_>>()
+            .join("+");
+        let nat = if !t.nat.behind_nat.is_empty() {
+            "yes"
+        } else if t.nat.esp_in_udp || t.nat.ike_on_4500 {
+            "nat-t"
+        } else {
+            "-"
+        };
+        writeln!(
+            w,
+            "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} {}",
+            format!("{} <-> {}", t.peers[0], t.peers[1]),
+            if ver.is_empty() { "-".to_string() } else { ver },
+            t.state,
+            t.ike_sas.len(),
+            t.child_sas.len(),
+            format!("{}/{}", t.esp_packets[0], t.esp_packets[1]),
+            format!(
+                "{}/{}",
+                human_bytes(t.esp_bytes[0]),
+                human_bytes(t.esp_bytes[1])
+            ),
+            t.child_rekeys,
+            nat,
+            if t.findings.is_empty() {
+                "-".to_string()
+            } else {
+                t.findings.join(",")
+            }
+        )?;
+        for sa in &t.ike_sas {
+            writeln!(
+                w,
+                "    IKEv{} SA {:016x}:{:016x} initiator {} state {}",
+                sa.version,
+                sa.ispi,
+                sa.rspi,
+                sa.initiator,
+                serde_json::to_value(sa.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )?;
+        }
+        for c in &t.child_sas {
+            let spi =
+                |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| format!("0x{x}"));
+            writeln!(
+                w,
+                "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
+                spi(&c.spis[0]),
+                spi(&c.spis[1]),
+                c.packets[0],
+                c.packets[1],
+                c.bytes[0],
+                c.bytes[1]
+            )?;
+        }
+        if let Some(r) = &t.ike_response_time {
+            writeln!(
+                w,
+                "    IKE response time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+                r.p50_ms, r.p99_ms, r.max_ms, r.samples
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::testutil::*;
+
+    #[test]
+    fn healthy_tunnel_summary() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        let (live, end, a) = s.run();
+        assert_quiet(&live);
+        assert_quiet(&end);
+        let t = tunnels(&a);
+        assert_eq!(t.len(), 1);
+        let t = &t[0];
+        assert!(t.established);
+        assert_eq!(t.state, "established");
+        assert_eq!(t.ike_version, vec![2]);
+        assert_eq!(t.esp_packets, [20, 20]);
+        assert_eq!(t.child_sas.len(), 1);
+        assert_eq!(t.child_sas[0].packets, [20, 20]);
+        assert_eq!(t.ike_sas.len(), 1);
+        let rtt = t.ike_response_time.as_ref().unwrap();
+        assert_eq!(rtt.samples, 3);
+        assert!((rtt.max_ms - 20.0).abs() < 1.5, "{rtt:?}");
+        let j = serde_json::to_value(t).unwrap();
+        assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
+        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
+        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
+        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
+    }
+
+    #[test]
+    fn healthy_tunnel_table_and_json_line() {
+        use crate::diagnose::Analyzer;
+        use crate::diagnose::testutil::{Script, healthy_v2};
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        let mut a = Analyzer::new();
+        let mut out = Vec::new();
+        for e in &s.events {
+            a.observe(e, &mut out);
+        }
+        a.finish(&mut out);
+        let ts = tunnels(&a);
+        let mut v = Vec::new();
+        write_tunnels_text(&mut v, &ts).unwrap();
+        let text = String::from_utf8(v).unwrap();
+        assert!(text.contains("192.0.2.1 <-> 198.51.100.2"), "{text}");
+        assert!(text.contains("established"), "{text}");
+        assert!(
+            text.contains("Child SA ESP 0x000000c1 / 0x000000c2: 20/20 packets"),
+            "{text}"
+        );
+        let mut v = Vec::new();
+        write_tunnel_json(&mut v, &ts[0]).unwrap();
+        let line = String::from_utf8(v).unwrap();
+        assert_eq!(line.matches('\n').count(), 1);
+        let j: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(j["type"], "tunnel");
+        assert_eq!(j["peers"][0], "192.0.2.1");
+        assert_eq!(j["esp_packets"][1], 20);
+        assert_eq!(j["established"], true);
+        assert!(j["first_ts"].is_f64());
+        assert!(j["ike_response_time"]["p99_ms"].is_f64());
+    }
+
+    #[test]
+    fn tunnels_json_and_table() {
+        use crate::diagnose::Analyzer;
+        let mut a = Analyzer::new();
+        let mut out = Vec::new();
+        a.finish(&mut out);
+        let mut v = Vec::new();
+        write_tunnels_text(&mut v, &tunnels(&a)).unwrap();
+        assert!(String::from_utf8(v).unwrap().contains("No IPsec peers"));
+    }
+}
