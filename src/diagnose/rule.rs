@@ -2,7 +2,7 @@
 //! ([`Emit`], which says each problem once), the [`Rule`] trait, and [`RuleDef`], the line a rule
 //! takes in the one list of rules (`rules/mod.rs`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::finding::{Finding, FindingKind};
 use crate::event::Event;
@@ -107,4 +107,74 @@ pub trait Rule {
 pub struct RuleDef {
     pub kinds: &'static [FindingKind],
     pub make: fn() -> Box<dyn Rule>,
+}
+
+/// Most pairs a [`PairCounts`] remembers, like the tracker's pair table by default.
+const MAX_COUNTED_PAIRS: usize = 4096;
+
+/// A rule's own count per peer pair (of one kind of ICMP error, say): facts only that rule
+/// reads stay with it instead of in the tracker. The rule forgets a pair when the tracker does
+/// (`pair_closed`); past [`MAX_COUNTED_PAIRS`] the oldest pair counted is forgotten.
+#[derive(Default)]
+pub struct PairCounts {
+    counts: HashMap<PairKey, u32>,
+    order: VecDeque<PairKey>,
+}
+
+impl PairCounts {
+    pub fn add(&mut self, key: PairKey) {
+        let n = self.counts.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n > 1 {
+            return;
+        }
+        self.order.push_back(key);
+        while self.counts.len() > MAX_COUNTED_PAIRS {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.counts.remove(&old);
+        }
+        // Forgotten pairs leave stale keys behind in `order`: drop them once they are half.
+        if self.order.len() > 2 * MAX_COUNTED_PAIRS {
+            let counts = &self.counts;
+            self.order.retain(|k| counts.contains_key(k));
+        }
+    }
+
+    pub fn get(&self, key: &PairKey) -> u32 {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn forget(&mut self, key: &PairKey) {
+        self.counts.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> PairKey {
+        let a = std::net::IpAddr::from(i.to_be_bytes());
+        PairKey::of(a, "192.0.2.1".parse().unwrap()).0
+    }
+
+    #[test]
+    fn pair_counts_stay_bounded_and_forget() {
+        let mut c = PairCounts::default();
+        for i in 0..3 * MAX_COUNTED_PAIRS as u32 {
+            c.add(key(i));
+            c.add(key(i));
+            if i % 2 == 0 {
+                c.forget(&key(i));
+            }
+        }
+        assert!(c.counts.len() <= MAX_COUNTED_PAIRS);
+        assert!(c.order.len() <= 2 * MAX_COUNTED_PAIRS + 1);
+        let last = 3 * MAX_COUNTED_PAIRS as u32 - 1;
+        assert_eq!(c.get(&key(last)), 2);
+        assert_eq!(c.get(&key(last - 1)), 0);
+        assert_eq!(c.get(&key(0)), 0);
+    }
 }

@@ -218,28 +218,21 @@ pub struct IkeSa {
     pub established_ts: Option<Timestamp>,
     pub authenticated_ts: Option<Timestamp>,
     pub exchanges: VecDeque<Exchange>,
-    pub exchanges_dropped: u64,
     pub notifies: Vec<SeenNotify>,
     /// The first SA payload offered in clear and the one chosen (IKE_SA_INIT, phase 1).
     pub offered: Option<Vec<Proposal>>,
     pub offered_frame: u64,
     pub chosen: Option<Vec<Proposal>>,
-    /// Proposals of IKEv1 Quick Modes or other clear Child SA offers (first seen).
-    pub child_offered: Option<Vec<Proposal>>,
-    pub child_chosen: Option<Vec<Proposal>>,
     pub ke_group: Option<u16>,
     /// Size of the IKE_AUTH response's SK payload and its frame.
     pub auth_response_sk: Option<(u32, u64)>,
     pub used_after_auth: bool,
-    pub esp_after_auth: bool,
     pub child_exchanges: u32,
     pub ike_fragmentation_offered: [bool; 2],
     pub ike_fragments_used: bool,
-    pub on_4500: bool,
     /// Last packet (IKE, or ESP while this SA is the pair's current one) from [initiator,
-    /// responder], and the longest silence between two of them.
+    /// responder].
     pub last_from: [Option<Timestamp>; 2],
-    pub max_gap: [f64; 2],
     /// ICMP errors that quoted this SA's IKE messages (they are an answer of sorts).
     pub icmp_errors: u32,
 }
@@ -270,23 +263,17 @@ impl IkeSa {
             established_ts: None,
             authenticated_ts: None,
             exchanges: VecDeque::new(),
-            exchanges_dropped: 0,
             notifies: Vec::new(),
             offered: None,
             offered_frame: 0,
             chosen: None,
-            child_offered: None,
-            child_chosen: None,
             ke_group: None,
             auth_response_sk: None,
             used_after_auth: false,
-            esp_after_auth: false,
             child_exchanges: 0,
             ike_fragmentation_offered: [false; 2],
             ike_fragments_used: false,
-            on_4500: false,
             last_from: [None; 2],
-            max_gap: [0.0; 2],
             icmp_errors: 0,
         }
     }
@@ -318,7 +305,6 @@ impl IkeSa {
     pub fn heard(&mut self, from: IpAddr, ts: Timestamp) -> f64 {
         let i = usize::from(from != self.initiator);
         let gap = self.last_from[i].map_or(0.0, |l| ts.since(l).max(0.0));
-        self.max_gap[i] = self.max_gap[i].max(gap);
         self.last_from[i] = Some(ts);
         gap
     }
@@ -386,7 +372,6 @@ impl IkeSa {
             None => {
                 if self.exchanges.len() >= MAX_EXCHANGES {
                     self.exchanges.pop_front();
-                    self.exchanges_dropped += 1;
                 }
                 self.exchanges.push_back(Exchange {
                     msg_id: m.message_id,

@@ -213,26 +213,14 @@ pub struct Pair {
     pub nat_frames: Vec<u64>,
     pub keepalives: [Cadence; 2],
     pub last_from: [Option<Timestamp>; 2],
-    /// Longest silence between two packets from each side (any IPsec packet).
-    pub max_gap_from: [f64; 2],
     /// Longest silence from each side within the life of one IKE SA (its IKE messages and the
     /// ESP bound to it): idle time while a tunnel was up.
     pub sa_gap_from: [f64; 2],
     pub ike_ip_fragmented: u32,
-    pub ike_frag_frames: Vec<u64>,
     pub esp_fragmented: u64,
-    pub esp_frag_frames: Vec<u64>,
-    pub fragment_packets: u64,
     pub incomplete_sets: u32,
-    pub incomplete_frames: Vec<u64>,
     pub ike_fragmentation_supported: [bool; 2],
     pub ike_fragments_used: bool,
-    pub icmp_errors: u32,
-    pub icmp_frag_needed: u32,
-    /// ICMP "fragment reassembly time exceeded" about this pair's packets.
-    pub icmp_reassembly: u32,
-    /// ICMP errors quoting IKE (UDP 500/4500) whose quote does not reach the IKE SPIs.
-    pub icmp_about_ike: u32,
     pub rtt: Histogram,
     pub sas: VecDeque<SaSummary>,
     pub children: VecDeque<ChildSummary>,
@@ -269,21 +257,12 @@ impl Pair {
             nat_frames: Vec::new(),
             keepalives: [Cadence::default(); 2],
             last_from: [None; 2],
-            max_gap_from: [0.0; 2],
             sa_gap_from: [0.0; 2],
             ike_ip_fragmented: 0,
-            ike_frag_frames: Vec::new(),
             esp_fragmented: 0,
-            esp_frag_frames: Vec::new(),
-            fragment_packets: 0,
             incomplete_sets: 0,
-            incomplete_frames: Vec::new(),
             ike_fragmentation_supported: [false; 2],
             ike_fragments_used: false,
-            icmp_errors: 0,
-            icmp_frag_needed: 0,
-            icmp_reassembly: 0,
-            icmp_about_ike: 0,
             rtt: Histogram::default(),
             sas: VecDeque::new(),
             children: VecDeque::new(),
@@ -309,9 +288,6 @@ impl Pair {
         }
         self.last_frame = ev.pkt.frame;
         if let Some(s) = side {
-            if let Some(last) = self.last_from[s] {
-                self.max_gap_from[s] = self.max_gap_from[s].max(ev.pkt.ts.since(last));
-            }
             self.last_from[s] = Some(ev.pkt.ts);
         }
     }
@@ -452,12 +428,11 @@ impl Tracker {
         match &ev.body {
             Body::Ike(m) => self.ike(ev, m, &mut up),
             Body::Esp(e) => self.on_esp(ev, e, &mut up),
-            Body::Ah(a) => {
+            Body::Ah(_) => {
                 let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
                     p.ah_packets[side] += 1;
                 }
-                let _ = a;
             }
             Body::NatKeepalive => {
                 let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
@@ -470,22 +445,6 @@ impl Tracker {
                 if let Some(q) = e.quoted.flow {
                     let (key, _) = PairKey::of(q.src, q.dst);
                     let p = self.pair_entry(key, ev, &mut up);
-                    p.icmp_errors += 1;
-                    let frag_needed =
-                        (!e.v6 && e.icmp_type == 3 && e.code == 4) || (e.v6 && e.icmp_type == 2);
-                    if frag_needed {
-                        p.icmp_frag_needed += 1;
-                    }
-                    if e.code == 1 && e.icmp_type == if e.v6 { 3 } else { 11 } {
-                        p.icmp_reassembly += 1;
-                    }
-                    let ike_port = |x: u16| x == 500 || x == 4500;
-                    if e.quoted.ike_spis.is_none()
-                        && e.quoted.esp_spi.is_none()
-                        && (ike_port(q.sport) || ike_port(q.dport))
-                    {
-                        p.icmp_about_ike += 1;
-                    }
                     p.touch(ev, None);
                     up.pair = Some(key);
                     if let Some((ispi, _)) = e.quoted.ike_spis
@@ -503,9 +462,6 @@ impl Tracker {
                     self.first_fragments.push_back(ev.pkt.frame);
                 }
                 self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
-                if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
-                    p.fragment_packets += 1;
-                }
                 if f.offset == 0
                     && let Some((spi, seq)) = f.esp
                 {
@@ -520,12 +476,10 @@ impl Tracker {
                     up.esp = Some(key);
                 }
             }
-            Body::FragmentsIncomplete(inc) => {
+            Body::FragmentsIncomplete(_) => {
                 let (key, _) = PairKey::of(ev.flow.src, ev.flow.dst);
                 let p = self.pair_entry(key, ev, &mut up);
                 p.incomplete_sets += 1;
-                push_capped(&mut p.incomplete_frames, inc.first_frame, MAX_FRAMES);
-                push_capped(&mut p.incomplete_frames, inc.last_frame, MAX_FRAMES);
                 up.pair = Some(key);
             }
             Body::Malformed(_) => {}
@@ -639,12 +593,6 @@ impl Tracker {
         p.esp_in_udp |= udp;
         if ev.ip.fragments > 0 {
             p.esp_fragmented += 1;
-            push_capped(
-                &mut p.esp_frag_frames,
-                ev.ip.first_fragment_frame,
-                MAX_FRAMES,
-            );
-            push_capped(&mut p.esp_frag_frames, ev.pkt.frame, MAX_FRAMES);
         }
         let bind = p.current_sa;
         let is_this = |c: &ChildSummary| c.spi == spi && c.src == ev.flow.src;
@@ -692,7 +640,6 @@ impl Tracker {
         let gap = sa.heard(ev.flow.src, ts);
         p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
         let before = sa.state;
-        sa.esp_after_auth = true;
         sa.set_state(Msg::Used, ts);
         // Only a state change needs the pair's log updated (ESP is the hot path).
         if before != sa.state {
@@ -731,12 +678,6 @@ impl Tracker {
             }
             if ev.ip.fragments > 0 || first_fragment_only {
                 p.ike_ip_fragmented += 1;
-                push_capped(
-                    &mut p.ike_frag_frames,
-                    ev.ip.first_fragment_frame,
-                    MAX_FRAMES,
-                );
-                push_capped(&mut p.ike_frag_frames, ev.pkt.frame, MAX_FRAMES);
             }
             if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
                 p.ike_fragmentation_supported[side] = true;
@@ -780,7 +721,6 @@ impl Tracker {
         if m.rspi != 0 {
             sa.rspi = m.rspi;
         }
-        sa.on_4500 |= on_4500;
         // Latest ports: after the NAT-T float the SA lives on 4500 (or NAT-assigned ports).
         if src == sa.initiator {
             (sa.initiator_port, sa.responder_port) = (ev.flow.sport, ev.flow.dport);
@@ -842,10 +782,6 @@ impl Tracker {
                 sa.offered_frame = ev.pkt.frame;
             } else if phase1 && response {
                 sa.chosen = Some(props.iter().take(4).cloned().collect());
-            } else if !response && sa.child_offered.is_none() {
-                sa.child_offered = Some(props.iter().take(32).cloned().collect());
-            } else if response {
-                sa.child_chosen = Some(props.iter().take(4).cloned().collect());
             }
         }
         if !response {

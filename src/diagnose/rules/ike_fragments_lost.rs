@@ -8,7 +8,8 @@
 
 use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
 use crate::diagnose::finding::{FindingKind, Severity};
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::diagnose::path::{icmp_about_pair, is_reassembly_timeout};
+use crate::diagnose::rule::{Cx, Emit, PairCounts, Rule, RuleDef};
 use crate::track::Pair;
 use crate::track::ike::{Exchange, IkeSa, Step};
 
@@ -20,7 +21,14 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Enable IKEv2 fragmentation (RFC 7383: fragmentation=yes in strongSwan/Libreswan, 'crypto ikev2 fragmentation' on Cisco) so IKE splits large messages itself; otherwise allow IP fragments through the firewalls/NAT on the path, or shrink IKE_AUTH (fewer or smaller certificates, no certificate chain, ECDSA keys).",
 };
 
-fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut Emit<'_>) {
+fn report(
+    sa: &IkeSa,
+    x: &Exchange,
+    req: &Step,
+    pair: Option<&Pair>,
+    reassembly_timeouts: &PairCounts,
+    out: &mut Emit<'_>,
+) {
     if req.count < 2 {
         return;
     }
@@ -43,10 +51,12 @@ fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut E
             p.incomplete_sets
         ));
     }
-    if let Some(p) = pair.filter(|p| p.icmp_reassembly > 0) {
+    if let Some(n) = pair
+        .map(|p| reassembly_timeouts.get(&p.key))
+        .filter(|&n| n > 0)
+    {
         summary.push_str(&format!(
-            "; {} ICMP 'fragment reassembly time exceeded' came back",
-            p.icmp_reassembly
+            "; {n} ICMP 'fragment reassembly time exceeded' came back"
         ));
     }
     let negotiated = sa.ike_fragmentation_offered == [true, true];
@@ -57,15 +67,24 @@ fn report(sa: &IkeSa, x: &Exchange, req: &Step, pair: Option<&Pair>, out: &mut E
     out.push(scope, finding);
 }
 
-pub struct IkeFragmentsLost;
+#[derive(Default)]
+pub struct IkeFragmentsLost {
+    /// ICMP "fragment reassembly time exceeded" per pair.
+    reassembly_timeouts: PairCounts,
+}
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
-    make: || Box::new(IkeFragmentsLost),
+    make: || Box::new(IkeFragmentsLost::default()),
 };
 
 impl Rule for IkeFragmentsLost {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        if let Some((key, e)) = icmp_about_pair(cx.ev)
+            && is_reassembly_timeout(e)
+        {
+            self.reassembly_timeouts.add(key);
+        }
         let (Some(p), Some(sa)) = (cx.up.placed, cx.sa()) else {
             return;
         };
@@ -76,7 +95,7 @@ impl Rule for IkeFragmentsLost {
         if let Some(req) = unanswered(sa, x)
             && cause(sa, x, req) == Cause::Fragmented
         {
-            report(sa, x, req, cx.pair(), out);
+            report(sa, x, req, cx.pair(), &self.reassembly_timeouts, out);
         }
     }
 
@@ -85,9 +104,13 @@ impl Rule for IkeFragmentsLost {
             if let Some(req) = unanswered(sa, x)
                 && cause(sa, x, req) == Cause::Fragmented
             {
-                report(sa, x, req, pair, out);
+                report(sa, x, req, pair, &self.reassembly_timeouts, out);
             }
         }
+    }
+
+    fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
+        self.reassembly_timeouts.forget(&pair.key);
     }
 }
 

@@ -9,7 +9,8 @@
 //! requests (`pmtu_blackhole`).
 
 use crate::diagnose::finding::{FindingKind, Severity};
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::diagnose::path::{icmp_about_pair, quotes_ike_without_spis};
+use crate::diagnose::rule::{Cx, Emit, PairCounts, Rule, RuleDef};
 use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
 use crate::track::Pair;
 use crate::track::ike::{Exchange, IkeSa, SaState, Step, x1, x2};
@@ -26,12 +27,12 @@ fn report(
     sa: &IkeSa,
     x: &Exchange,
     req: &Step,
-    pair: Option<&Pair>,
+    icmp_about_pair: bool,
     tail_secs: f64,
     out: &mut Emit<'_>,
 ) {
     // An ICMP error about the request is an answer: `peer_unreachable` says what it means.
-    if sa.icmp_errors > 0 || pair.is_some_and(|p| p.icmp_about_ike > 0) {
+    if sa.icmp_errors > 0 || icmp_about_pair {
         return;
     }
     let n = req.count;
@@ -53,15 +54,30 @@ fn report(
     out.push(scope, finding.severity(severity));
 }
 
-pub struct IkeUnanswered;
+#[derive(Default)]
+pub struct IkeUnanswered {
+    /// ICMP errors per pair that quote IKE but not far enough to name the SA.
+    icmp_about_ike: PairCounts,
+}
+
+impl IkeUnanswered {
+    fn icmp_about(&self, pair: Option<&Pair>) -> bool {
+        pair.is_some_and(|p| self.icmp_about_ike.get(&p.key) > 0)
+    }
+}
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
-    make: || Box::new(IkeUnanswered),
+    make: || Box::new(IkeUnanswered::default()),
 };
 
 impl Rule for IkeUnanswered {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        if let Some((key, e)) = icmp_about_pair(cx.ev)
+            && quotes_ike_without_spis(e)
+        {
+            self.icmp_about_ike.add(key);
+        }
         let (Some(p), Some(sa)) = (cx.up.placed, cx.sa()) else {
             return;
         };
@@ -72,7 +88,7 @@ impl Rule for IkeUnanswered {
         if let Some(req) = unanswered(sa, x).filter(|r| r.count >= LIVE_AFTER)
             && cause(sa, x, req) == Cause::Plain
         {
-            report(sa, x, req, cx.pair(), 0.0, out);
+            report(sa, x, req, self.icmp_about(cx.pair()), 0.0, out);
         }
     }
 
@@ -85,9 +101,13 @@ impl Rule for IkeUnanswered {
                 && cause(sa, x, req) == Cause::Plain
             {
                 let tail = pair.map_or(0.0, |p| p.last_ts.since(req.last_ts));
-                report(sa, x, req, pair, tail, out);
+                report(sa, x, req, self.icmp_about(pair), tail, out);
             }
         }
+    }
+
+    fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
+        self.icmp_about_ike.forget(&pair.key);
     }
 }
 

@@ -9,7 +9,8 @@ use crate::diagnose::unanswered::{Cause, cause, describe, unanswered, unanswered
 use std::collections::HashMap;
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::diagnose::path::{icmp_about_pair, is_frag_needed};
+use crate::diagnose::rule::{PairCounts, Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
 use crate::hash::KeyedHashState;
 use crate::track::Pair;
@@ -53,6 +54,8 @@ struct EspRun {
 #[derive(Default)]
 pub struct PmtuBlackhole {
     esp: HashMap<EspKey, EspRun, KeyedHashState>,
+    /// ICMP "fragmentation needed" / "packet too big" per pair: the path did say it.
+    frag_needed: PairCounts,
 }
 
 pub const RULE: RuleDef = RuleDef {
@@ -96,7 +99,9 @@ impl PmtuBlackhole {
         run.last_gap = gap;
         run.last_len = len;
         run.last_ts = ev.pkt.ts;
-        let icmp_seen = cx.pair().is_some_and(|p| p.icmp_frag_needed > 0);
+        let icmp_seen = cx
+            .pair()
+            .is_some_and(|p| self.frag_needed.get(&p.key) > 0);
         if run.steps < ESP_BACKOFF_STEPS || !run.saw_small || run.reported || icmp_seen {
             return;
         }
@@ -130,12 +135,21 @@ impl PmtuBlackhole {
 }
 
 impl Rule for PmtuBlackhole {
+    fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
+        self.frag_needed.forget(&pair.key);
+    }
+
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        if let Some((key, e)) = icmp_about_pair(cx.ev)
+            && is_frag_needed(e)
+        {
+            self.frag_needed.add(key);
+        }
         self.esp_packet(cx, out);
     }
 
     fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
-        if pair.is_some_and(|p| p.icmp_frag_needed > 0) {
+        if pair.is_some_and(|p| self.frag_needed.get(&p.key) > 0) {
             return;
         }
         for x in &sa.exchanges {
