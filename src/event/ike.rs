@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::DecodeError;
+use super::error::DecodeError;
 
 /// IKEv2 header flags (RFC 7296 §3.1).
 pub mod v2_flags {

@@ -4,12 +4,14 @@
 //! carries the [`PacketRef`] that locates its evidence (frame number, time, lengths) so a finding
 //! can always point back at the packets that support it.
 
+mod error;
 pub mod ike;
 pub mod names;
 
 use std::fmt;
 use std::net::IpAddr;
 
+pub use error::DecodeError;
 use ike::IkeMessage;
 
 /// Capture time. Kept as seconds + nanoseconds so pcap (µs) and pcapng (any resolution) files
@@ -137,36 +139,6 @@ pub struct IpInfo {
     /// follows the first fragment's bytes is missing.
     pub incomplete: bool,
 }
-
-/// Where decoding stopped and why. `offset` is relative to the start of `layer`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecodeError {
-    pub layer: &'static str,
-    pub offset: usize,
-    pub message: String,
-}
-
-impl DecodeError {
-    pub fn new(layer: &'static str, offset: usize, message: impl Into<String>) -> Self {
-        DecodeError {
-            layer,
-            offset,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at offset {:#x}: {}",
-            self.layer, self.offset, self.message
-        )
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// ESP header (RFC 4303 §2), plain or UDP-encapsulated (RFC 3948).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
