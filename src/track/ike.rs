@@ -9,8 +9,9 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use crate::event::Timestamp;
+use super::nat;
 use crate::event::ike::{IkeMessage, PayloadBody, Proposal};
+use crate::event::{Event, Timestamp};
 
 pub mod x2 {
     //! IKEv2 exchange types (RFC 7296 §3.1).
@@ -484,6 +485,245 @@ impl IkeSa {
             });
         }
     }
+}
+
+/// What one message did to its SA, for the pair's counters and the rules.
+pub struct Taken {
+    pub placed: Placed,
+    /// The silence from the sender that this message ended (seconds).
+    pub gap: f64,
+    /// Response time in microseconds, when this is the first copy of a response.
+    pub rtt_us: Option<u64>,
+    /// A Child SA exchange (IKEv2 CREATE_CHILD_SA, IKEv1 Quick Mode) answered for the first
+    /// time: how many the SA has had, this one included.
+    pub child_exchanges: Option<u32>,
+    pub transition: Option<(SaState, SaState)>,
+    /// Delete payloads in the message (in clear).
+    pub deletes: u32,
+    /// The SA is authenticated or established after it.
+    pub now_up: bool,
+    /// NAT-D verdict: (sender behind NAT, receiver behind NAT).
+    pub nat: Option<(Option<bool>, Option<bool>)>,
+}
+
+impl IkeSa {
+    /// Takes in one message of this SA: files it under its exchange and step, records what it
+    /// offered, chose and notified, and moves the state machine. `first_fragment_only`: the
+    /// message is the IKE header of a first IP fragment whose set never completed.
+    pub fn take(&mut self, ev: &Event, m: &IkeMessage, first_fragment_only: bool) -> Taken {
+        let (src, dst, ts) = (ev.flow.src, ev.flow.dst, ev.pkt.ts);
+        if ts > self.last_ts {
+            self.last_ts = ts;
+        }
+        self.last_frame = ev.pkt.frame;
+        if m.rspi != 0 {
+            self.rspi = m.rspi;
+        }
+        // Latest ports: after the NAT-T float the SA lives on 4500 (or NAT-assigned ports).
+        if src == self.initiator {
+            (self.initiator_port, self.responder_port) = (ev.flow.sport, ev.flow.dport);
+        } else if src == self.responder {
+            (self.responder_port, self.initiator_port) = (ev.flow.sport, ev.flow.dport);
+        }
+        let gap = self.heard(src, ts);
+        let wire = Wire {
+            src,
+            dst,
+            ts,
+            frame: ev.pkt.frame,
+            ip_len: if first_fragment_only {
+                m.length.saturating_add(28)
+            } else {
+                ev.ip.total_len
+            },
+            ip_fragments: if first_fragment_only {
+                1
+            } else {
+                ev.ip.fragments
+            },
+            dont_fragment: ev.ip.dont_fragment,
+            msg: m,
+        };
+        let placed = self.place(&wire);
+        let x = &self.exchanges[placed.exchange];
+        let step = &x.steps[placed.step];
+        let response = step.response;
+        let from_initiator = src == self.initiator;
+        // Response time: from the last request transmission before this first response.
+        let mut rtt = None;
+        if response && placed.transmission == 1 {
+            rtt = x
+                .steps
+                .iter()
+                .filter(|s| !s.response && s.last_ts <= ts)
+                .map(|s| s.last_ts)
+                .max()
+                .map(|t| ts.nanos_since(t) / 1000);
+        }
+        // The sender's ordinal among its own distinct messages in this exchange (1-based).
+        let ordinal = x.steps[..=placed.step]
+            .iter()
+            .filter(|s| s.from == src)
+            .count();
+        let exchange = x.exchange;
+        let (step_sk_len, step_ike_fragments) = (step.sk_len, step.ike_fragments);
+        self.record_notifies(&wire, response);
+        if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
+            self.ike_fragmentation_offered[usize::from(!from_initiator)] = true;
+        }
+        self.ike_fragments_used |= step_ike_fragments;
+        if let Some(props) = m.proposals() {
+            let phase1 = matches!(exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
+            if phase1 && !response && self.offered.is_none() {
+                self.offered = Some(props.iter().take(32).cloned().collect());
+                self.offered_frame = ev.pkt.frame;
+            } else if phase1 && response {
+                self.chosen = Some(props.iter().take(4).cloned().collect());
+            }
+        }
+        if !response {
+            for p in &m.payloads {
+                if let PayloadBody::Ke { group, .. } = p.body
+                    && group != 0
+                {
+                    self.ke_group = Some(group);
+                }
+            }
+        }
+        if m.version == 1 && matches!(exchange, x1::MAIN | x1::AGGRESSIVE) {
+            self.phase1 = Some(exchange);
+        }
+        let nat = nat_verdict(self, m, ev);
+        let msg = classify(self, m, exchange, response, ordinal, step_sk_len);
+        if exchange == x2::IKE_AUTH && response && m.version == 2 {
+            if let Some(len) = step_sk_len {
+                self.auth_response_sk = Some((len, ev.pkt.frame));
+            }
+        }
+        let counts_child = (m.version == 2 && exchange == x2::CREATE_CHILD_SA && response)
+            || (m.version == 1 && exchange == x1::QUICK && response && ordinal == 1);
+        if counts_child && placed.transmission == 1 {
+            self.child_exchanges += 1;
+        }
+        if matches!(msg, Msg::Used) && self.state >= SaState::Authenticated {
+            self.used_after_auth = true;
+        }
+        let before = self.state;
+        self.set_state(msg, ts);
+        let transition = (before != self.state).then_some((before, self.state));
+        let deletes = m
+            .payloads
+            .iter()
+            .filter(|p| matches!(p.body, PayloadBody::Delete(_)))
+            .count() as u32;
+        let now_up = matches!(self.state, SaState::Authenticated | SaState::Established);
+        Taken {
+            placed,
+            gap,
+            rtt_us: rtt,
+            child_exchanges: (counts_child && placed.transmission == 1)
+                .then_some(self.child_exchanges),
+            transition,
+            deletes,
+            now_up,
+            nat,
+        }
+    }
+}
+
+/// What a message means for its SA's state machine.
+fn classify(
+    sa: &IkeSa,
+    m: &IkeMessage,
+    exchange: u8,
+    response: bool,
+    ordinal: usize,
+    sk_len: Option<u32>,
+) -> Msg {
+    if m.version == 2 {
+        let clear_error = m
+            .notifies()
+            .any(|nt| nt.notify_type < 16384 && !matches!(nt.notify_type, n::INVALID_KE_PAYLOAD));
+        return match (exchange, response) {
+            (x2::IKE_SA_INIT, false) => Msg::InitRequest,
+            (x2::IKE_SA_INIT, true) if clear_error => Msg::Fatal,
+            (x2::IKE_SA_INIT, true) if m.proposals().is_some() => Msg::InitAccepted,
+            (x2::IKE_AUTH, false) => Msg::AuthRequest,
+            (x2::IKE_AUTH, true) if clear_error && !m.encrypted => Msg::Fatal,
+            (x2::IKE_AUTH, true) => match sk_len {
+                Some(l) if l >= AUTH_RESPONSE_MIN_SK => Msg::AuthAccepted,
+                Some(_) => Msg::AuthSmall,
+                None => Msg::Other,
+            },
+            (x2::CREATE_CHILD_SA | x2::INFORMATIONAL, true) => Msg::Used,
+            _ => Msg::Other,
+        };
+    }
+    let deletes_isakmp = m
+        .payloads
+        .iter()
+        .any(|p| matches!(&p.body, PayloadBody::Delete(d) if d.protocol == 1));
+    match exchange {
+        x1::MAIN => match (response, ordinal) {
+            (false, 1) => Msg::InitRequest,
+            (true, 1) if m.proposals().is_some() => Msg::InitAccepted,
+            (false, 3) => Msg::AuthRequest,
+            (true, 3) => Msg::AuthAccepted,
+            _ => Msg::Other,
+        },
+        x1::AGGRESSIVE => match (response, ordinal) {
+            (false, 1) => Msg::InitRequest,
+            (true, 1) => Msg::InitAccepted,
+            (false, 2) => Msg::AuthRequest,
+            _ => Msg::Other,
+        },
+        x1::QUICK if response => Msg::Used,
+        x1::TRANSACTION if response && sa.state >= SaState::Authenticating => Msg::Used,
+        x1::INFORMATIONAL if deletes_isakmp => Msg::Delete,
+        // An unprotected IKEv1 notification does not end the SA (RFC 2408 §5.5: it may be
+        // forged, and implementations carry on): the rules report it, the state follows the
+        // exchange.
+        _ => Msg::Other,
+    }
+}
+
+/// Checks NAT-D data against the wire: (sender behind NAT, receiver behind NAT).
+fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, Option<bool>)> {
+    let wsrc = (ev.flow.src, ev.flow.sport);
+    let wdst = (ev.flow.dst, ev.flow.dport);
+    let v = if m.version == 2 {
+        let srcs: Vec<&[u8]> = m
+            .notifies()
+            .filter(|x| x.notify_type == n::NAT_DETECTION_SOURCE_IP)
+            .map(|x| x.data.as_slice())
+            .collect();
+        let dst = m
+            .notifies()
+            .find(|x| x.notify_type == n::NAT_DETECTION_DESTINATION_IP)
+            .map(|x| x.data.as_slice());
+        if srcs.is_empty() && dst.is_none() {
+            return None;
+        }
+        // In the IKE_SA_INIT request the responder SPI is still zero.
+        nat::check(m.ispi, m.rspi, wsrc, wdst, &srcs, dst)
+    } else {
+        let hashes: Vec<&[u8]> = m
+            .payloads
+            .iter()
+            .filter_map(|p| match &p.body {
+                PayloadBody::NatDiscovery(h) => Some(h.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let (first, rest) = hashes.split_first()?;
+        let rspi = if m.rspi != 0 { m.rspi } else { sa.rspi };
+        // RFC 3947 §3.2: the first NAT-D is the remote (destination) address.
+        nat::check(m.ispi, rspi, wsrc, wdst, rest, Some(first))
+    };
+    if v.sender_translated.is_none() && v.receiver_translated.is_none() {
+        return None;
+    }
+    Some((v.sender_translated, v.receiver_translated))
 }
 
 #[cfg(test)]

@@ -11,17 +11,19 @@ pub mod hist;
 pub mod ike;
 pub mod lru;
 pub mod nat;
+mod pair;
+
+pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary, hex32, hex64, hex64_opt};
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::event::ike::{IkeMessage, PayloadBody};
+use crate::event::ike::IkeMessage;
 use crate::event::{Body, EspInfo, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
-use hist::Histogram;
-use ike::{IkeSa, Msg, Placed, SaState, Wire, n, x1, x2};
+use ike::{IkeSa, Msg, Placed, SaState, x1};
 use lru::Lru;
 
 /// Table caps and idle times. The defaults suit a gateway with a few thousand tunnels.
@@ -44,266 +46,6 @@ impl Default for Limits {
             max_esp_sas: 32768,
             sa_idle_secs: 3600,
             pair_idle_secs: 86_400,
-        }
-    }
-}
-
-/// The two outer addresses of a tunnel, in a fixed order (`a < b`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PairKey {
-    pub a: IpAddr,
-    pub b: IpAddr,
-}
-
-impl std::hash::Hash for PairKey {
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        crate::hash::hash_addr_pair(&self.a, &self.b, h);
-    }
-}
-
-impl PairKey {
-    /// The key and whether `src` is side `a`.
-    pub fn of(src: IpAddr, dst: IpAddr) -> (PairKey, bool) {
-        if src <= dst {
-            (PairKey { a: src, b: dst }, true)
-        } else {
-            (PairKey { a: dst, b: src }, false)
-        }
-    }
-    pub fn side(&self, addr: IpAddr) -> usize {
-        usize::from(addr != self.a)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SaKey {
-    pub pair: PairKey,
-    pub ispi: u64,
-}
-
-/// Cadence of one side's NAT-T keepalives (RFC 3948 §2.3).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Cadence {
-    pub count: u64,
-    #[serde(skip)]
-    pub last: Option<Timestamp>,
-    pub min_interval: Option<f64>,
-    pub max_interval: Option<f64>,
-    #[serde(skip)]
-    pub sum_interval: f64,
-    pub first_frame: u64,
-}
-
-impl Cadence {
-    fn tick(&mut self, ts: Timestamp, frame: u64) {
-        if let Some(last) = self.last {
-            let d = ts.since(last).max(0.0);
-            self.min_interval = Some(self.min_interval.map_or(d, |m| m.min(d)));
-            self.max_interval = Some(self.max_interval.map_or(d, |m| m.max(d)));
-            self.sum_interval += d;
-        } else {
-            self.first_frame = frame;
-        }
-        self.count += 1;
-        self.last = Some(ts);
-    }
-    pub fn mean_interval(&self) -> Option<f64> {
-        (self.count > 1).then(|| self.sum_interval / (self.count - 1) as f64)
-    }
-}
-
-/// One IKE SA as the tunnel summary lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct SaSummary {
-    pub version: u8,
-    #[serde(serialize_with = "hex64")]
-    pub ispi: u64,
-    #[serde(serialize_with = "hex64")]
-    pub rspi: u64,
-    pub initiator: IpAddr,
-    pub state: SaState,
-    pub established: bool,
-    #[serde(skip)]
-    pub first_ts: Timestamp,
-    #[serde(skip)]
-    pub first_frame: u64,
-}
-
-impl SaSummary {
-    fn of(sa: &IkeSa) -> Self {
-        SaSummary {
-            version: sa.version,
-            ispi: sa.ispi,
-            rspi: sa.rspi,
-            initiator: sa.initiator,
-            state: sa.state,
-            established: sa.established(),
-            first_ts: sa.first_ts,
-            first_frame: sa.first_frame,
-        }
-    }
-}
-
-/// One ESP SPI as the tunnel summary lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ChildSummary {
-    #[serde(serialize_with = "hex32")]
-    pub spi: u32,
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// The IKE SA it was bound to (the one up on this pair when the SPI first appeared).
-    #[serde(serialize_with = "hex64_opt")]
-    pub ike_ispi: Option<u64>,
-    pub packets: u64,
-    pub bytes: u64,
-    #[serde(skip)]
-    pub first_ts: Timestamp,
-    #[serde(skip)]
-    pub last_ts: Timestamp,
-}
-
-pub fn hex64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:016x}"))
-}
-pub fn hex32<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:08x}"))
-}
-pub fn hex64_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => hex64(v, s),
-        None => s.serialize_none(),
-    }
-}
-
-const MAX_LOG: usize = 16;
-const MAX_CHILD_LOG: usize = 32;
-const MAX_FRAMES: usize = 16;
-
-fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
-    if v.len() < cap {
-        v.push(x);
-    }
-}
-
-/// Everything known about one peer pair.
-#[derive(Clone, Debug)]
-pub struct Pair {
-    pub key: PairKey,
-    pub first_ts: Timestamp,
-    pub last_ts: Timestamp,
-    pub first_frame: u64,
-    pub last_frame: u64,
-    /// Last IKE port each side used, [a, b].
-    pub ike_ports: [u16; 2],
-    /// Bit v set: IKEv`v` seen.
-    pub ike_versions: u8,
-    pub ike_packets: [u64; 2],
-    pub ike_on_500: bool,
-    pub ike_on_4500: bool,
-    /// First IKE message on 4500 after IKE on 500.
-    pub float_frame: Option<u64>,
-    pub esp_packets: [u64; 2],
-    pub esp_bytes: [u64; 2],
-    pub esp_in_udp: bool,
-    pub esp_first_frame: [u64; 2],
-    pub ah_packets: [u64; 2],
-    /// NAT-D verdicts: side is behind NAT, per side; with supporting frames.
-    pub nat_behind: [Option<bool>; 2],
-    pub nat_frames: Vec<u64>,
-    pub keepalives: [Cadence; 2],
-    pub last_from: [Option<Timestamp>; 2],
-    /// Longest silence from each side within the life of one IKE SA (its IKE messages and the
-    /// ESP bound to it): idle time while a tunnel was up.
-    pub sa_gap_from: [f64; 2],
-    pub ike_ip_fragmented: u32,
-    pub esp_fragmented: u64,
-    pub incomplete_sets: u32,
-    pub ike_fragmentation_supported: [bool; 2],
-    pub ike_fragments_used: bool,
-    pub rtt: Histogram,
-    pub sas: VecDeque<SaSummary>,
-    pub children: VecDeque<ChildSummary>,
-    /// Entries ever dropped from the front of `children`: entry `i` was the `dropped + i`th
-    /// ever logged, which is what [`EspSa`]s remember to find theirs without a scan.
-    children_dropped: u64,
-    pub child_exchanges: u32,
-    pub deletes: u32,
-    pub established_ever: bool,
-    /// The IKE SA most recently authenticated or established: ESP is bound to it.
-    pub current_sa: Option<u64>,
-}
-
-impl Pair {
-    fn new(key: PairKey, ts: Timestamp, frame: u64) -> Self {
-        Pair {
-            key,
-            first_ts: ts,
-            last_ts: ts,
-            first_frame: frame,
-            last_frame: frame,
-            ike_ports: [0; 2],
-            ike_versions: 0,
-            ike_packets: [0; 2],
-            ike_on_500: false,
-            ike_on_4500: false,
-            float_frame: None,
-            esp_packets: [0; 2],
-            esp_bytes: [0; 2],
-            esp_in_udp: false,
-            esp_first_frame: [0; 2],
-            ah_packets: [0; 2],
-            nat_behind: [None; 2],
-            nat_frames: Vec::new(),
-            keepalives: [Cadence::default(); 2],
-            last_from: [None; 2],
-            sa_gap_from: [0.0; 2],
-            ike_ip_fragmented: 0,
-            esp_fragmented: 0,
-            incomplete_sets: 0,
-            ike_fragmentation_supported: [false; 2],
-            ike_fragments_used: false,
-            rtt: Histogram::default(),
-            sas: VecDeque::new(),
-            children: VecDeque::new(),
-            children_dropped: 0,
-            child_exchanges: 0,
-            deletes: 0,
-            established_ever: false,
-            current_sa: None,
-        }
-    }
-
-    pub fn addr(&self, side: usize) -> IpAddr {
-        if side == 0 { self.key.a } else { self.key.b }
-    }
-
-    pub fn ike_seen_both_ways(&self) -> bool {
-        self.ike_packets[0] > 0 && self.ike_packets[1] > 0
-    }
-
-    fn touch(&mut self, ev: &Event, side: Option<usize>) {
-        if ev.pkt.ts > self.last_ts {
-            self.last_ts = ev.pkt.ts;
-        }
-        self.last_frame = ev.pkt.frame;
-        if let Some(s) = side {
-            self.last_from[s] = Some(ev.pkt.ts);
-        }
-    }
-
-    fn log_sa(&mut self, sum: SaSummary) {
-        let established = sum.established;
-        if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sum.ispi) {
-            *s = sum;
-        } else {
-            if self.sas.len() >= MAX_LOG {
-                self.sas.pop_front();
-            }
-            self.sas.push_back(sum);
-        }
-        if established {
-            self.established_ever = true;
         }
     }
 }
@@ -595,43 +337,7 @@ impl Tracker {
             p.esp_fragmented += 1;
         }
         let bind = p.current_sa;
-        let is_this = |c: &ChildSummary| c.spi == spi && c.src == ev.flow.src;
-        // The SA's own entry, where it said it was; a scan only when the log moved on.
-        let at = e
-            .child_log_index
-            .checked_sub(p.children_dropped)
-            .and_then(|i| usize::try_from(i).ok())
-            .filter(|&i| p.children.get(i).is_some_and(is_this))
-            .or_else(|| p.children.iter().rposition(is_this));
-        let at = match at {
-            Some(i) => {
-                let c = &mut p.children[i];
-                c.packets += 1;
-                c.bytes += u64::from(len);
-                if ts > c.last_ts {
-                    c.last_ts = ts;
-                }
-                i
-            }
-            None => {
-                if p.children.len() >= MAX_CHILD_LOG {
-                    p.children.pop_front();
-                    p.children_dropped += 1;
-                }
-                p.children.push_back(ChildSummary {
-                    spi,
-                    src: ev.flow.src,
-                    dst: ev.flow.dst,
-                    ike_ispi: bind,
-                    packets: 1,
-                    bytes: u64::from(len),
-                    first_ts: ts,
-                    last_ts: ts,
-                });
-                p.children.len() - 1
-            }
-        };
-        e.child_log_index = p.children_dropped + at as u64;
+        e.child_log_index = p.log_child(e.child_log_index, ev, spi, len, bind);
         // ESP after authentication proves the IKE SA (and a Child SA) came up.
         let Some(ispi) = bind else { return };
         let Some(sa) = self.sas.get_mut(&SaKey { pair: pk, ispi }) else {
@@ -653,7 +359,6 @@ impl Tracker {
         let side = self.touch_pair(ev, src, dst, up);
         let pk = up.pair.expect("set by touch_pair");
         let ts = ev.pkt.ts;
-        let on_4500 = ev.flow.sport == 4500 || ev.flow.dport == 4500 || m.non_esp_marker;
         // The first fragment of a set that never completed still yields the IKE header, in an
         // event for that fragment's frame (which passed as a Fragment event before).
         let first_fragment_only = ev.ip.fragments == 0
@@ -662,34 +367,10 @@ impl Tracker {
             && m.length <= 65_535 - 28
             && self.first_fragments.contains(&ev.pkt.frame);
 
-        {
-            let p = self.pairs.get_mut(&pk).expect("present");
-            p.ike_ports[side] = ev.flow.sport;
-            p.ike_ports[1 - side] = ev.flow.dport;
-            p.ike_versions |= 1 << m.version.min(7);
-            p.ike_packets[side] += 1;
-            if on_4500 {
-                if p.ike_on_500 && !p.ike_on_4500 {
-                    p.float_frame = Some(ev.pkt.frame);
-                }
-                p.ike_on_4500 = true;
-            } else {
-                p.ike_on_500 = true;
-            }
-            if ev.ip.fragments > 0 || first_fragment_only {
-                p.ike_ip_fragmented += 1;
-            }
-            if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
-                p.ike_fragmentation_supported[side] = true;
-            }
-            if !m.reassembled_from.is_empty()
-                || m.payloads
-                    .iter()
-                    .any(|pl| matches!(pl.body, PayloadBody::EncryptedFragment { .. }))
-            {
-                p.ike_fragments_used = true;
-            }
-        }
+        self.pairs
+            .get_mut(&pk)
+            .expect("present")
+            .ike_seen(ev, m, side, first_fragment_only);
         let key = SaKey {
             pair: pk,
             ispi: m.ispi,
@@ -714,244 +395,37 @@ impl Tracker {
         }
         up.new_sa = new_sa;
         up.sa = Some(key);
-        if ts > sa.last_ts {
-            sa.last_ts = ts;
-        }
-        sa.last_frame = ev.pkt.frame;
-        if m.rspi != 0 {
-            sa.rspi = m.rspi;
-        }
-        // Latest ports: after the NAT-T float the SA lives on 4500 (or NAT-assigned ports).
-        if src == sa.initiator {
-            (sa.initiator_port, sa.responder_port) = (ev.flow.sport, ev.flow.dport);
-        } else if src == sa.responder {
-            (sa.responder_port, sa.initiator_port) = (ev.flow.sport, ev.flow.dport);
-        }
-        let gap = sa.heard(src, ts);
-        let wire = Wire {
-            src,
-            dst,
-            ts,
-            frame: ev.pkt.frame,
-            ip_len: if first_fragment_only {
-                m.length.saturating_add(28)
-            } else {
-                ev.ip.total_len
-            },
-            ip_fragments: if first_fragment_only {
-                1
-            } else {
-                ev.ip.fragments
-            },
-            dont_fragment: ev.ip.dont_fragment,
-            msg: m,
-        };
-        let placed = sa.place(&wire);
-        up.placed = Some(placed);
-        let x = &sa.exchanges[placed.exchange];
-        let step = &x.steps[placed.step];
-        let response = step.response;
-        let from_initiator = src == sa.initiator;
-        // Response time: from the last request transmission before this first response.
-        let mut rtt = None;
-        if response && placed.transmission == 1 {
-            rtt = x
-                .steps
-                .iter()
-                .filter(|s| !s.response && s.last_ts <= ts)
-                .map(|s| s.last_ts)
-                .max()
-                .map(|t| ts.nanos_since(t) / 1000);
-        }
-        // The sender's ordinal among its own distinct messages in this exchange (1-based).
-        let ordinal = x.steps[..=placed.step]
-            .iter()
-            .filter(|s| s.from == src)
-            .count();
-        let exchange = x.exchange;
-        let (step_sk_len, step_ike_fragments) = (step.sk_len, step.ike_fragments);
-        sa.record_notifies(&wire, response);
-        if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
-            sa.ike_fragmentation_offered[usize::from(!from_initiator)] = true;
-        }
-        sa.ike_fragments_used |= step_ike_fragments;
-        if let Some(props) = m.proposals() {
-            let phase1 = matches!(exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
-            if phase1 && !response && sa.offered.is_none() {
-                sa.offered = Some(props.iter().take(32).cloned().collect());
-                sa.offered_frame = ev.pkt.frame;
-            } else if phase1 && response {
-                sa.chosen = Some(props.iter().take(4).cloned().collect());
-            }
-        }
-        if !response {
-            for p in &m.payloads {
-                if let PayloadBody::Ke { group, .. } = p.body
-                    && group != 0
-                {
-                    sa.ke_group = Some(group);
-                }
-            }
-        }
-        if m.version == 1 && matches!(exchange, x1::MAIN | x1::AGGRESSIVE) {
-            sa.phase1 = Some(exchange);
-        }
-        let nat = nat_verdict(sa, m, ev);
-        let msg = classify(sa, m, exchange, response, ordinal, step_sk_len);
-        if exchange == x2::IKE_AUTH && response && m.version == 2 {
-            if let Some(len) = step_sk_len {
-                sa.auth_response_sk = Some((len, ev.pkt.frame));
-            }
-        }
-        let counts_child = (m.version == 2 && exchange == x2::CREATE_CHILD_SA && response)
-            || (m.version == 1 && exchange == x1::QUICK && response && ordinal == 1);
-        if counts_child && placed.transmission == 1 {
-            sa.child_exchanges += 1;
-        }
-        if matches!(msg, Msg::Used) && sa.state >= SaState::Authenticated {
-            sa.used_after_auth = true;
-        }
-        let before = sa.state;
-        sa.set_state(msg, ts);
-        if before != sa.state {
-            up.transition = Some((before, sa.state));
-        }
-        let deletes = m
-            .payloads
-            .iter()
-            .filter(|p| matches!(p.body, PayloadBody::Delete(_)))
-            .count() as u32;
-        let now_up = matches!(sa.state, SaState::Authenticated | SaState::Established);
+        let t = sa.take(ev, m, first_fragment_only);
+        up.placed = Some(t.placed);
+        up.transition = t.transition;
         let sa_summary = SaSummary::of(sa);
-        let sa_child_exchanges = sa.child_exchanges;
         let p = self.pairs.get_mut(&pk).expect("present");
-        p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
-        if let Some(us) = rtt {
+        p.sa_gap_from[side] = p.sa_gap_from[side].max(t.gap);
+        if let Some(us) = t.rtt_us {
             p.rtt.record_us(us);
         }
         // IKEv2 CREATE_CHILD_SA always rekeys or adds (the first Child SA comes with IKE_AUTH);
         // an IKEv1 SA's first Quick Mode creates, later ones rekey.
         let min = if m.version == 1 { 1 } else { 0 };
-        if counts_child && placed.transmission == 1 && sa_child_exchanges > min {
+        if t.child_exchanges.is_some_and(|n| n > min) {
             p.child_exchanges += 1;
         }
-        p.deletes += deletes;
-        if now_up {
+        p.deletes += t.deletes;
+        if t.now_up {
             p.current_sa = Some(key.ispi);
         }
-        if let Some((sender_behind, receiver_behind)) = nat {
-            let s = pk.side(src);
-            if let Some(v) = sender_behind {
-                p.nat_behind[s] = Some(p.nat_behind[s].unwrap_or(false) || v);
-            }
-            if let Some(v) = receiver_behind {
-                p.nat_behind[1 - s] = Some(p.nat_behind[1 - s].unwrap_or(false) || v);
-            }
-            push_capped(&mut p.nat_frames, ev.pkt.frame, MAX_FRAMES);
+        if let Some((sender_behind, receiver_behind)) = t.nat {
+            p.nat_seen(src, sender_behind, receiver_behind, ev.pkt.frame);
         }
         p.log_sa(sa_summary);
     }
-}
-
-/// What a message means for its SA's state machine.
-fn classify(
-    sa: &IkeSa,
-    m: &IkeMessage,
-    exchange: u8,
-    response: bool,
-    ordinal: usize,
-    sk_len: Option<u32>,
-) -> Msg {
-    if m.version == 2 {
-        let clear_error = m
-            .notifies()
-            .any(|nt| nt.notify_type < 16384 && !matches!(nt.notify_type, n::INVALID_KE_PAYLOAD));
-        return match (exchange, response) {
-            (x2::IKE_SA_INIT, false) => Msg::InitRequest,
-            (x2::IKE_SA_INIT, true) if clear_error => Msg::Fatal,
-            (x2::IKE_SA_INIT, true) if m.proposals().is_some() => Msg::InitAccepted,
-            (x2::IKE_AUTH, false) => Msg::AuthRequest,
-            (x2::IKE_AUTH, true) if clear_error && !m.encrypted => Msg::Fatal,
-            (x2::IKE_AUTH, true) => match sk_len {
-                Some(l) if l >= ike::AUTH_RESPONSE_MIN_SK => Msg::AuthAccepted,
-                Some(_) => Msg::AuthSmall,
-                None => Msg::Other,
-            },
-            (x2::CREATE_CHILD_SA | x2::INFORMATIONAL, true) => Msg::Used,
-            _ => Msg::Other,
-        };
-    }
-    let deletes_isakmp = m
-        .payloads
-        .iter()
-        .any(|p| matches!(&p.body, PayloadBody::Delete(d) if d.protocol == 1));
-    match exchange {
-        x1::MAIN => match (response, ordinal) {
-            (false, 1) => Msg::InitRequest,
-            (true, 1) if m.proposals().is_some() => Msg::InitAccepted,
-            (false, 3) => Msg::AuthRequest,
-            (true, 3) => Msg::AuthAccepted,
-            _ => Msg::Other,
-        },
-        x1::AGGRESSIVE => match (response, ordinal) {
-            (false, 1) => Msg::InitRequest,
-            (true, 1) => Msg::InitAccepted,
-            (false, 2) => Msg::AuthRequest,
-            _ => Msg::Other,
-        },
-        x1::QUICK if response => Msg::Used,
-        x1::TRANSACTION if response && sa.state >= SaState::Authenticating => Msg::Used,
-        x1::INFORMATIONAL if deletes_isakmp => Msg::Delete,
-        // An unprotected IKEv1 notification does not end the SA (RFC 2408 §5.5: it may be
-        // forged, and implementations carry on): the rules report it, the state follows the
-        // exchange.
-        _ => Msg::Other,
-    }
-}
-
-/// Checks NAT-D data against the wire: (sender behind NAT, receiver behind NAT).
-fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, Option<bool>)> {
-    let wsrc = (ev.flow.src, ev.flow.sport);
-    let wdst = (ev.flow.dst, ev.flow.dport);
-    let v = if m.version == 2 {
-        let srcs: Vec<&[u8]> = m
-            .notifies()
-            .filter(|x| x.notify_type == n::NAT_DETECTION_SOURCE_IP)
-            .map(|x| x.data.as_slice())
-            .collect();
-        let dst = m
-            .notifies()
-            .find(|x| x.notify_type == n::NAT_DETECTION_DESTINATION_IP)
-            .map(|x| x.data.as_slice());
-        if srcs.is_empty() && dst.is_none() {
-            return None;
-        }
-        // In the IKE_SA_INIT request the responder SPI is still zero.
-        nat::check(m.ispi, m.rspi, wsrc, wdst, &srcs, dst)
-    } else {
-        let hashes: Vec<&[u8]> = m
-            .payloads
-            .iter()
-            .filter_map(|p| match &p.body {
-                PayloadBody::NatDiscovery(h) => Some(h.as_slice()),
-                _ => None,
-            })
-            .collect();
-        let (first, rest) = hashes.split_first()?;
-        let rspi = if m.rspi != 0 { m.rspi } else { sa.rspi };
-        // RFC 3947 §3.2: the first NAT-D is the remote (destination) address.
-        nat::check(m.ispi, rspi, wsrc, wdst, rest, Some(first))
-    };
-    if v.sender_translated.is_none() && v.receiver_translated.is_none() {
-        return None;
-    }
-    Some((v.sender_translated, v.receiver_translated))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{A, B, Script, ip};
+    use pair::MAX_CHILD_LOG;
 
     /// More SPIs on one pair than the child log keeps, each sending in turns: every entry still
     /// in the log counts exactly its own packets, whether found by its SA's hint or by a scan.

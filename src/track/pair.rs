@@ -1,0 +1,378 @@
+//! A peer pair: the two outer addresses of a tunnel and everything seen between them (IKE and
+//! ESP counters per side, NAT-T, fragmentation, response times, the logs of its IKE SAs and
+//! ESP SPIs that the tunnel summary lists).
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::hist::Histogram;
+use super::ike::{IkeSa, SaState, n};
+use crate::event::ike::{IkeMessage, PayloadBody};
+use crate::event::{Event, Timestamp};
+
+/// The two outer addresses of a tunnel, in a fixed order (`a < b`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PairKey {
+    pub a: IpAddr,
+    pub b: IpAddr,
+}
+
+impl std::hash::Hash for PairKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::hash::hash_addr_pair(&self.a, &self.b, h);
+    }
+}
+
+impl PairKey {
+    /// The key and whether `src` is side `a`.
+    pub fn of(src: IpAddr, dst: IpAddr) -> (PairKey, bool) {
+        if src <= dst {
+            (PairKey { a: src, b: dst }, true)
+        } else {
+            (PairKey { a: dst, b: src }, false)
+        }
+    }
+    pub fn side(&self, addr: IpAddr) -> usize {
+        usize::from(addr != self.a)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SaKey {
+    pub pair: PairKey,
+    pub ispi: u64,
+}
+
+/// Cadence of one side's NAT-T keepalives (RFC 3948 §2.3).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Cadence {
+    pub count: u64,
+    #[serde(skip)]
+    pub last: Option<Timestamp>,
+    pub min_interval: Option<f64>,
+    pub max_interval: Option<f64>,
+    #[serde(skip)]
+    pub sum_interval: f64,
+    pub first_frame: u64,
+}
+
+impl Cadence {
+    pub(super) fn tick(&mut self, ts: Timestamp, frame: u64) {
+        if let Some(last) = self.last {
+            let d = ts.since(last).max(0.0);
+            self.min_interval = Some(self.min_interval.map_or(d, |m| m.min(d)));
+            self.max_interval = Some(self.max_interval.map_or(d, |m| m.max(d)));
+            self.sum_interval += d;
+        } else {
+            self.first_frame = frame;
+        }
+        self.count += 1;
+        self.last = Some(ts);
+    }
+    pub fn mean_interval(&self) -> Option<f64> {
+        (self.count > 1).then(|| self.sum_interval / (self.count - 1) as f64)
+    }
+}
+
+/// One IKE SA as the tunnel summary lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SaSummary {
+    pub version: u8,
+    #[serde(serialize_with = "hex64")]
+    pub ispi: u64,
+    #[serde(serialize_with = "hex64")]
+    pub rspi: u64,
+    pub initiator: IpAddr,
+    pub state: SaState,
+    pub established: bool,
+    #[serde(skip)]
+    pub first_ts: Timestamp,
+    #[serde(skip)]
+    pub first_frame: u64,
+}
+
+impl SaSummary {
+    pub(super) fn of(sa: &IkeSa) -> Self {
+        SaSummary {
+            version: sa.version,
+            ispi: sa.ispi,
+            rspi: sa.rspi,
+            initiator: sa.initiator,
+            state: sa.state,
+            established: sa.established(),
+            first_ts: sa.first_ts,
+            first_frame: sa.first_frame,
+        }
+    }
+}
+
+/// One ESP SPI as the tunnel summary lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChildSummary {
+    #[serde(serialize_with = "hex32")]
+    pub spi: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The IKE SA it was bound to (the one up on this pair when the SPI first appeared).
+    #[serde(serialize_with = "hex64_opt")]
+    pub ike_ispi: Option<u64>,
+    pub packets: u64,
+    pub bytes: u64,
+    #[serde(skip)]
+    pub first_ts: Timestamp,
+    #[serde(skip)]
+    pub last_ts: Timestamp,
+}
+
+pub fn hex64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:016x}"))
+}
+pub fn hex32<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:08x}"))
+}
+pub fn hex64_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => hex64(v, s),
+        None => s.serialize_none(),
+    }
+}
+
+const MAX_LOG: usize = 16;
+pub(super) const MAX_CHILD_LOG: usize = 32;
+const MAX_FRAMES: usize = 16;
+
+fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
+    if v.len() < cap {
+        v.push(x);
+    }
+}
+
+/// Everything known about one peer pair.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    pub key: PairKey,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Last IKE port each side used, [a, b].
+    pub ike_ports: [u16; 2],
+    /// Bit v set: IKEv`v` seen.
+    pub ike_versions: u8,
+    pub ike_packets: [u64; 2],
+    pub ike_on_500: bool,
+    pub ike_on_4500: bool,
+    /// First IKE message on 4500 after IKE on 500.
+    pub float_frame: Option<u64>,
+    pub esp_packets: [u64; 2],
+    pub esp_bytes: [u64; 2],
+    pub esp_in_udp: bool,
+    pub esp_first_frame: [u64; 2],
+    pub ah_packets: [u64; 2],
+    /// NAT-D verdicts: side is behind NAT, per side; with supporting frames.
+    pub nat_behind: [Option<bool>; 2],
+    pub nat_frames: Vec<u64>,
+    pub keepalives: [Cadence; 2],
+    pub last_from: [Option<Timestamp>; 2],
+    /// Longest silence from each side within the life of one IKE SA (its IKE messages and the
+    /// ESP bound to it): idle time while a tunnel was up.
+    pub sa_gap_from: [f64; 2],
+    pub ike_ip_fragmented: u32,
+    pub esp_fragmented: u64,
+    pub incomplete_sets: u32,
+    pub ike_fragmentation_supported: [bool; 2],
+    pub ike_fragments_used: bool,
+    pub rtt: Histogram,
+    pub sas: VecDeque<SaSummary>,
+    pub children: VecDeque<ChildSummary>,
+    /// Entries ever dropped from the front of `children`: entry `i` was the `dropped + i`th
+    /// ever logged, which is what [`EspSa`]s remember to find theirs without a scan.
+    pub(super) children_dropped: u64,
+    pub child_exchanges: u32,
+    pub deletes: u32,
+    pub established_ever: bool,
+    /// The IKE SA most recently authenticated or established: ESP is bound to it.
+    pub current_sa: Option<u64>,
+}
+
+impl Pair {
+    pub(super) fn new(key: PairKey, ts: Timestamp, frame: u64) -> Self {
+        Pair {
+            key,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: frame,
+            last_frame: frame,
+            ike_ports: [0; 2],
+            ike_versions: 0,
+            ike_packets: [0; 2],
+            ike_on_500: false,
+            ike_on_4500: false,
+            float_frame: None,
+            esp_packets: [0; 2],
+            esp_bytes: [0; 2],
+            esp_in_udp: false,
+            esp_first_frame: [0; 2],
+            ah_packets: [0; 2],
+            nat_behind: [None; 2],
+            nat_frames: Vec::new(),
+            keepalives: [Cadence::default(); 2],
+            last_from: [None; 2],
+            sa_gap_from: [0.0; 2],
+            ike_ip_fragmented: 0,
+            esp_fragmented: 0,
+            incomplete_sets: 0,
+            ike_fragmentation_supported: [false; 2],
+            ike_fragments_used: false,
+            rtt: Histogram::default(),
+            sas: VecDeque::new(),
+            children: VecDeque::new(),
+            children_dropped: 0,
+            child_exchanges: 0,
+            deletes: 0,
+            established_ever: false,
+            current_sa: None,
+        }
+    }
+
+    pub fn addr(&self, side: usize) -> IpAddr {
+        if side == 0 { self.key.a } else { self.key.b }
+    }
+
+    pub fn ike_seen_both_ways(&self) -> bool {
+        self.ike_packets[0] > 0 && self.ike_packets[1] > 0
+    }
+
+    pub(super) fn touch(&mut self, ev: &Event, side: Option<usize>) {
+        if ev.pkt.ts > self.last_ts {
+            self.last_ts = ev.pkt.ts;
+        }
+        self.last_frame = ev.pkt.frame;
+        if let Some(s) = side {
+            self.last_from[s] = Some(ev.pkt.ts);
+        }
+    }
+
+    pub(super) fn log_sa(&mut self, sum: SaSummary) {
+        let established = sum.established;
+        if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sum.ispi) {
+            *s = sum;
+        } else {
+            if self.sas.len() >= MAX_LOG {
+                self.sas.pop_front();
+            }
+            self.sas.push_back(sum);
+        }
+        if established {
+            self.established_ever = true;
+        }
+    }
+
+    /// Counts an ESP packet in the child log entry of its SA, found through `hint` (where the
+    /// SA last found it) while it is still there, else by a scan, else added; returns the new
+    /// hint.
+    #[inline]
+    pub(super) fn log_child(
+        &mut self,
+        hint: u64,
+        ev: &Event,
+        spi: u32,
+        len: u32,
+        bind: Option<u64>,
+    ) -> u64 {
+        let ts = ev.pkt.ts;
+        let is_this = |c: &ChildSummary| c.spi == spi && c.src == ev.flow.src;
+        // The SA's own entry, where it said it was; a scan only when the log moved on.
+        let at = hint
+            .checked_sub(self.children_dropped)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| self.children.get(i).is_some_and(is_this))
+            .or_else(|| self.children.iter().rposition(is_this));
+        let at = match at {
+            Some(i) => {
+                let c = &mut self.children[i];
+                c.packets += 1;
+                c.bytes += u64::from(len);
+                if ts > c.last_ts {
+                    c.last_ts = ts;
+                }
+                i
+            }
+            None => {
+                if self.children.len() >= MAX_CHILD_LOG {
+                    self.children.pop_front();
+                    self.children_dropped += 1;
+                }
+                self.children.push_back(ChildSummary {
+                    spi,
+                    src: ev.flow.src,
+                    dst: ev.flow.dst,
+                    ike_ispi: bind,
+                    packets: 1,
+                    bytes: u64::from(len),
+                    first_ts: ts,
+                    last_ts: ts,
+                });
+                self.children.len() - 1
+            }
+        };
+        self.children_dropped + at as u64
+    }
+
+    /// An IKE message from `side`: ports, versions, NAT-T float, fragmentation.
+    pub(super) fn ike_seen(
+        &mut self,
+        ev: &Event,
+        m: &IkeMessage,
+        side: usize,
+        first_fragment_only: bool,
+    ) {
+        let on_4500 = ev.flow.sport == 4500 || ev.flow.dport == 4500 || m.non_esp_marker;
+        self.ike_ports[side] = ev.flow.sport;
+        self.ike_ports[1 - side] = ev.flow.dport;
+        self.ike_versions |= 1 << m.version.min(7);
+        self.ike_packets[side] += 1;
+        if on_4500 {
+            if self.ike_on_500 && !self.ike_on_4500 {
+                self.float_frame = Some(ev.pkt.frame);
+            }
+            self.ike_on_4500 = true;
+        } else {
+            self.ike_on_500 = true;
+        }
+        if ev.ip.fragments > 0 || first_fragment_only {
+            self.ike_ip_fragmented += 1;
+        }
+        if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
+            self.ike_fragmentation_supported[side] = true;
+        }
+        if !m.reassembled_from.is_empty()
+            || m.payloads
+                .iter()
+                .any(|pl| matches!(pl.body, PayloadBody::EncryptedFragment { .. }))
+        {
+            self.ike_fragments_used = true;
+        }
+    }
+
+    /// A NAT-D verdict from a message sent by `src`: whether each side is behind NAT.
+    pub(super) fn nat_seen(
+        &mut self,
+        src: IpAddr,
+        sender_behind: Option<bool>,
+        receiver_behind: Option<bool>,
+        frame: u64,
+    ) {
+        let s = self.key.side(src);
+        if let Some(v) = sender_behind {
+            self.nat_behind[s] = Some(self.nat_behind[s].unwrap_or(false) || v);
+        }
+        if let Some(v) = receiver_behind {
+            self.nat_behind[1 - s] = Some(self.nat_behind[1 - s].unwrap_or(false) || v);
+        }
+        push_capped(&mut self.nat_frames, frame, MAX_FRAMES);
+    }
+}
