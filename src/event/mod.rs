@@ -4,6 +4,7 @@
 //! carries the [`PacketRef`] that locates its evidence (frame number, time, lengths) so a finding
 //! can always point back at the packets that support it.
 
+pub mod codes;
 mod error;
 pub mod ike;
 pub mod names;
