@@ -358,7 +358,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
 }
 
 /// One tunnel (peer pair) at the end of the run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TunnelSummary {
     pub peers: [String; 2],
     /// IKE versions seen (1, 2 or both).
@@ -380,9 +380,7 @@ pub struct TunnelSummary {
     pub findings: Vec<&'static str>,
     pub first_frame: u64,
     pub last_frame: u64,
-    #[serde(skip)]
     pub first_ts: Timestamp,
-    #[serde(skip)]
     pub last_ts: Timestamp,
 }
 
@@ -408,11 +406,10 @@ pub struct FragSummary {
 }
 
 /// One Child SA: its two ESP SPIs (either may be missing when only one direction was seen).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ChildPair {
-    /// ESP SPIs [a→b, b→a] as hex.
-    pub spis: [Option<String>; 2],
-    #[serde(serialize_with = "crate::track::hex64_opt")]
+    /// ESP SPIs [a→b, b→a].
+    pub spis: [Option<u32>; 2],
     pub ike_ispi: Option<u64>,
     /// [a→b, b→a].
     pub packets: [u64; 2],
@@ -442,10 +439,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
             used[i] = true;
         }
         out.push(ChildPair {
-            spis: [
-                Some(format!("{:08x}", c.spi)),
-                back.map(|(_, r)| format!("{:08x}", r.spi)),
-            ],
+            spis: [Some(c.spi), back.map(|(_, r)| r.spi)],
             ike_ispi: c.ike_ispi,
             packets: [c.packets, back.map_or(0, |(_, r)| r.packets)],
             bytes: [c.bytes, back.map_or(0, |(_, r)| r.bytes)],
@@ -454,7 +448,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
     for (i, r) in sides[1].iter().enumerate().filter(|(i, _)| !used[*i]) {
         let _ = i;
         out.push(ChildPair {
-            spis: [None, Some(format!("{:08x}", r.spi))],
+            spis: [None, Some(r.spi)],
             ike_ispi: r.ike_ispi,
             packets: [0, r.packets],
             bytes: [0, r.bytes],
@@ -805,11 +799,9 @@ mod analyzer_tests {
         let rtt = t.ike_response_time.as_ref().unwrap();
         assert_eq!(rtt.samples, 3);
         assert!((rtt.max_ms - 20.0).abs() < 1.5, "{rtt:?}");
-        let j = serde_json::to_value(t).unwrap();
-        assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
-        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
-        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
-        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
+        assert_eq!(t.ike_sas[0].ispi, 0x1111);
+        assert_eq!(t.child_sas[0].spis, [Some(0xc1), Some(0xc2)]);
+        assert_eq!(t.child_sas[0].ike_ispi, Some(0x1111));
     }
 
     #[test]

@@ -8,8 +8,14 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::fmt::{EpochMicros, Hex64, Rfc3339};
-use crate::diagnose::{Finding, FindingKind, Peers, TunnelSummary, catalogue};
+use std::net::IpAddr;
+
+use super::fmt::{EpochMicros, Hex32, Hex64, Rfc3339};
+use crate::diagnose::{
+    Finding, FindingKind, FragSummary, NatSummary, Peers, TunnelSummary, catalogue,
+};
+use crate::track::hist::RttSummary;
+use crate::track::ike::SaState;
 
 /// Serializes `v` as one line.
 fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
@@ -104,23 +110,112 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     writeln!(w)
 }
 
+/// The tunnel line. Fields in the order the line has always had them (declaration order, not
+/// sorted: it never went through a `serde_json::Map`).
 #[derive(Serialize)]
 struct TunnelLine<'a> {
     #[serde(rename = "type")]
     kind_tag: &'static str,
-    #[serde(flatten)]
-    t: &'a TunnelSummary,
+    peers: &'a [String; 2],
+    ike_version: &'a [u8],
+    established: bool,
+    state: &'static str,
+    ike_sas: Vec<SaLine<'a>>,
+    child_sas: Vec<ChildLine>,
+    esp_packets: [u64; 2],
+    esp_bytes: [u64; 2],
+    child_rekeys: u32,
+    deleted: u32,
+    nat: &'a NatSummary,
+    fragmentation: &'a FragSummary,
+    ike_response_time: &'a Option<RttSummary>,
+    findings: &'a [&'static str],
+    first_frame: u64,
+    last_frame: u64,
     first_ts: EpochMicros,
     last_ts: EpochMicros,
 }
 
+#[derive(Serialize)]
+struct SaLine<'a> {
+    version: u8,
+    ispi: Hex64,
+    rspi: Hex64,
+    initiator: IpAddr,
+    state: &'a SaState,
+    established: bool,
+}
+
+#[derive(Serialize)]
+struct ChildLine {
+    spis: [Option<Hex32>; 2],
+    ike_ispi: Option<Hex64>,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+}
+
 /// One tunnel summary as one JSON line.
 pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()> {
+    // Taken apart without `..`: a field added to the summary does not compile until the line
+    // says whether it shows it.
+    let TunnelSummary {
+        peers,
+        ike_version,
+        established,
+        state,
+        ike_sas,
+        child_sas,
+        esp_packets,
+        esp_bytes,
+        child_rekeys,
+        deleted,
+        nat,
+        fragmentation,
+        ike_response_time,
+        findings,
+        first_frame,
+        last_frame,
+        first_ts,
+        last_ts,
+    } = t;
     let line = TunnelLine {
         kind_tag: "tunnel",
-        t,
-        first_ts: EpochMicros(t.first_ts),
-        last_ts: EpochMicros(t.last_ts),
+        peers,
+        ike_version,
+        established: *established,
+        state,
+        ike_sas: ike_sas
+            .iter()
+            .map(|sa| SaLine {
+                version: sa.version,
+                ispi: Hex64(sa.ispi),
+                rspi: Hex64(sa.rspi),
+                initiator: sa.initiator,
+                state: &sa.state,
+                established: sa.established,
+            })
+            .collect(),
+        child_sas: child_sas
+            .iter()
+            .map(|c| ChildLine {
+                spis: c.spis.map(|s| s.map(Hex32)),
+                ike_ispi: c.ike_ispi.map(Hex64),
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect(),
+        esp_packets: *esp_packets,
+        esp_bytes: *esp_bytes,
+        child_rekeys: *child_rekeys,
+        deleted: *deleted,
+        nat,
+        fragmentation,
+        ike_response_time,
+        findings,
+        first_frame: *first_frame,
+        last_frame: *last_frame,
+        first_ts: EpochMicros(*first_ts),
+        last_ts: EpochMicros(*last_ts),
     };
     write_line(w, &line)
 }
@@ -195,13 +290,12 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             )?;
         }
         for c in &t.child_sas {
-            let spi =
-                |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| format!("0x{x}"));
+            let spi = |s: Option<u32>| s.map_or("-".to_string(), |x| format!("{:#}", Hex32(x)));
             writeln!(
                 w,
                 "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
-                spi(&c.spis[0]),
-                spi(&c.spis[1]),
+                spi(c.spis[0]),
+                spi(c.spis[1]),
                 c.packets[0],
                 c.packets[1],
                 c.bytes[0],
@@ -350,6 +444,10 @@ mod tests {
         assert_eq!(j["esp_packets"][1], 20);
         assert_eq!(j["established"], true);
         assert!(j["first_ts"].is_f64());
+        assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
+        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
+        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
+        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
         assert!(j["ike_response_time"]["p99_ms"].is_f64());
     }
 
