@@ -1162,6 +1162,73 @@ mod tests {
         }
     }
 
+    /// The kinds no shipped capture or generated corpus holds (traffic selectors and AUTH in
+    /// the clear, an ICMP quote cut before its addresses), against the `json!` objects the
+    /// removed `Value` encoder built for them.
+    #[test]
+    fn rare_kinds_match_the_value_encoding() {
+        use serde_json::json;
+        let ts = vec![
+            ike::TrafficSelector {
+                ts_type: 7,
+                ip_protocol: 6,
+                start_port: 0,
+                end_port: 65535,
+                start_addr: Some("10.0.0.0".parse().unwrap()),
+                end_addr: Some("10.0.0.255".parse().unwrap()),
+            },
+            ike::TrafficSelector {
+                ts_type: 8,
+                ip_protocol: 0,
+                start_port: 500,
+                end_port: 500,
+                start_addr: None,
+                end_addr: None,
+            },
+        ];
+        let p = Payload {
+            payload_type: 44,
+            critical: false,
+            length: 48,
+            offset: 0,
+            body: PayloadBody::TrafficSelectors(ts.clone()),
+        };
+        let want =
+            json!({"type": 44, "name": names::payload_name(2, 44), "length": 48, "selectors": ts});
+        let got = serde_json::to_string(&PayloadLine::new(2, &p)).unwrap();
+        assert_eq!(got, want.to_string());
+
+        let p = Payload {
+            payload_type: 39,
+            critical: false,
+            length: 40,
+            offset: 0,
+            body: PayloadBody::Auth { method: 2, len: 32 },
+        };
+        let want = json!({"type": 39, "name": names::payload_name(2, 39), "length": 40, "method": 2, "data_len": 32});
+        let got = serde_json::to_string(&PayloadLine::new(2, &p)).unwrap();
+        assert_eq!(got, want.to_string());
+
+        let e = crate::event::IcmpError {
+            v6: true,
+            icmp_type: 2,
+            code: 0,
+            mtu: None,
+            quoted: crate::event::QuotedPacket {
+                ident: 7,
+                total_len: 1400,
+                truncated_at: Some("IPv6 header"),
+                ..Default::default()
+            },
+        };
+        let want = json!({
+            "version": 6, "type": 2, "code": 0, "name": icmp::type_name(true, 2, 0), "mtu": null,
+            "quoted": {"ip_id": 7, "len": 1400, "df": false, "truncated_at": "IPv6 header"},
+        });
+        let got = serde_json::to_string(&IcmpLine::new(&e)).unwrap();
+        assert_eq!(got, want.to_string());
+    }
+
     /// Every line of every event of every capture shipped with the repository (broken ones
     /// included), with and without `-v`, has its keys sorted at every depth. The golden tests
     /// pin the bytes; this says which struct broke the order when one does.
