@@ -9,7 +9,6 @@ mod error;
 pub mod ike;
 pub mod names;
 
-use std::fmt;
 use std::net::IpAddr;
 
 pub use error::DecodeError;
@@ -44,38 +43,6 @@ impl Timestamp {
         let b = earlier.secs as i128 * 1_000_000_000 + i128::from(earlier.nanos);
         (a - b).clamp(0, u64::MAX as i128) as u64
     }
-}
-
-impl fmt::Display for Timestamp {
-    /// RFC 3339 in UTC with microseconds, like `tcpdump -tttt` but unambiguous.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60,
-            self.nanos / 1000
-        )
-    }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm), so the
-/// report needs no time-zone crate and is the same on every machine.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Where a packet came from in the capture: its 1-based record number (Wireshark's frame

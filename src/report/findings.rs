@@ -8,22 +8,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::fmt::{EpochMicros, Rfc3339};
 use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
-use crate::event::Timestamp;
-
-/// Epoch seconds as a JSON number with exactly six decimals. serde_json would print an `f64`
-/// in its shortest form (`1700000000.5`), so the number's text goes out as a raw value.
-pub(super) struct Epoch(pub(super) Timestamp);
-
-impl Serialize for Epoch {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let micros = self.0.nanos / 1000;
-        let text = format!("{}.{micros:06}", self.0.secs);
-        serde_json::value::RawValue::from_string(text)
-            .map_err(serde::ser::Error::custom)?
-            .serialize(s)
-    }
-}
 
 /// Serializes `v` as one line.
 pub(super) fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
@@ -41,8 +27,8 @@ struct FindingLine<'a> {
     confidence: &'static str,
     peers: &'a Peers,
     frames: &'a [u64],
-    first_ts: Epoch,
-    last_ts: Epoch,
+    first_ts: EpochMicros,
+    last_ts: EpochMicros,
     summary: &'a str,
     remedy: &'a str,
 }
@@ -56,8 +42,8 @@ pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         confidence: f.confidence.as_str(),
         peers: &f.peers,
         frames: &f.frames,
-        first_ts: Epoch(f.first_ts),
-        last_ts: Epoch(f.last_ts),
+        first_ts: EpochMicros(f.first_ts),
+        last_ts: EpochMicros(f.last_ts),
         summary: &f.summary,
         remedy: &f.remedy,
     };
@@ -101,9 +87,14 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     )?;
     writeln!(w, "  peers:   {a} <-> {b}")?;
     if f.first_ts == f.last_ts {
-        writeln!(w, "  when:    {}", f.first_ts)?;
+        writeln!(w, "  when:    {}", Rfc3339(f.first_ts))?;
     } else {
-        writeln!(w, "  when:    {} .. {}", f.first_ts, f.last_ts)?;
+        writeln!(
+            w,
+            "  when:    {} .. {}",
+            Rfc3339(f.first_ts),
+            Rfc3339(f.last_ts)
+        )?;
     }
     writeln!(w, "  what:    {}", f.summary)?;
     writeln!(w, "  do:      {}", f.remedy)?;
@@ -153,6 +144,7 @@ pub fn write_catalogue_text(w: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::diagnose::{Confidence, Severity};
+    use crate::event::Timestamp;
 
     fn finding() -> Finding {
         Finding {

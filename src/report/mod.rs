@@ -2,6 +2,7 @@
 //! contract (stable names, a `type` on every JSON line, a schema version in the `meta` line).
 
 pub mod findings;
+pub mod fmt;
 pub mod packets;
 pub mod summary;
 pub mod tunnels;

@@ -12,16 +12,16 @@ use crate::event::{Body, Event, Timestamp};
 use crate::track::TrackStats;
 use crate::track::esp::EspKey;
 
-use super::packets::{clock, ts_json};
+use super::fmt::{Clock, EpochF64, Hex32};
 
 /// A flood of random SPIs must not grow this without bound.
 const SPI_CAP: usize = 100_000;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SpiCount {
     pub src: IpAddr,
     pub dst: IpAddr,
-    pub spi: String,
+    pub spi: u32,
     pub udp_encapsulated: bool,
     pub packets: u64,
     pub bytes: u64,
@@ -29,9 +29,7 @@ pub struct SpiCount {
     pub last_frame: u64,
     pub first_seq: u32,
     pub last_seq: u32,
-    #[serde(skip)]
     first_ts: Timestamp,
-    #[serde(skip)]
     last_ts: Timestamp,
 }
 
@@ -64,7 +62,7 @@ impl SpiCounter {
             SpiCount {
                 src: ev.flow.src,
                 dst: ev.flow.dst,
-                spi: format!("{:08x}", e.spi),
+                spi: e.spi,
                 udp_encapsulated: e.udp_encapsulated,
                 packets: 1,
                 bytes: u64::from(e.len),
@@ -135,7 +133,7 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
             writeln!(
                 w,
                 "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} .. {} (frames {}..{})",
-                c.spi,
+                Hex32(c.spi),
                 c.src,
                 c.dst,
                 if c.udp_encapsulated {
@@ -147,8 +145,8 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
                 c.bytes,
                 c.first_seq,
                 c.last_seq,
-                clock(c.first_ts),
-                clock(c.last_ts),
+                Clock(c.first_ts),
+                Clock(c.last_ts),
                 c.first_frame,
                 c.last_frame
             )?;
@@ -213,21 +211,47 @@ struct SummaryLine<'a> {
     kind: &'static str,
 }
 
-/// One SA at a time: each becomes a small `Value` (adding the timestamps) and is written before
-/// the next is built.
+/// One SA at a time, each written before the next is looked at.
 struct EspSas<'a>(&'a SpiCounter);
 
 impl Serialize for EspSas<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let sas = self.0.sorted();
-        let mut seq = s.serialize_seq(Some(sas.len()))?;
-        for c in sas {
-            let mut v = serde_json::to_value(c).unwrap_or_default();
-            v["first_ts"] = ts_json(c.first_ts);
-            v["last_ts"] = ts_json(c.last_ts);
-            seq.serialize_element(&v)?;
+        s.collect_seq(self.0.sorted().into_iter().map(EspSaLine::new))
+    }
+}
+
+/// Fields in sorted order, as the `serde_json::Map` this line was first built with kept them.
+#[derive(Serialize)]
+struct EspSaLine {
+    bytes: u64,
+    dst: IpAddr,
+    first_frame: u64,
+    first_seq: u32,
+    first_ts: EpochF64,
+    last_frame: u64,
+    last_seq: u32,
+    last_ts: EpochF64,
+    packets: u64,
+    spi: Hex32,
+    src: IpAddr,
+    udp_encapsulated: bool,
+}
+
+impl EspSaLine {
+    fn new(c: &SpiCount) -> Self {
+        EspSaLine {
+            bytes: c.bytes,
+            dst: c.dst,
+            first_frame: c.first_frame,
+            first_seq: c.first_seq,
+            first_ts: EpochF64(c.first_ts),
+            last_frame: c.last_frame,
+            last_seq: c.last_seq,
+            last_ts: EpochF64(c.last_ts),
+            packets: c.packets,
+            spi: Hex32(c.spi),
+            src: c.src,
+            udp_encapsulated: c.udp_encapsulated,
         }
-        seq.end()
     }
 }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::findings::{Epoch, write_line};
+use super::findings::write_line;
+use super::fmt::{EpochMicros, Hex32, Hex64};
 use crate::diagnose::Analyzer;
 use crate::event::Timestamp;
 use crate::track::hist::RttSummary;
@@ -21,7 +22,7 @@ pub fn tunnels(a: &Analyzer) -> Vec<TunnelSummary> {
 }
 
 /// One tunnel (peer pair) at the end of the run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TunnelSummary {
     pub peers: [String; 2],
     /// IKE versions seen (1, 2 or both).
@@ -43,9 +44,7 @@ pub struct TunnelSummary {
     pub findings: Vec<&'static str>,
     pub first_frame: u64,
     pub last_frame: u64,
-    #[serde(skip)]
     pub first_ts: Timestamp,
-    #[serde(skip)]
     pub last_ts: Timestamp,
 }
 
@@ -71,11 +70,10 @@ pub struct FragSummary {
 }
 
 /// One Child SA: its two ESP SPIs (either may be missing when only one direction was seen).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ChildPair {
-    /// ESP SPIs [a→b, b→a] as hex.
-    pub spis: [Option<String>; 2],
-    #[serde(serialize_with = "crate::track::hex64_opt")]
+    /// ESP SPIs [a→b, b→a].
+    pub spis: [Option<u32>; 2],
     pub ike_ispi: Option<u64>,
     /// [a→b, b→a].
     pub packets: [u64; 2],
@@ -105,10 +103,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
             used[i] = true;
         }
         out.push(ChildPair {
-            spis: [
-                Some(format!("{:08x}", c.spi)),
-                back.map(|(_, r)| format!("{:08x}", r.spi)),
-            ],
+            spis: [Some(c.spi), back.map(|(_, r)| r.spi)],
             ike_ispi: c.ike_ispi,
             packets: [c.packets, back.map_or(0, |(_, r)| r.packets)],
             bytes: [c.bytes, back.map_or(0, |(_, r)| r.bytes)],
@@ -117,7 +112,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
     for (i, r) in sides[1].iter().enumerate().filter(|(i, _)| !used[*i]) {
         let _ = i;
         out.push(ChildPair {
-            spis: [None, Some(format!("{:08x}", r.spi))],
+            spis: [None, Some(r.spi)],
             ike_ispi: r.ike_ispi,
             packets: [0, r.packets],
             bytes: [0, r.bytes],
@@ -185,23 +180,112 @@ fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
     }
 }
 
+/// The tunnel line. Fields in the order the line has always had them (declaration order, not
+/// sorted: it never went through a `serde_json::Map`).
 #[derive(Serialize)]
 struct TunnelLine<'a> {
     #[serde(rename = "type")]
     kind_tag: &'static str,
-    #[serde(flatten)]
-    t: &'a TunnelSummary,
-    first_ts: Epoch,
-    last_ts: Epoch,
+    peers: &'a [String; 2],
+    ike_version: &'a [u8],
+    established: bool,
+    state: &'static str,
+    ike_sas: Vec<SaLine<'a>>,
+    child_sas: Vec<ChildLine>,
+    esp_packets: [u64; 2],
+    esp_bytes: [u64; 2],
+    child_rekeys: u32,
+    deleted: u32,
+    nat: &'a NatSummary,
+    fragmentation: &'a FragSummary,
+    ike_response_time: &'a Option<RttSummary>,
+    findings: &'a [&'static str],
+    first_frame: u64,
+    last_frame: u64,
+    first_ts: EpochMicros,
+    last_ts: EpochMicros,
+}
+
+#[derive(Serialize)]
+struct SaLine<'a> {
+    version: u8,
+    ispi: Hex64,
+    rspi: Hex64,
+    initiator: IpAddr,
+    state: &'a SaState,
+    established: bool,
+}
+
+#[derive(Serialize)]
+struct ChildLine {
+    spis: [Option<Hex32>; 2],
+    ike_ispi: Option<Hex64>,
+    packets: [u64; 2],
+    bytes: [u64; 2],
 }
 
 /// One tunnel summary as one JSON line.
 pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()> {
+    // Taken apart without `..`: a field added to the summary does not compile until the line
+    // says whether it shows it.
+    let TunnelSummary {
+        peers,
+        ike_version,
+        established,
+        state,
+        ike_sas,
+        child_sas,
+        esp_packets,
+        esp_bytes,
+        child_rekeys,
+        deleted,
+        nat,
+        fragmentation,
+        ike_response_time,
+        findings,
+        first_frame,
+        last_frame,
+        first_ts,
+        last_ts,
+    } = t;
     let line = TunnelLine {
         kind_tag: "tunnel",
-        t,
-        first_ts: Epoch(t.first_ts),
-        last_ts: Epoch(t.last_ts),
+        peers,
+        ike_version,
+        established: *established,
+        state,
+        ike_sas: ike_sas
+            .iter()
+            .map(|sa| SaLine {
+                version: sa.version,
+                ispi: Hex64(sa.ispi),
+                rspi: Hex64(sa.rspi),
+                initiator: sa.initiator,
+                state: &sa.state,
+                established: sa.established,
+            })
+            .collect(),
+        child_sas: child_sas
+            .iter()
+            .map(|c| ChildLine {
+                spis: c.spis.map(|s| s.map(Hex32)),
+                ike_ispi: c.ike_ispi.map(Hex64),
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect(),
+        esp_packets: *esp_packets,
+        esp_bytes: *esp_bytes,
+        child_rekeys: *child_rekeys,
+        deleted: *deleted,
+        nat,
+        fragmentation,
+        ike_response_time,
+        findings,
+        first_frame: *first_frame,
+        last_frame: *last_frame,
+        first_ts: EpochMicros(*first_ts),
+        last_ts: EpochMicros(*last_ts),
     };
     write_line(w, &line)
 }
@@ -264,10 +348,10 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
         for sa in &t.ike_sas {
             writeln!(
                 w,
-                "    IKEv{} SA {:016x}:{:016x} initiator {} state {}",
+                "    IKEv{} SA {}:{} initiator {} state {}",
                 sa.version,
-                sa.ispi,
-                sa.rspi,
+                Hex64(sa.ispi),
+                Hex64(sa.rspi),
                 sa.initiator,
                 serde_json::to_value(sa.state)
                     .ok()
@@ -276,13 +360,12 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             )?;
         }
         for c in &t.child_sas {
-            let spi =
-                |s: &Option<String>| s.as_deref().map_or("-".to_string(), |x| format!("0x{x}"));
+            let spi = |s: Option<u32>| s.map_or("-".to_string(), |x| format!("{:#}", Hex32(x)));
             writeln!(
                 w,
                 "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
-                spi(&c.spis[0]),
-                spi(&c.spis[1]),
+                spi(c.spis[0]),
+                spi(c.spis[1]),
                 c.packets[0],
                 c.packets[1],
                 c.bytes[0],
@@ -325,11 +408,9 @@ mod tests {
         let rtt = t.ike_response_time.as_ref().unwrap();
         assert_eq!(rtt.samples, 3);
         assert!((rtt.max_ms - 20.0).abs() < 1.5, "{rtt:?}");
-        let j = serde_json::to_value(t).unwrap();
-        assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
-        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
-        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
-        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
+        assert_eq!(t.ike_sas[0].ispi, 0x1111);
+        assert_eq!(t.child_sas[0].spis, [Some(0xc1), Some(0xc2)]);
+        assert_eq!(t.child_sas[0].ike_ispi, Some(0x1111));
     }
 
     #[test]
@@ -364,6 +445,10 @@ mod tests {
         assert_eq!(j["esp_packets"][1], 20);
         assert_eq!(j["established"], true);
         assert!(j["first_ts"].is_f64());
+        assert_eq!(j["ike_sas"][0]["ispi"], "0000000000001111");
+        assert_eq!(j["child_sas"][0]["spis"][0], "000000c1");
+        assert_eq!(j["child_sas"][0]["spis"][1], "000000c2");
+        assert_eq!(j["child_sas"][0]["ike_ispi"], "0000000000001111");
         assert!(j["ike_response_time"]["p99_ms"].is_f64());
     }
 

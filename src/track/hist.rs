@@ -1,5 +1,22 @@
 //! A small fixed-size log-linear histogram (HdrHistogram-style, about 6% precision) for IKE
 //! response times: constant memory however many exchanges a capture holds.
+//!
+//! Why not the `hdrhistogram` crate (7.6, `default-features = false`), which the design names:
+//! measured against it on 2 million response times from 200 µs to about 30 s,
+//!
+//! | | bytes per histogram | 4096 live pairs | record |
+//! |---|---|---|---|
+//! | this file | 2584 (640 `u32` counters) | 10.1 MiB | 3.7–5.7 ns |
+//! | `Histogram::<u32>::new_with_bounds(1, 1 << 44, 1)` | 2784 (672 counters) | 10.9 MiB | 1.9 ns |
+//! | the same with 2 significant figures, 1 µs .. 1 h | 13408 (3328 counters) | 52 MiB | |
+//!
+//! With 1 significant figure its buckets are ours (16 linear steps per power of two, exact
+//! below 32) and `value_at_quantile` ranks the same way (`ceil(q·n)`, at least 1), so p50 and
+//! p99 came out equal in all 150 cases tried, but only once the exact maximum was kept beside
+//! it: its `max()` is the top of the maximum's bucket, and the report prints the exact one and
+//! caps the quantiles at it. So the crate would save no memory, would still need this wrapper,
+//! and its faster `record` is a few nanoseconds on an event that happens once per IKE
+//! exchange. The 4096 closed pairs keep only an [`RttSummary`] either way.
 
 use serde::Serialize;
 

@@ -13,7 +13,7 @@ pub mod lru;
 pub mod nat;
 mod pair;
 
-pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary, hex32, hex64, hex64_opt};
+pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary};
 
 use std::collections::VecDeque;
 use std::net::IpAddr;

@@ -78,19 +78,15 @@ impl Cadence {
 }
 
 /// One IKE SA as the tunnel summary lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SaSummary {
     pub version: u8,
-    #[serde(serialize_with = "hex64")]
     pub ispi: u64,
-    #[serde(serialize_with = "hex64")]
     pub rspi: u64,
     pub initiator: IpAddr,
     pub state: SaState,
     pub established: bool,
-    #[serde(skip)]
     pub first_ts: Timestamp,
-    #[serde(skip)]
     pub first_frame: u64,
 }
 
@@ -110,34 +106,17 @@ impl SaSummary {
 }
 
 /// One ESP SPI as the tunnel summary lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ChildSummary {
-    #[serde(serialize_with = "hex32")]
     pub spi: u32,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// The IKE SA it was bound to (the one up on this pair when the SPI first appeared).
-    #[serde(serialize_with = "hex64_opt")]
     pub ike_ispi: Option<u64>,
     pub packets: u64,
     pub bytes: u64,
-    #[serde(skip)]
     pub first_ts: Timestamp,
-    #[serde(skip)]
     pub last_ts: Timestamp,
-}
-
-pub fn hex64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:016x}"))
-}
-pub fn hex32<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:08x}"))
-}
-pub fn hex64_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => hex64(v, s),
-        None => s.serialize_none(),
-    }
 }
 
 const MAX_LOG: usize = 16;

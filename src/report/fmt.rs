@@ -1,0 +1,251 @@
+//! How the report writes SPIs, byte strings and times: the one place that decides it, for text
+//! (`Display`) and for JSON (`Serialize`). The stages before the report keep SPIs as integers
+//! and times as [`Timestamp`]s; they wrap them here at the moment of writing.
+//!
+//! The wrappers write straight into the formatter or serializer, so a line costs no
+//! intermediate `String` per field.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::event::Timestamp;
+
+/// A 4-byte SPI (ESP, AH, Child SA), 8 hex digits as `ip xfrm state` prints it; `{:#}` adds
+/// `0x`. In JSON a string without the prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hex32(pub u32);
+
+impl fmt::Display for Hex32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str("0x")?;
+        }
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+impl Serialize for Hex32 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An 8-byte IKE SPI or IKEv1 cookie, 16 hex digits; `{:#}` adds `0x`. In JSON a string
+/// without the prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hex64(pub u64);
+
+impl fmt::Display for Hex64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str("0x")?;
+        }
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl Serialize for Hex64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An SPI whose width the wire does not fix (a Delete payload folds 4-, 8- and 16-byte SPIs
+/// into one integer), in as few hex digits as it needs; `{:#}` adds `0x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HexNum(pub u64);
+
+impl fmt::Display for HexNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str("0x")?;
+        }
+        write!(f, "{:x}", self.0)
+    }
+}
+
+impl Serialize for HexNum {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A byte string as lowercase hex, two digits a byte, no separators (proposal and notify SPIs,
+/// notify data, vendor IDs, NAT-D hashes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HexBytes<'a>(pub &'a [u8]);
+
+impl fmt::Display for HexBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A `write!` per byte costs a formatter call each; vendor IDs and notify data are
+        // printed on every IKE line, so the digits go out in stack-buffered chunks.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 128];
+        for chunk in self.0.chunks(64) {
+            for (i, b) in chunk.iter().enumerate() {
+                buf[2 * i] = DIGITS[usize::from(b >> 4)];
+                buf[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+            }
+            let text = std::str::from_utf8(&buf[..2 * chunk.len()]).map_err(|_| fmt::Error)?;
+            f.write_str(text)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for HexBytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Time of day in UTC, `HH:MM:SS.uuuuuu`: tcpdump's default, so packet lines line up with
+/// `tcpdump -r` output of the same capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock(pub Timestamp);
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sod = self.0.secs.rem_euclid(86_400);
+        write!(
+            f,
+            "{:02}:{:02}:{:02}.{:06}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60,
+            self.0.nanos / 1000
+        )
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, like `tcpdump -tttt` but unambiguous: the finding blocks'
+/// `when`, which has to stand alone without the capture's date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339(pub Timestamp);
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.0.secs.div_euclid(86_400);
+        let sod = self.0.secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60,
+            self.0.nanos / 1000
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm), so the
+/// report needs no time-zone crate and is the same on every machine.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+// Two JSON forms of epoch seconds are in the schema, and both stay: packet and summary lines
+// have always written the `f64` (shortest form, `1700000000.5`), finding and tunnel lines the
+// decimal text with six places (`1700000000.500000`). Programs read both as the same number,
+// but the bytes differ, and the lines are a contract.
+
+/// Epoch seconds as a JSON `f64` rounded to the microsecond (`ts` of packet lines, the ESP SA
+/// times of the summary line). Microseconds keep jq and spreadsheets happy; nanoseconds would
+/// not survive an `f64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochF64(pub Timestamp);
+
+impl EpochF64 {
+    pub fn seconds(self) -> f64 {
+        let ts = self.0;
+        let micros = ts.secs as f64 + f64::from(ts.nanos / 1000) / 1e6;
+        (micros * 1e6).round() / 1e6
+    }
+}
+
+impl Serialize for EpochF64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.seconds())
+    }
+}
+
+/// Epoch seconds as a JSON number with exactly six decimals (`first_ts`/`last_ts` of finding
+/// and tunnel lines). serde_json would print an `f64` in its shortest form, so the number's
+/// text goes out as a raw value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochMicros(pub Timestamp);
+
+impl Serialize for EpochMicros {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let micros = self.0.nanos / 1000;
+        let text = format!("{}.{micros:06}", self.0.secs);
+        serde_json::value::RawValue::from_string(text)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+/// A value written as a JSON string through its `Display` (no intermediate `String`).
+pub struct Shown<T>(pub T);
+
+impl<T: fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(v: &impl Serialize) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+
+    #[test]
+    fn spis_have_fixed_widths() {
+        assert_eq!(Hex32(0xc1).to_string(), "000000c1");
+        assert_eq!(format!("{:#}", Hex32(0xc1)), "0x000000c1");
+        assert_eq!(json(&Hex32(0xc1)), "\"000000c1\"");
+        assert_eq!(Hex64(0x1111).to_string(), "0000000000001111");
+        assert_eq!(format!("{:#}", Hex64(u64::MAX)), "0xffffffffffffffff");
+        assert_eq!(json(&Some(Hex64(1))), "\"0000000000000001\"");
+        assert_eq!(json(&None::<Hex64>), "null");
+        assert_eq!(HexNum(0xabc).to_string(), "abc");
+        assert_eq!(format!("{:#}", HexNum(0)), "0x0");
+    }
+
+    #[test]
+    fn bytes_past_one_chunk() {
+        let b: Vec<u8> = (0..=200).collect();
+        let want: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(HexBytes(&b).to_string(), want);
+        assert_eq!(HexBytes(&[]).to_string(), "");
+        assert_eq!(json(&HexBytes(&[0, 0xff])), "\"00ff\"");
+    }
+
+    #[test]
+    fn times() {
+        let ts = Timestamp::new(1_700_000_002, 500_000_999);
+        assert_eq!(Clock(ts).to_string(), "22:13:22.500000");
+        assert_eq!(Rfc3339(ts).to_string(), "2023-11-14T22:13:22.500000Z");
+        assert_eq!(
+            Rfc3339(Timestamp::new(951_782_400, 0)).to_string(),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(json(&EpochF64(ts)), "1700000002.5");
+        assert_eq!(json(&EpochMicros(ts)), "1700000002.500000");
+        assert_eq!(json(&EpochF64(Timestamp::new(1, 5_000))), "1.000005");
+    }
+}
