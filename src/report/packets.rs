@@ -663,10 +663,7 @@ pub fn event_json(ev: &Event, verbose: u8) -> Value {
             );
         }
         Body::Malformed(e) => {
-            m.insert(
-                "error".into(),
-                json!({"layer": e.layer, "offset": e.offset, "message": e.message}),
-            );
+            m.insert("error".into(), json!(e));
         }
     }
     Value::Object(m)
@@ -723,7 +720,7 @@ fn ike_json(msg: &IkeMessage, verbose: u8) -> Value {
         o["reassembled_from"] = json!(msg.reassembled_from);
     }
     if let Some(e) = &msg.error {
-        o["error"] = json!({"layer": e.layer, "offset": e.offset, "message": e.message});
+        o["error"] = json!(e);
     }
     if verbose > 0 {
         o["details"] = json!(details);
@@ -925,10 +922,7 @@ impl<'a> IkeLine<'a> {
         }
         IkeLine {
             encrypted: msg.encrypted,
-            error: msg
-                .error
-                .as_ref()
-                .map(|e| json!({"layer": e.layer, "offset": e.offset, "message": e.message})),
+            error: msg.error.as_ref().map(|e| json!(e)),
             exchange: msg.exchange_name(),
             exchange_type: msg.exchange,
             flags: if v == 2 {

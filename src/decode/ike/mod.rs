@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::event::DecodeError;
+use crate::event::{DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject};
 
 /// Length of the fixed ISAKMP/IKE header.
 pub const HEADER_LEN: usize = 28;
@@ -288,11 +288,13 @@ pub struct TrafficSelector {
 /// only when there is no header to speak of; payload problems land in `IkeMessage::error`.
 pub fn decode(data: &[u8], non_esp_marker: bool) -> Result<IkeMessage, DecodeError> {
     if data.len() < HEADER_LEN {
-        return Err(DecodeError::new(
-            "IKE header",
-            0,
-            format!("{} bytes < {HEADER_LEN}", data.len()),
-        ));
+        return Err(LenError {
+            need: HEADER_LEN,
+            have: data.len(),
+            source: LenSource::Captured,
+            what: LenSubject::Header,
+        }
+        .at(Layer::IkeHeader, 0));
     }
     let be32 = |o: usize| u32::from_be_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]]);
     let be64 = |o: usize| (u64::from(be32(o)) << 32) | u64::from(be32(o + 4));
@@ -311,33 +313,39 @@ pub fn decode(data: &[u8], non_esp_marker: bool) -> Result<IkeMessage, DecodeErr
         ..IkeMessage::default()
     };
     if msg.version != 1 && msg.version != 2 {
-        return Err(DecodeError::new(
-            "IKE header",
-            17,
-            format!(
-                "version {}.{} is neither 1 nor 2",
-                msg.version, msg.minor_version
-            ),
-        ));
+        return Err(ErrorKind::IkeVersion {
+            major: msg.version,
+            minor: msg.minor_version,
+        }
+        .at(Layer::IkeHeader, 17));
     }
     let declared = msg.length as usize;
     if declared < HEADER_LEN {
-        msg.error = Some(DecodeError::new(
-            "IKE header",
-            24,
-            format!("length {declared} < {HEADER_LEN}"),
-        ));
+        msg.error = Some(
+            LenError {
+                need: HEADER_LEN,
+                have: declared,
+                source: LenSource::Field(LenField::IkeLength),
+                what: LenSubject::LengthBelowMin,
+            }
+            .at(Layer::IkeHeader, 24),
+        );
         return Ok(msg);
     }
-    let end = if declared > data.len() {
-        msg.error = Some(DecodeError::new(
-            "IKE header",
-            24,
-            format!("length {declared} > {} bytes present", data.len()),
-        ));
-        data.len()
+    // What ends the payload chain: the header's length, or the capture when it ends first.
+    let (end, end_source) = if declared > data.len() {
+        msg.error = Some(
+            LenError {
+                need: declared,
+                have: data.len(),
+                source: LenSource::Captured,
+                what: LenSubject::LengthPresent,
+            }
+            .at(Layer::IkeHeader, 24),
+        );
+        (data.len(), LenSource::Captured)
     } else {
-        declared
+        (declared, LenSource::Field(LenField::IkeLength))
     };
     let body = &data[HEADER_LEN..end];
     let chain_error = if msg.version == 1 {
@@ -345,10 +353,22 @@ pub fn decode(data: &[u8], non_esp_marker: bool) -> Result<IkeMessage, DecodeErr
         if msg.encrypted {
             None
         } else {
-            v1::decode_payloads(msg.first_payload, body, HEADER_LEN, &mut msg.payloads)
+            v1::decode_payloads(
+                msg.first_payload,
+                body,
+                HEADER_LEN,
+                end_source,
+                &mut msg.payloads,
+            )
         }
     } else {
-        let e = v2::decode_payloads(msg.first_payload, body, HEADER_LEN, &mut msg.payloads);
+        let e = v2::decode_payloads(
+            msg.first_payload,
+            body,
+            HEADER_LEN,
+            end_source,
+            &mut msg.payloads,
+        );
         msg.encrypted = msg.payloads.iter().any(|p| {
             matches!(
                 p.body,
