@@ -4,7 +4,18 @@
 //! Decoding is zero-copy over the UDP payload; the result is a small owned [`IkeMessage`] that
 //! outlives the packet buffer. A broken payload chain never loses the header: the payloads read
 //! so far are kept and `error` says where the chain stopped.
+//!
+//! Both versions frame payloads, proposals, transforms and IKEv2 traffic selectors with one
+//! nom-based module, `frame`, so a length check is written once. nom was chosen after measuring
+//! it against IKEv2's former hand-written slicing: the two cost the same, and nom is what the
+//! IKEv1 body parsers and the design already use. `cargo bench --bench stages -- ike_decode`
+//! (`captures_public_messages`, median of the criterion estimate; a shared 2-core machine, so
+//! ±15 % between runs) gave 486–526 µs before the change and 488–537 µs after. Instructions
+//! in `decode` over the same bench input, counted by callgrind, are steadier: 23.51 M before,
+//! 23.46 M with `frame` in nom, 23.45 M with `frame` as slicing. Without `#[inline]` on
+//! `frame` both idioms cost 10–13 % more, as every payload header became a call.
 
+mod frame;
 pub mod names;
 pub mod skf;
 pub mod v1;

@@ -16,7 +16,7 @@ use nom::{IResult, Parser};
 
 use super::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
-    Transform,
+    Transform, frame,
 };
 use crate::event::{DecodeError, Layer, LenError, LenField, LenSource, LenSubject};
 
@@ -27,7 +27,7 @@ const IN_PROPOSAL: LenSource = LenSource::Field(LenField::ProposalLength);
 const IN_TRANSFORM: LenSource = LenSource::Field(LenField::TransformLength);
 
 /// Size of the generic payload header (RFC 2408 §3.2).
-const GENERIC_LEN: usize = 4;
+const GENERIC_LEN: usize = frame::HEADER_LEN;
 
 /// IKEv1 payload types (RFC 2408 §3.1, RFC 3947 §3, draft-ietf-ipsec-nat-t-ike-02/03 for the
 /// private-use values 130/131 that pre-RFC implementations still send).
@@ -72,12 +72,6 @@ fn run<'a, O>(
     parser.parse(input).ok()
 }
 
-/// Generic payload header: next payload, reserved, length (RFC 2408 §3.2).
-fn generic_header(input: &[u8]) -> Res<'_, (u8, u16)> {
-    let (rest, (next, _reserved, length)) = (be_u8, be_u8, be_u16).parse(input)?;
-    Ok((rest, (next, length)))
-}
-
 /// Folds up to eight big-endian bytes into an integer (longer input: its first eight bytes).
 fn fold_be(bytes: &[u8]) -> u64 {
     bytes
@@ -86,9 +80,9 @@ fn fold_be(bytes: &[u8]) -> u64 {
         .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
-/// Checks one generic header at `pos` of `data`: returns (next payload, length, body) or the
-/// error that stops the chain. `abs` is `data`'s offset from the IKE header; `own` names the
-/// length field of what is read, `enclosing` what bounds `data`.
+/// Frames the payload (or proposal, or transform) at `pos` of `data`: returns (next payload,
+/// length, body) or the error that stops the chain. `abs` is `data`'s offset from the IKE
+/// header; `own` names the length field of what is read, `enclosing` what bounds `data`.
 fn checked_payload(
     data: &[u8],
     pos: usize,
@@ -99,36 +93,12 @@ fn checked_payload(
     enclosing: LenSource,
 ) -> Result<(u8, u16, &[u8]), DecodeError> {
     let here = data.get(pos..).unwrap_or_default();
-    let at = abs + pos;
-    let Some((_, (next, length))) = run(generic_header, here) else {
-        return Err(LenError {
-            need: GENERIC_LEN,
-            have: here.len(),
-            source: enclosing,
-            what: LenSubject::GenericHeader,
-        }
-        .at(layer, at));
-    };
-    let len = usize::from(length);
-    if len < min_len {
-        return Err(LenError {
-            need: min_len,
-            have: len,
-            source: LenSource::Field(own),
-            what: LenSubject::LengthBelowMin,
-        }
-        .at(layer, at));
+    match frame::frame(here, min_len) {
+        Ok(f) => Ok((f.first, f.length, f.body)),
+        Err(e) => Err(e
+            .len_error(own, enclosing, LenSubject::GenericHeader, GENERIC_LEN)
+            .at(layer, abs + pos)),
     }
-    let Some(body) = here.get(GENERIC_LEN..len) else {
-        return Err(LenError {
-            need: len,
-            have: here.len(),
-            source: enclosing,
-            what: LenSubject::LengthLeft,
-        }
-        .at(layer, at));
-    };
-    Ok((next, length, body))
 }
 
 /// Decodes the payload chain starting with `first` over `body` (the bytes after the ISAKMP
