@@ -137,9 +137,9 @@ pub struct IpInfo {
     pub incomplete: bool,
 }
 
-/// Where decoding stopped and why: the layer, the offset (relative to the start of `layer`, or
-/// of the IKE header for everything inside an IKE message), and a typed [`ErrorKind`] whose
-/// numbers make the message. A length problem keeps its need, have and where `have` came from,
+/// Where decoding stopped and why: the layer, the offset (from the start of the layer; from the
+/// IPv6 header for its extension headers, and from the IKE header for everything inside an IKE
+/// message), and a typed [`ErrorKind`] whose numbers make the message. A length problem keeps its need, have and where `have` came from,
 /// so a report can tell a capture cut by the snap length from a header that lies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeError {
