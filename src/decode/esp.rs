@@ -1,28 +1,32 @@
 //! ESP (RFC 4303 §2) and AH (RFC 4302 §2) headers: the SPI and sequence number that identify
 //! an SA and show loss, replay and reordering. The rest is ciphertext.
 
-use crate::event::{AhInfo, DecodeError, EspInfo};
+use crate::event::{
+    AhInfo, DecodeError, ErrorKind, EspInfo, Layer, LenError, LenSource, LenSubject,
+};
 
 /// `data` starts at the SPI; `len` is the ESP length on the wire (it may exceed `data` when the
 /// snap length cut the packet).
 pub fn decode_esp(data: &[u8], len: u32, udp_encapsulated: bool) -> Result<EspInfo, DecodeError> {
     let layer = if udp_encapsulated {
-        "ESP-in-UDP"
+        Layer::EspInUdp
     } else {
-        "ESP"
+        Layer::Esp
     };
     let Some(h) = data.get(..8) else {
-        return Err(DecodeError::new(
-            layer,
-            0,
-            format!("{} bytes < 8 (SPI and sequence number)", data.len()),
-        ));
+        return Err(LenError {
+            need: 8,
+            have: data.len(),
+            source: LenSource::Captured,
+            what: LenSubject::EspHeader,
+        }
+        .at(layer, 0));
     };
     let spi = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
     // SPIs 1–255 are reserved by IANA and 0 is never an SA (RFC 4303 §2.1); on UDP 4500 a zero
     // SPI is the non-ESP marker and is handled before this point.
     if spi == 0 {
-        return Err(DecodeError::new(layer, 0, "SPI 0 is reserved"));
+        return Err(ErrorKind::ReservedSpi { spi }.at(layer, 0));
     }
     Ok(EspInfo {
         spi,
@@ -34,11 +38,13 @@ pub fn decode_esp(data: &[u8], len: u32, udp_encapsulated: bool) -> Result<EspIn
 
 pub fn decode_ah(data: &[u8]) -> Result<AhInfo, DecodeError> {
     let Some(h) = data.get(..12) else {
-        return Err(DecodeError::new(
-            "AH",
-            0,
-            format!("{} bytes < 12", data.len()),
-        ));
+        return Err(LenError {
+            need: 12,
+            have: data.len(),
+            source: LenSource::Captured,
+            what: LenSubject::Header,
+        }
+        .at(Layer::Ah, 0));
     };
     Ok(AhInfo {
         next_header: h[0],

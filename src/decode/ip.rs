@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::event::DecodeError;
+use crate::event::{DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject};
 
 /// IPv6 extension headers that may precede the upper-layer header.
 const HOP_BY_HOP: u8 = 0;
@@ -52,29 +52,43 @@ pub fn parse(version: u8, data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
 
 pub fn parse_v4(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
     if data.len() < 20 {
-        return Err(DecodeError::new(
-            "IPv4 header",
-            0,
-            format!("{} bytes < 20", data.len()),
-        ));
+        return Err(LenError {
+            need: 20,
+            have: data.len(),
+            source: LenSource::Captured,
+            what: LenSubject::Header,
+        }
+        .at(Layer::Ipv4Header, 0));
     }
     if data[0] >> 4 != 4 {
-        return Err(DecodeError::new(
-            "IPv4 header",
-            0,
-            format!("version {} is not 4", data[0] >> 4),
-        ));
+        return Err(ErrorKind::IpVersion {
+            found: data[0] >> 4,
+            expected: 4,
+        }
+        .at(Layer::Ipv4Header, 0));
     }
     let ihl = usize::from(data[0] & 0x0f) * 4;
     if ihl < 20 || ihl > data.len() {
-        return Err(DecodeError::new(
-            "IPv4 header",
-            0,
-            format!(
-                "header length {ihl} out of range ({} bytes present)",
-                data.len()
-            ),
-        ));
+        let what = LenSubject::Ipv4HeaderLength {
+            ihl,
+            present: data.len(),
+        };
+        let e = if ihl < 20 {
+            LenError {
+                need: 20,
+                have: ihl,
+                source: LenSource::Field(LenField::Ipv4Ihl),
+                what,
+            }
+        } else {
+            LenError {
+                need: ihl,
+                have: data.len(),
+                source: LenSource::Captured,
+                what,
+            }
+        };
+        return Err(e.at(Layer::Ipv4Header, 0));
     }
     let total_len = usize::from(u16::from_be_bytes([data[2], data[3]]));
     let flags_frag = u16::from_be_bytes([data[6], data[7]]);
@@ -110,18 +124,20 @@ pub fn parse_v4(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
 
 pub fn parse_v6(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
     if data.len() < 40 {
-        return Err(DecodeError::new(
-            "IPv6 header",
-            0,
-            format!("{} bytes < 40", data.len()),
-        ));
+        return Err(LenError {
+            need: 40,
+            have: data.len(),
+            source: LenSource::Captured,
+            what: LenSubject::Header,
+        }
+        .at(Layer::Ipv6Header, 0));
     }
     if data[0] >> 4 != 6 {
-        return Err(DecodeError::new(
-            "IPv6 header",
-            0,
-            format!("version {} is not 6", data[0] >> 4),
-        ));
+        return Err(ErrorKind::IpVersion {
+            found: data[0] >> 4,
+            expected: 6,
+        }
+        .at(Layer::Ipv6Header, 0));
     }
     let payload_len = usize::from(u16::from_be_bytes([data[4], data[5]]));
     // Payload length 0 means a jumbogram or a GSO capture: use what is there.
@@ -132,6 +148,22 @@ pub fn parse_v6(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
     };
     let truncated = end > data.len();
     let packet = &data[..end.min(data.len())];
+    // The Payload Length ends the packet unless the capture ends first, or the field is 0 and
+    // the capture is all there is.
+    let packet_source = if payload_len != 0 && !truncated {
+        LenSource::Field(LenField::Ipv6PayloadLength)
+    } else {
+        LenSource::Captured
+    };
+    let cut_short = |at: usize, need: usize, layer: Layer| {
+        LenError {
+            need,
+            have: packet.len().saturating_sub(at),
+            source: packet_source,
+            what: LenSubject::CutShort,
+        }
+        .at(layer, at)
+    };
     let addr = |at: usize| {
         let mut b = [0u8; 16];
         b.copy_from_slice(&data[at..at + 16]);
@@ -146,14 +178,14 @@ pub fn parse_v6(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
         match next {
             HOP_BY_HOP | ROUTING | DEST_OPTS => {
                 let Some(hdr) = packet.get(at..at + 2) else {
-                    return Err(DecodeError::new("IPv6 extension header", at, "cut short"));
+                    return Err(cut_short(at, 2, Layer::Ipv6ExtensionHeader));
                 };
                 next = hdr[0];
                 at += (usize::from(hdr[1]) + 1) * 8;
             }
             FRAGMENT => {
                 let Some(hdr) = packet.get(at..at + 8) else {
-                    return Err(DecodeError::new("IPv6 fragment header", at, "cut short"));
+                    return Err(cut_short(at, 8, Layer::Ipv6FragmentHeader));
                 };
                 next = hdr[0];
                 let off_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
@@ -173,11 +205,13 @@ pub fn parse_v6(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
             _ => break,
         }
         if at > packet.len() {
-            return Err(DecodeError::new(
-                "IPv6 extension header",
-                at,
-                "runs past the packet",
-            ));
+            return Err(LenError {
+                need: at,
+                have: packet.len(),
+                source: packet_source,
+                what: LenSubject::RunsPast,
+            }
+            .at(Layer::Ipv6ExtensionHeader, at));
         }
     }
     let payload = packet.get(at..).unwrap_or(&[]);

@@ -18,7 +18,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::Serialize;
 
 use crate::capture::RawPacket;
-use crate::event::{Body, DecodeError, Event, Flow, IpInfo, PacketRef, Timestamp, ipproto};
+use crate::event::{
+    Body, DecodeError, ErrorKind, Event, Flow, IpInfo, Layer, LenError, LenSource, LenSubject,
+    PacketRef, Timestamp, ipproto,
+};
 use frag::{FragKey, FragTable, Interest};
 use ike::skf::SkfReassembler;
 
@@ -242,11 +245,13 @@ impl Decoder {
                         pkt,
                         flow,
                         info,
-                        DecodeError::new(
-                            "UDP header",
-                            0,
-                            format!("{} bytes < 8", ip.payload.len()),
-                        ),
+                        LenError {
+                            need: 8,
+                            have: ip.payload.len(),
+                            source: LenSource::Captured,
+                            what: LenSubject::Header,
+                        }
+                        .at(Layer::UdpHeader, 0),
                         out,
                     );
                     return;
@@ -320,7 +325,7 @@ impl Decoder {
                 pkt,
                 flow,
                 info,
-                DecodeError::new("UDP payload", 0, "empty datagram on an IKE port"),
+                ErrorKind::EmptyDatagram.at(Layer::UdpPayload, 0),
                 out,
             ),
         }

@@ -11,7 +11,9 @@ pub mod names;
 
 use std::net::IpAddr;
 
-pub use error::DecodeError;
+pub use error::{
+    Counted, DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject,
+};
 use ike::IkeMessage;
 
 /// Capture time. Kept as seconds + nanoseconds so pcap (µs) and pcapng (any resolution) files
@@ -214,4 +216,40 @@ pub struct Event {
     pub flow: Flow,
     pub ip: IpInfo,
     pub body: Body,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_error_prints_its_numbers() {
+        let e = LenError {
+            need: 2112,
+            have: 1468,
+            source: LenSource::Captured,
+            what: LenSubject::LengthPresent,
+        }
+        .at(Layer::IkeHeader, 24);
+        assert_eq!(
+            e.to_string(),
+            "IKE header at offset 0x18: length 2112 > 1468 bytes present"
+        );
+    }
+
+    #[test]
+    fn length_fields_name_themselves() {
+        let e = LenError {
+            need: 4,
+            have: 3,
+            source: LenSource::Field(LenField::PayloadLength),
+            what: LenSubject::LengthBelowMin,
+        }
+        .at(Layer::V2Payload, 0x5c);
+        assert_eq!(e.to_string(), "IKEv2 payload at offset 0x5c: length 3 < 4");
+        assert_eq!(
+            e.len_error().map(|l| l.source.name()),
+            Some("payload_length")
+        );
+    }
 }

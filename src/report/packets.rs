@@ -656,20 +656,27 @@ struct PacketLine<'a> {
 /// decides what an error object holds.
 struct ErrorLine<'a>(&'a DecodeError);
 
+/// `layer`, `offset`, `message`, plus `need`, `have` and `source` for a length error; keys
+/// sorted like every other object of the report.
 impl Serialize for ErrorLine<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Fields<'a> {
-            layer: &'static str,
-            message: &'a str,
-            offset: usize,
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let len = e.len_error();
+        let mut m = s.serialize_map(Some(if len.is_some() { 6 } else { 3 }))?;
+        if let Some(l) = len {
+            m.serialize_entry("have", &l.have)?;
         }
-        Fields {
-            layer: self.0.layer,
-            message: &self.0.message,
-            offset: self.0.offset,
+        m.serialize_entry("layer", e.layer.name())?;
+        m.serialize_entry("message", &Shown(&e.kind))?;
+        if let Some(l) = len {
+            m.serialize_entry("need", &l.need)?;
         }
-        .serialize(s)
+        m.serialize_entry("offset", &e.offset)?;
+        if let Some(l) = len {
+            m.serialize_entry("source", &l.source.name())?;
+        }
+        m.end()
     }
 }
 
@@ -1085,6 +1092,27 @@ impl SelectorLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_object_keeps_sorted_keys_and_adds_lengths() {
+        use crate::event::{ErrorKind, Layer, LenError, LenSource, LenSubject};
+        let e = LenError {
+            need: 2112,
+            have: 1468,
+            source: LenSource::Captured,
+            what: LenSubject::LengthPresent,
+        }
+        .at(Layer::IkeHeader, 24);
+        assert_eq!(
+            serde_json::to_string(&ErrorLine(&e)).unwrap(),
+            r#"{"have":1468,"layer":"IKE header","message":"length 2112 > 1468 bytes present","need":2112,"offset":24,"source":"captured"}"#
+        );
+        let e = ErrorKind::NoProposal.at(Layer::V2Proposal, 40);
+        assert_eq!(
+            serde_json::to_string(&ErrorLine(&e)).unwrap(),
+            r#"{"layer":"IKEv2 proposal","message":"SA payload has no proposal","offset":40}"#
+        );
+    }
     use crate::capture::PacketSource;
     use crate::capture::file::FileSource;
     use crate::decode::Decoder;

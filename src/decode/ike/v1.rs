@@ -14,21 +14,21 @@ use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16, be_u32};
 use nom::{IResult, Parser};
 
-use crate::event::DecodeError;
+use super::frame;
 use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     Transform,
 };
+use crate::event::{DecodeError, Layer, LenError, LenField, LenSource, LenSubject};
 
-/// Layer names for [`DecodeError`]s raised here.
-const LAYER: &str = "IKEv1 payload";
-const LAYER_SA: &str = "IKEv1 SA";
-const LAYER_PROPOSAL: &str = "IKEv1 proposal";
-const LAYER_TRANSFORM: &str = "IKEv1 transform";
-const LAYER_ATTRIBUTE: &str = "IKEv1 attribute";
+/// A payload body is bounded by its generic header's length: the chain only decodes bodies
+/// that fit.
+const IN_PAYLOAD: LenSource = LenSource::Field(LenField::PayloadLength);
+const IN_PROPOSAL: LenSource = LenSource::Field(LenField::ProposalLength);
+const IN_TRANSFORM: LenSource = LenSource::Field(LenField::TransformLength);
 
 /// Size of the generic payload header (RFC 2408 §3.2).
-const GENERIC_LEN: usize = 4;
+const GENERIC_LEN: usize = frame::HEADER_LEN;
 
 /// IKEv1 payload types (RFC 2408 §3.1, RFC 3947 §3, draft-ietf-ipsec-nat-t-ike-02/03 for the
 /// private-use values 130/131 that pre-RFC implementations still send).
@@ -73,12 +73,6 @@ fn run<'a, O>(
     parser.parse(input).ok()
 }
 
-/// Generic payload header: next payload, reserved, length (RFC 2408 §3.2).
-fn generic_header(input: &[u8]) -> Res<'_, (u8, u16)> {
-    let (rest, (next, _reserved, length)) = (be_u8, be_u8, be_u16).parse(input)?;
-    Ok((rest, (next, length)))
-}
-
 /// Folds up to eight big-endian bytes into an integer (longer input: its first eight bytes).
 fn fold_be(bytes: &[u8]) -> u64 {
     bytes
@@ -87,48 +81,31 @@ fn fold_be(bytes: &[u8]) -> u64 {
         .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
-/// Checks one generic header at `pos` of `data`: returns (next payload, length, body) or the
-/// error that stops the chain. `abs` is `data`'s offset from the IKE header.
-fn checked_payload<'a>(
-    data: &'a [u8],
+/// Frames the payload (or proposal, or transform) at `pos` of `data`: returns (next payload,
+/// length, body) or the error that stops the chain. `abs` is `data`'s offset from the IKE
+/// header; `own` names the length field of what is read, `enclosing` what bounds `data`.
+fn checked_payload(
+    data: &[u8],
     pos: usize,
     abs: usize,
-    layer: &'static str,
+    layer: Layer,
     min_len: usize,
-) -> Result<(u8, u16, &'a [u8]), DecodeError> {
+    own: LenField,
+    enclosing: LenSource,
+) -> Result<(u8, u16, &[u8]), DecodeError> {
     let here = data.get(pos..).unwrap_or_default();
-    let at = abs + pos;
-    let Some((_, (next, length))) = run(generic_header, here) else {
-        return Err(DecodeError::new(
-            layer,
-            at,
-            format!(
-                "{} bytes left < {GENERIC_LEN} for a generic header",
-                here.len()
-            ),
-        ));
-    };
-    let len = usize::from(length);
-    if len < min_len {
-        return Err(DecodeError::new(
-            layer,
-            at,
-            format!("length {len} < {min_len}"),
-        ));
+    match frame::frame(here, min_len) {
+        Ok(f) => Ok((f.first, f.length, f.body)),
+        Err(e) => Err(e
+            .len_error(own, enclosing, LenSubject::GenericHeader, GENERIC_LEN)
+            .at(layer, abs + pos)),
     }
-    let Some(body) = here.get(GENERIC_LEN..len) else {
-        return Err(DecodeError::new(
-            layer,
-            at,
-            format!("length {len} > {} bytes left", here.len()),
-        ));
-    };
-    Ok((next, length, body))
 }
 
 /// Decodes the payload chain starting with `first` over `body` (the bytes after the ISAKMP
 /// header, cut at the header's length). `base_offset` is `body`'s offset from the start of the IKE
-/// header, for error messages. Appends what it decodes; returns where it stopped, if it did.
+/// header, for error messages; `end` is what cut `body` (the header's length or the capture).
+/// Appends what it decodes; returns where it stopped, if it did.
 ///
 /// A body that does not parse is kept as [`PayloadBody::Other`] (an SA keeps the proposals read
 /// before the fault) and the walk goes on, since its generic header still says where the next
@@ -137,6 +114,7 @@ pub fn decode_payloads(
     first: u8,
     body: &[u8],
     base_offset: usize,
+    end: LenSource,
     out: &mut Vec<Payload>,
 ) -> Option<DecodeError> {
     let mut next = first;
@@ -146,18 +124,27 @@ pub fn decode_payloads(
         if pos >= body.len() {
             // Also where a pointer loop or a chain that never says NONE ends
             // (tcpdump isakmp-no-none-np.pcapng, isakmp-pointer-loop.pcap).
-            let err = DecodeError::new(
-                LAYER,
-                base_offset + pos,
-                format!("next payload {next} announced, but the message ends"),
-            );
+            let err = LenError {
+                need: GENERIC_LEN,
+                have: body.len().saturating_sub(pos),
+                source: end,
+                what: LenSubject::NextPayloadAnnounced { next },
+            }
+            .at(Layer::V1Payload, base_offset + pos);
             return Some(first_error.unwrap_or(err));
         }
-        let (following, length, pbody) =
-            match checked_payload(body, pos, base_offset, LAYER, GENERIC_LEN) {
-                Ok(p) => p,
-                Err(e) => return Some(first_error.unwrap_or(e)),
-            };
+        let (following, length, pbody) = match checked_payload(
+            body,
+            pos,
+            base_offset,
+            Layer::V1Payload,
+            GENERIC_LEN,
+            LenField::PayloadLength,
+            end,
+        ) {
+            Ok(p) => p,
+            Err(e) => return Some(first_error.unwrap_or(e)),
+        };
         let offset = base_offset + pos;
         let (decoded, err) = decode_body(next, pbody, offset + GENERIC_LEN);
         out.push(Payload {
@@ -183,15 +170,14 @@ pub fn decode_payloads(
 /// (possibly [`PayloadBody::Other`]) and the fault that stopped it, if any.
 fn decode_body(ptype: u8, body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
     let len = body.len() as u32;
-    let short = |what: &str, need: usize| {
-        DecodeError::new(
-            LAYER,
-            abs,
-            format!(
-                "payload {ptype} ({what}) body {} bytes < {need}",
-                body.len()
-            ),
-        )
+    let short = |what: &'static str, need: usize| {
+        LenError {
+            need,
+            have: body.len(),
+            source: IN_PAYLOAD,
+            what: LenSubject::PayloadBody { ptype, what },
+        }
+        .at(Layer::V1Payload, abs)
     };
     let result = match ptype {
         payload::SA => return sa(body, abs),
@@ -315,11 +301,16 @@ fn nat_oa(body: &[u8]) -> Result<PayloadBody, usize> {
 fn config(body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
     let Some((attrs, (cfg_type, _reserved, _identifier))) = run((be_u8, be_u8, be_u16), body)
     else {
-        let e = DecodeError::new(
-            LAYER,
-            abs,
-            format!("payload 14 (ATTR) body {} bytes < 4", body.len()),
-        );
+        let e = LenError {
+            need: 4,
+            have: body.len(),
+            source: IN_PAYLOAD,
+            what: LenSubject::PayloadBody {
+                ptype: payload::ATTR,
+                what: "ATTR",
+            },
+        }
+        .at(Layer::V1Payload, abs);
         return (
             PayloadBody::Other {
                 len: body.len() as u32,
@@ -327,7 +318,7 @@ fn config(body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
             Some(e),
         );
     };
-    let (parsed, err) = attributes(attrs, abs + 4);
+    let (parsed, err) = attributes(attrs, abs + 4, IN_PAYLOAD);
     let attributes = parsed.into_iter().map(|a| a.attr_type).collect();
     (
         PayloadBody::Config {
@@ -360,8 +351,13 @@ fn attribute(input: &[u8]) -> Res<'_, Attribute> {
     Ok((rest, Attribute { attr_type, value }))
 }
 
-/// All attributes filling `data`; `abs` is its offset from the IKE header.
-fn attributes(data: &[u8], abs: usize) -> (Vec<Attribute>, Option<DecodeError>) {
+/// All attributes filling `data`; `abs` is its offset from the IKE header, `enclosing` what
+/// bounds it.
+fn attributes(
+    data: &[u8],
+    abs: usize,
+    enclosing: LenSource,
+) -> (Vec<Attribute>, Option<DecodeError>) {
     let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -372,15 +368,21 @@ fn attributes(data: &[u8], abs: usize) -> (Vec<Attribute>, Option<DecodeError>) 
                 rest = r;
             }
             Err(_) => {
-                let msg = match rest {
-                    [_, _, hi, lo, ..] => format!(
-                        "value length {} > {} bytes left",
-                        u16::from_be_bytes([*hi, *lo]),
-                        rest.len() - 4
-                    ),
-                    _ => format!("{} bytes left < 4 for an attribute header", rest.len()),
+                let e = match rest {
+                    [_, _, hi, lo, ..] => LenError {
+                        need: usize::from(u16::from_be_bytes([*hi, *lo])),
+                        have: rest.len() - 4,
+                        source: enclosing,
+                        what: LenSubject::ValueLength,
+                    },
+                    _ => LenError {
+                        need: 4,
+                        have: rest.len(),
+                        source: enclosing,
+                        what: LenSubject::AttributeHeader,
+                    },
                 };
-                return (out, Some(DecodeError::new(LAYER_ATTRIBUTE, at, msg)));
+                return (out, Some(e.at(Layer::V1Attribute, at)));
             }
         }
     }
@@ -391,11 +393,13 @@ fn attributes(data: &[u8], abs: usize) -> (Vec<Attribute>, Option<DecodeError>) 
 /// 4-byte situation (RFC 2407 §4.6.1) is understood; another DOI's SA has no proposals read.
 fn sa(body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
     let Some((props, (doi, _situation))) = run((be_u32, be_u32), body) else {
-        let e = DecodeError::new(
-            LAYER_SA,
-            abs,
-            format!("body {} bytes < 8 for DOI and situation", body.len()),
-        );
+        let e = LenError {
+            need: 8,
+            have: body.len(),
+            source: IN_PAYLOAD,
+            what: LenSubject::DoiAndSituation,
+        }
+        .at(Layer::V1Sa, abs);
         return (PayloadBody::Sa(Vec::new()), Some(e));
     };
     if doi != DOI_IPSEC {
@@ -413,7 +417,15 @@ fn proposals(data: &[u8], abs: usize) -> (Vec<Proposal>, Option<DecodeError>) {
     let mut kind = payload::PROPOSAL;
     // As Wireshark: walk while bytes are left; bytes after a NONE are extra and ignored.
     while pos < data.len() && kind != payload::NONE {
-        let (next, length, pbody) = match checked_payload(data, pos, abs, LAYER_PROPOSAL, 8) {
+        let (next, length, pbody) = match checked_payload(
+            data,
+            pos,
+            abs,
+            Layer::V1Proposal,
+            8,
+            LenField::ProposalLength,
+            IN_PAYLOAD,
+        ) {
             Ok(p) => p,
             Err(e) => return (out, Some(e)),
         };
@@ -442,28 +454,43 @@ fn proposal(body: &[u8], abs: usize) -> (Proposal, Option<DecodeError>) {
     let Some((rest, (number, protocol, spi_size, count))) = run((be_u8, be_u8, be_u8, be_u8), body)
     else {
         // checked_payload guaranteed 4 body bytes; kept for safety.
-        let e = DecodeError::new(LAYER_PROPOSAL, abs, "body < 4 bytes");
+        let e = LenError {
+            need: 4,
+            have: body.len(),
+            source: IN_PROPOSAL,
+            what: LenSubject::ShortBody,
+        }
+        .at(Layer::V1Proposal, abs);
         return (p, Some(e));
     };
     p.number = number;
     p.protocol = protocol;
     let Some((spi, transforms)) = rest.split_at_checked(usize::from(spi_size)) else {
-        let e = DecodeError::new(
-            LAYER_PROPOSAL,
-            abs + 2,
-            format!("SPI size {spi_size} > {} bytes left", rest.len()),
-        );
+        let e = LenError {
+            need: usize::from(spi_size),
+            have: rest.len(),
+            source: IN_PROPOSAL,
+            what: LenSubject::SpiSize,
+        }
+        .at(Layer::V1Proposal, abs + 2);
         return (p, Some(e));
     };
     p.spi = spi.to_vec();
     let tabs = abs + 4 + spi.len();
     let mut pos = 0usize;
     for _ in 0..count {
-        let (_next, length, tbody) =
-            match checked_payload(transforms, pos, tabs, LAYER_TRANSFORM, 8) {
-                Ok(t) => t,
-                Err(e) => return (p, Some(e)),
-            };
+        let (_next, length, tbody) = match checked_payload(
+            transforms,
+            pos,
+            tabs,
+            Layer::V1Transform,
+            8,
+            LenField::TransformLength,
+            IN_PROPOSAL,
+        ) {
+            Ok(t) => t,
+            Err(e) => return (p, Some(e)),
+        };
         let (t, err) = transform(tbody, tabs + pos + GENERIC_LEN);
         p.transforms.push(t);
         if err.is_some() {
@@ -483,10 +510,16 @@ fn transform(body: &[u8], abs: usize) -> (Transform, Option<DecodeError>) {
             id: 0,
             attributes: Vec::new(),
         };
-        let e = DecodeError::new(LAYER_TRANSFORM, abs, "body < 4 bytes");
+        let e = LenError {
+            need: 4,
+            have: body.len(),
+            source: IN_TRANSFORM,
+            what: LenSubject::ShortBody,
+        }
+        .at(Layer::V1Transform, abs);
         return (t, Some(e));
     };
-    let (attributes, err) = attributes(attrs, abs + 4);
+    let (attributes, err) = attributes(attrs, abs + 4, IN_TRANSFORM);
     (
         Transform {
             number,
@@ -507,6 +540,7 @@ mod tests {
     use super::super::{HEADER_LEN, decode};
     use super::{decode_payloads, payload};
     use crate::event::ike::{Attribute, AttributeValue, Delete, IkeMessage, Notify, PayloadBody};
+    use crate::event::{Layer, LenField, LenSource};
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
@@ -1040,7 +1074,11 @@ mod tests {
         assert!(m.notifies().all(|n| n.notify_type == 5));
         let e = m.error.unwrap();
         assert_eq!(e.offset, 0x54);
-        assert!(e.message.contains("next payload 11"), "{e}");
+        assert!(e.kind.to_string().contains("next payload 11"), "{e}");
+        assert_eq!(
+            e.len_error().map(|l| (l.need, l.have, l.source)),
+            Some((4, 0, LenSource::Field(LenField::IkeLength)))
+        );
     }
 
     // tcpdump isakmp-pointer-loop.pcap: the header length is 0, so decode() stops at the header;
@@ -1056,6 +1094,7 @@ mod tests {
             first,
             raw.get(HEADER_LEN..).unwrap_or(&[]),
             HEADER_LEN,
+            LenSource::Captured,
             &mut out,
         );
         assert!(err.is_some() || !out.is_empty());
@@ -1084,7 +1123,7 @@ mod tests {
         if let Some(body) = raw.get(HEADER_LEN..) {
             let mut out = Vec::new();
             let first = raw.get(16).copied().unwrap_or(0);
-            let err = decode_payloads(first, body, HEADER_LEN, &mut out);
+            let err = decode_payloads(first, body, HEADER_LEN, LenSource::Captured, &mut out);
             for p in &out {
                 assert!(
                     p.offset as usize + usize::from(p.length) <= raw.len(),
@@ -1192,11 +1231,11 @@ mod tests {
         let m = decode(&msg(1, &pl(13, &sa)), false).unwrap();
         assert_eq!(m.proposals().unwrap()[0].transforms.len(), 1);
         let e = m.error.clone().unwrap();
-        assert_eq!(e.layer, "IKEv1 transform");
+        assert_eq!(e.layer, Layer::V1Transform);
         // After the SA header, DOI and situation, the proposal header and body, one transform.
         assert_eq!(e.offset, 28 + 4 + 8 + 4 + 4 + 12);
         // The first fault is the one reported, not the missing VID the SA announces.
-        assert!(e.message.contains("bytes left"), "{e}");
+        assert!(e.kind.to_string().contains("bytes left"), "{e}");
 
         // A TLV attribute whose length runs past the transform.
         let mut prop = vec![1, 1, 0, 1];
@@ -1207,14 +1246,14 @@ mod tests {
         body.extend(pl(0, &[1, 2, 3, 4]));
         let m = decode(&msg(1, &body), false).unwrap();
         assert_eq!(types(&m), [1, 13]);
-        assert_eq!(m.error.unwrap().layer, "IKEv1 attribute");
+        assert_eq!(m.error.unwrap().layer, Layer::V1Attribute);
 
         // SPI size past the proposal.
         let mut sa = vec![0, 0, 0, 1, 0, 0, 0, 1];
         sa.extend(pl(0, &[1, 3, 200, 0, 1, 2, 3, 4]));
         let m = decode(&msg(1, &pl(0, &sa)), false).unwrap();
         assert_eq!(m.proposals().unwrap().len(), 1);
-        assert_eq!(m.error.unwrap().layer, "IKEv1 proposal");
+        assert_eq!(m.error.unwrap().layer, Layer::V1Proposal);
     }
 
     // RFC 2408 §3.15: 4-byte ESP SPIs, and a 16-byte ISAKMP cookie pair folded to the initiator

@@ -11,14 +11,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::event::DecodeError;
+use super::frame::{self, Frame, FrameError};
 use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     TrafficSelector, Transform,
 };
+use crate::event::{
+    Counted, DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject,
+};
 
-/// Layer name used in the errors this module returns.
-const LAYER: &str = "IKEv2 payload";
+/// A payload body is only decoded whole when it fits its generic header's length, so that
+/// field bounds what a body error finds.
+const IN_PAYLOAD: LenSource = LenSource::Field(LenField::PayloadLength);
 
 /// At most this many bytes of identification data are kept.
 const MAX_ID_DATA: usize = 256;
@@ -54,11 +58,13 @@ const TS_IPV6_ADDR_RANGE: u8 = 8;
 
 /// Decodes the payload chain starting with `first` over `body` (the bytes after the ISAKMP
 /// header, cut at the header's length). `base_offset` is `body`'s offset from the start of the IKE
-/// header, for error messages. Appends what it decodes; returns where it stopped, if it did.
+/// header, for error messages; `end` is what cut `body` (the header's length or the capture).
+/// Appends what it decodes; returns where it stopped, if it did.
 pub fn decode_payloads(
     first: u8,
     body: &[u8],
     base_offset: usize,
+    end: LenSource,
     out: &mut Vec<Payload>,
 ) -> Option<DecodeError> {
     let mut next = first;
@@ -66,42 +72,32 @@ pub fn decode_payloads(
     while next != payload_type::NONE {
         let at = base_offset + pos;
         let rest = body.get(pos..).unwrap_or_default();
-        let Some(&[np, flags, l0, l1]) = rest.first_chunk::<4>() else {
-            let msg = if rest.is_empty() {
-                format!("next payload {next} but the message ends here")
+        let stop = |e: FrameError| {
+            let short = if rest.is_empty() {
+                LenSubject::NextPayloadEndsHere { next }
             } else {
-                format!(
-                    "payload {next} header needs 4 bytes, {} present",
-                    rest.len()
-                )
+                LenSubject::PayloadHeader { next }
             };
-            return Some(DecodeError::new(LAYER, at, msg));
+            e.len_error(LenField::PayloadLength, end, short, frame::HEADER_LEN)
+                .at(Layer::V2Payload, at)
         };
-        let length = u16::from_be_bytes([l0, l1]);
-        let len = usize::from(length);
-        if len < 4 {
-            return Some(DecodeError::new(LAYER, at, format!("length {len} < 4")));
-        }
-        let this = next;
-        let critical = flags & 0x80 != 0;
-        let overrun = len > rest.len();
         // On overrun, decode what is there (SK/SKF still mark the message as encrypted).
-        let payload_bytes = rest.get(..len).unwrap_or(rest);
-        let content = payload_bytes.get(4..).unwrap_or_default();
-        let (decoded, err) = decode_body(this, np, content, at + 4, len - 4);
+        let (f, overrun) = match frame::frame_lax(rest, frame::HEADER_LEN) {
+            Ok(framed) => framed,
+            Err(e) => return Some(stop(e)),
+        };
+        let this = next;
+        let len = usize::from(f.length);
+        let (decoded, err) = decode_body(this, f.first, f.body, at + 4, len - 4);
         out.push(Payload {
             payload_type: this,
-            critical,
-            length,
+            critical: f.second & 0x80 != 0,
+            length: f.length,
             offset: u32::try_from(at).unwrap_or(u32::MAX),
             body: decoded,
         });
-        if overrun {
-            return Some(DecodeError::new(
-                LAYER,
-                at,
-                format!("length {len} > {} bytes left", rest.len()),
-            ));
+        if let Some(e) = overrun {
+            return Some(stop(e));
         }
         if err.is_some() {
             return err;
@@ -111,7 +107,7 @@ pub fn decode_payloads(
         if this == payload_type::SK || this == payload_type::SKF {
             break;
         }
-        next = np;
+        next = f.first;
         pos += len; // len >= 4: the walk always advances, so it always ends.
     }
     None
@@ -129,7 +125,7 @@ fn decode_body(
     use payload_type as pt;
     let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let mut r = Reader::new(b, off);
-    let short = |what: &str, need: usize| short_body(what, b, off, need);
+    let short = |what: &'static str, need: usize| short_body(what, b, off, need);
     match ptype {
         pt::SA => decode_sa(b, off),
         pt::KE => match (r.u16(), r.skip(2)) {
@@ -146,9 +142,7 @@ fn decode_body(
             Some(id_type) => {
                 // The type is kept even when the reserved bytes are cut short (Wireshark shows
                 // it too): it says what the sender meant to identify itself with.
-                let err = r.skip(3).is_none().then(|| {
-                    DecodeError::new(LAYER, off, format!("ID body {} bytes < 4", b.len()))
-                });
+                let err = r.skip(3).is_none().then(|| body_short("ID", b, off, 4));
                 let data = r.rest();
                 let keep = data.get(..MAX_ID_DATA).unwrap_or(data);
                 let id = Identification {
@@ -225,13 +219,8 @@ fn decode_body(
                     len: len32(declared.saturating_sub(4)),
                 };
                 // RFC 7383 §2.5: numbers run from 1 to the total.
-                let err = (number == 0 || number > total).then(|| {
-                    DecodeError::new(
-                        LAYER,
-                        off,
-                        format!("fragment number {number} outside 1..={total}"),
-                    )
-                });
+                let err = (number == 0 || number > total)
+                    .then(|| ErrorKind::FragmentNumber { number, total }.at(Layer::V2Payload, off));
                 (body, err)
             }
             _ => short("SKF", 4),
@@ -253,8 +242,8 @@ fn decode_sa(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
         let at = off + pos;
         let rest = b.get(pos..).unwrap_or_default();
         if rest.is_empty() {
-            let err = (proposals.is_empty())
-                .then(|| DecodeError::new("IKEv2 proposal", at, "SA payload has no proposal"));
+            let err =
+                (proposals.is_empty()).then(|| ErrorKind::NoProposal.at(Layer::V2Proposal, at));
             return (PayloadBody::Sa(proposals), err);
         }
         // Like Wireshark, proposals are read while bytes remain; the last/more flag is not
@@ -271,41 +260,51 @@ fn decode_sa(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
 
 /// The bytes of one proposal or transform substructure (RFC 7296 §3.3.1, §3.3.2), which
 /// share their first four bytes: last/more, reserved, a length that covers the 8-byte header.
-fn substructure<'a>(layer: &'static str, b: &'a [u8], at: usize) -> Result<&'a [u8], DecodeError> {
-    let err = |m: String| DecodeError::new(layer, at, m);
-    let mut r = Reader::new(b, at);
-    let (Some(_last_more), Some(()), Some(length)) = (r.u8(), r.skip(1), r.u16()) else {
-        return Err(err(format!("header needs 8 bytes, {} present", b.len())));
-    };
-    let len = usize::from(length);
-    if len < 8 {
-        return Err(err(format!("length {len} < 8")));
+/// `own` is that length, `enclosing` what bounds `b`.
+fn substructure(
+    layer: Layer,
+    b: &[u8],
+    at: usize,
+    own: LenField,
+    enclosing: LenSource,
+) -> Result<Frame<'_>, DecodeError> {
+    frame::frame(b, 8).map_err(|e| {
+        e.len_error(own, enclosing, LenSubject::SubstructureHeader, 8)
+            .at(layer, at)
+    })
+}
+
+/// A proposal or transform with fewer bytes than its 8-byte header. `substructure` has already
+/// checked the length; this backs up reads that cannot fail rather than unwrap them.
+fn header_short(have: usize, source: LenSource) -> LenError {
+    LenError {
+        need: 8,
+        have,
+        source,
+        what: LenSubject::SubstructureHeader,
     }
-    b.get(..len)
-        .ok_or_else(|| err(format!("length {len} > {} bytes left", b.len())))
 }
 
 /// One proposal substructure (RFC 7296 §3.3.1). Returns it and its length.
 fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError> {
-    const L: &str = "IKEv2 proposal";
-    let err = |o: usize, m: String| DecodeError::new(L, o, m);
-    let pb = substructure(L, b, at)?;
-    let len = pb.len();
-    let mut r = Reader::new(pb, at);
-    r.skip(4);
+    const L: Layer = Layer::V2Proposal;
+    const IN_PROPOSAL: LenSource = LenSource::Field(LenField::ProposalLength);
+    let f = substructure(L, b, at, LenField::ProposalLength, IN_PAYLOAD)?;
+    let len = usize::from(f.length);
+    let mut r = Reader::new(f.body, at + frame::HEADER_LEN);
     let (Some(number), Some(protocol), Some(spi_size), Some(num_transforms)) =
         (r.u8(), r.u8(), r.u8(), r.u8())
     else {
-        return Err(err(
-            at,
-            format!("header needs 8 bytes, {} present", b.len()),
-        ));
+        return Err(header_short(b.len(), IN_PAYLOAD).at(L, at));
     };
     let Some(spi) = r.take(usize::from(spi_size)) else {
-        return Err(err(
-            at + 7,
-            format!("SPI size {spi_size} > {} bytes left", r.remaining()),
-        ));
+        let e = LenError {
+            need: usize::from(spi_size),
+            have: r.remaining(),
+            source: IN_PROPOSAL,
+            what: LenSubject::SpiSize,
+        };
+        return Err(e.at(L, at + 7));
     };
     let mut proposal = Proposal {
         number,
@@ -317,10 +316,12 @@ fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError
         let t_at = r.offset();
         let rest = r.rest();
         if rest.is_empty() {
-            return Err(err(
-                t_at,
-                format!("{num_transforms} transforms declared, {} present", i - 1),
-            ));
+            let e = ErrorKind::Count {
+                what: Counted::Transforms,
+                declared: usize::from(num_transforms),
+                present: usize::from(i - 1),
+            };
+            return Err(e.at(L, t_at));
         }
         let (t, t_len) = decode_transform(rest, t_at, i)?;
         proposal.transforms.push(t);
@@ -332,23 +333,26 @@ fn decode_proposal(b: &[u8], at: usize) -> Result<(Proposal, usize), DecodeError
 /// One transform substructure (RFC 7296 §3.3.2). `index` is its 1-based position in the
 /// proposal (IKEv2 transforms carry no number of their own).
 fn decode_transform(b: &[u8], at: usize, index: u8) -> Result<(Transform, usize), DecodeError> {
-    const L: &str = "IKEv2 transform";
-    let err = |o: usize, m: String| DecodeError::new(L, o, m);
-    let tb = substructure(L, b, at)?;
-    let len = tb.len();
-    let mut r = Reader::new(tb, at);
-    r.skip(4);
+    const L: Layer = Layer::V2Transform;
+    const IN_TRANSFORM: LenSource = LenSource::Field(LenField::TransformLength);
+    let in_proposal = LenSource::Field(LenField::ProposalLength);
+    let f = substructure(L, b, at, LenField::TransformLength, in_proposal)?;
+    let len = usize::from(f.length);
+    let mut r = Reader::new(f.body, at + frame::HEADER_LEN);
     let (Some(transform_type), Some(()), Some(id)) = (r.u8(), r.skip(1), r.u16()) else {
-        return Err(err(at, format!("header needs 8 bytes, {len} present")));
+        return Err(header_short(len, in_proposal).at(L, at));
     };
     let mut attributes = Vec::new();
     while r.remaining() > 0 {
         let a_at = r.offset();
-        let Some(raw_type) = r.u16() else {
-            return Err(err(a_at, "attribute header needs 4 bytes".into()));
+        let header_short = LenError {
+            need: 4,
+            have: r.remaining(),
+            source: IN_TRANSFORM,
+            what: LenSubject::TransformAttributeHeader,
         };
-        let Some(v) = r.u16() else {
-            return Err(err(a_at, "attribute header needs 4 bytes".into()));
+        let (Some(raw_type), Some(v)) = (r.u16(), r.u16()) else {
+            return Err(header_short.at(L, a_at));
         };
         let attr_type = raw_type & 0x7fff;
         // AF bit set: TV, the value is in the header; clear: TLV (RFC 7296 §3.3.5).
@@ -356,10 +360,13 @@ fn decode_transform(b: &[u8], at: usize, index: u8) -> Result<(Transform, usize)
             AttributeValue::Number(u64::from(v))
         } else {
             let Some(val) = r.take(usize::from(v)) else {
-                return Err(err(
-                    a_at,
-                    format!("attribute length {v} > {} bytes left", r.remaining()),
-                ));
+                let e = LenError {
+                    need: usize::from(v),
+                    have: r.remaining(),
+                    source: IN_TRANSFORM,
+                    what: LenSubject::AttributeLength,
+                };
+                return Err(e.at(L, a_at));
             };
             number_or_len(val)
         };
@@ -386,17 +393,28 @@ fn number_or_len(val: &[u8]) -> AttributeValue {
 
 /// A payload body too short for its fixed fields: kept as `Other` with its length, and the
 /// error that says which payload and how short.
-fn short_body(what: &str, b: &[u8], off: usize, need: usize) -> (PayloadBody, Option<DecodeError>) {
+fn short_body(
+    what: &'static str,
+    b: &[u8],
+    off: usize,
+    need: usize,
+) -> (PayloadBody, Option<DecodeError>) {
     (
         PayloadBody::Other {
             len: u32::try_from(b.len()).unwrap_or(u32::MAX),
         },
-        Some(DecodeError::new(
-            LAYER,
-            off,
-            format!("{what} body {} bytes < {need}", b.len()),
-        )),
+        Some(body_short(what, b, off, need)),
     )
+}
+
+fn body_short(what: &'static str, b: &[u8], off: usize, need: usize) -> DecodeError {
+    LenError {
+        need,
+        have: b.len(),
+        source: IN_PAYLOAD,
+        what: LenSubject::Body { what },
+    }
+    .at(Layer::V2Payload, off)
 }
 
 /// Notify payload (RFC 7296 §3.10): the SPI and the data are kept whole.
@@ -419,20 +437,24 @@ fn decode_notify(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
             // RFC 7296 §3.10.1: INVALID_KE_PAYLOAD carries the accepted group in 2 bytes; the
             // diagnosis needs it, and Wireshark calls the packet malformed without it.
             let err = (notify_type == INVALID_KE_PAYLOAD && n.data.len() < 2).then(|| {
-                DecodeError::new(
-                    LAYER,
-                    r.offset(),
-                    format!("INVALID_KE_PAYLOAD data {} bytes < 2", n.data.len()),
-                )
+                LenError {
+                    need: 2,
+                    have: n.data.len(),
+                    source: IN_PAYLOAD,
+                    what: LenSubject::InvalidKeData,
+                }
+                .at(Layer::V2Payload, r.offset())
             });
             (PayloadBody::Notify(n), err)
         }
         None => {
-            let e = DecodeError::new(
-                LAYER,
-                off + 1,
-                format!("Notify SPI size {spi_size} > {} bytes left", r.remaining()),
-            );
+            let e = LenError {
+                need: usize::from(spi_size),
+                have: r.remaining(),
+                source: IN_PAYLOAD,
+                what: LenSubject::NotifySpiSize,
+            }
+            .at(Layer::V2Payload, off + 1);
             (PayloadBody::Notify(n), Some(e))
         }
     }
@@ -454,11 +476,12 @@ fn decode_delete(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     if spi_size > 0 {
         for i in 0..num {
             let Some(spi) = r.take(usize::from(spi_size)) else {
-                err = Some(DecodeError::new(
-                    LAYER,
-                    r.offset(),
-                    format!("Delete declares {num} SPIs of {spi_size} bytes, {i} present"),
-                ));
+                let e = ErrorKind::Count {
+                    what: Counted::DeleteSpis { spi_size },
+                    declared: usize::from(num),
+                    present: usize::from(i),
+                };
+                err = Some(e.at(Layer::V2Payload, r.offset()));
                 break;
             };
             let head = spi.get(..8).unwrap_or(spi);
@@ -471,7 +494,7 @@ fn decode_delete(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
 
 /// TSi / TSr payload (RFC 7296 §3.13). Selectors of unknown types are skipped by their length.
 fn decode_ts(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
-    const L: &str = "IKEv2 traffic selector";
+    const L: Layer = Layer::V2TrafficSelector;
     let mut r = Reader::new(b, off);
     let (Some(count), Some(())) = (r.u8(), r.skip(3)) else {
         return short_body("TS", b, off, 4);
@@ -479,25 +502,29 @@ fn decode_ts(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     let mut out = Vec::with_capacity(usize::from(count));
     for i in 0..count {
         let at = r.offset();
-        let rest = r.rest();
-        let mut s = Reader::new(rest, at);
-        let (Some(ts_type), Some(ip_protocol), Some(sel_len)) = (s.u8(), s.u8(), s.u16()) else {
-            let e = DecodeError::new(L, at, format!("{count} selectors declared, {i} present"));
-            return (PayloadBody::TrafficSelectors(out), Some(e));
+        let f = match frame::frame(r.rest(), frame::HEADER_LEN) {
+            Ok(f) => f,
+            Err(FrameError::Header { .. }) => {
+                let e = ErrorKind::Count {
+                    what: Counted::Selectors,
+                    declared: usize::from(count),
+                    present: usize::from(i),
+                };
+                return (PayloadBody::TrafficSelectors(out), Some(e.at(L, at)));
+            }
+            // The short-header wording passed here goes unused: that case is the count above.
+            Err(e) => {
+                let e = e.len_error(
+                    LenField::SelectorLength,
+                    IN_PAYLOAD,
+                    LenSubject::LengthLeft,
+                    frame::HEADER_LEN,
+                );
+                return (PayloadBody::TrafficSelectors(out), Some(e.at(L, at)));
+            }
         };
-        let sel_len = usize::from(sel_len);
-        if sel_len < 4 {
-            let e = DecodeError::new(L, at, format!("length {sel_len} < 4"));
-            return (PayloadBody::TrafficSelectors(out), Some(e));
-        }
-        let Some(sel) = rest.get(..sel_len) else {
-            let e = DecodeError::new(
-                L,
-                at,
-                format!("length {sel_len} > {} bytes left", rest.len()),
-            );
-            return (PayloadBody::TrafficSelectors(out), Some(e));
-        };
+        let (ts_type, ip_protocol) = (f.first, f.second);
+        let sel_len = usize::from(f.length);
         let addr_len = match ts_type {
             TS_IPV4_ADDR_RANGE => 4,
             TS_IPV6_ADDR_RANGE => 16,
@@ -505,11 +532,16 @@ fn decode_ts(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
         };
         if addr_len > 0 {
             let need = 8 + 2 * addr_len;
-            let mut s = Reader::new(sel, at);
-            s.skip(4);
+            let mut s = Reader::new(f.body, at + frame::HEADER_LEN);
             let parsed = (s.u16(), s.u16(), s.take(addr_len), s.take(addr_len));
             let (Some(start_port), Some(end_port), Some(a), Some(z)) = parsed else {
-                let e = DecodeError::new(L, at, format!("length {sel_len} < {need}"));
+                let e = LenError {
+                    need,
+                    have: sel_len,
+                    source: LenSource::Field(LenField::SelectorLength),
+                    what: LenSubject::LengthBelowMin,
+                }
+                .at(L, at);
                 return (PayloadBody::TrafficSelectors(out), Some(e));
             };
             out.push(TrafficSelector {
@@ -546,20 +578,24 @@ fn decode_cp(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
     let mut err = None;
     while r.remaining() > 0 {
         let at = r.offset();
+        let header_short = LenError {
+            need: 4,
+            have: r.remaining(),
+            source: IN_PAYLOAD,
+            what: LenSubject::ConfigAttributeHeader,
+        };
         let (Some(t), Some(l)) = (r.u16(), r.u16()) else {
-            err = Some(DecodeError::new(
-                "IKEv2 configuration attribute",
-                at,
-                "header needs 4 bytes",
-            ));
+            err = Some(header_short.at(Layer::V2ConfigAttribute, at));
             break;
         };
         if r.take(usize::from(l)).is_none() {
-            err = Some(DecodeError::new(
-                "IKEv2 configuration attribute",
-                at,
-                format!("length {l} > {} bytes left", r.remaining()),
-            ));
+            let e = LenError {
+                need: usize::from(l),
+                have: r.remaining(),
+                source: IN_PAYLOAD,
+                what: LenSubject::LengthLeft,
+            };
+            err = Some(e.at(Layer::V2ConfigAttribute, at));
             break;
         }
         // The top bit is reserved (RFC 7296 §3.15.1).
@@ -914,7 +950,10 @@ mod tests {
         inner.extend_from_slice(&[0, 0, 0, 200, 1, 0, 0, 0]);
         inner.extend_from_slice(&[0; 192]);
         let mut out = Vec::new();
-        assert_eq!(decode_payloads(35, &inner, 0, &mut out), None);
+        assert_eq!(
+            decode_payloads(35, &inner, 0, LenSource::Captured, &mut out),
+            None
+        );
         assert_eq!(
             out.iter().map(|p| p.body.clone()).collect::<Vec<_>>(),
             [
@@ -971,9 +1010,14 @@ mod tests {
             .collect();
         assert_eq!(t, [(1, 26380), (3, 2), (2, 2), (67, 170)]);
         let e = m.error.unwrap();
-        assert_eq!(e.layer, "IKEv2 proposal");
+        assert_eq!(e.layer, Layer::V2Proposal);
         assert_eq!(e.offset, 0x48);
-        assert_eq!(e.message, "length 43690 > 200 bytes left");
+        assert_eq!(e.kind.to_string(), "length 43690 > 200 bytes left");
+        // What is left of the SA payload ran out, not the capture.
+        assert_eq!(
+            e.len_error().map(|l| (l.need, l.have, l.source)),
+            Some((43690, 200, IN_PAYLOAD))
+        );
     }
 
     #[test]
@@ -988,7 +1032,7 @@ mod tests {
         );
         // Zero length must not loop.
         let m = msg(&build(43, &[43, 0, 0, 0, 43, 0, 0, 0]));
-        assert_eq!(m.error.unwrap().message, "length 0 < 4");
+        assert_eq!(m.error.unwrap().kind.to_string(), "length 0 < 4");
     }
 
     #[test]
@@ -1000,7 +1044,7 @@ mod tests {
         assert_eq!(m.payloads[0].body, PayloadBody::VendorId(b"abcd".to_vec()));
         let e = m.error.unwrap();
         assert_eq!(
-            (e.offset, e.message.as_str()),
+            (e.offset, e.kind.to_string().as_str()),
             (28, "length 40 > 8 bytes left")
         );
     }
@@ -1011,12 +1055,20 @@ mod tests {
         assert_eq!(types(&m), [43]);
         let e = m.error.unwrap();
         assert_eq!(e.offset, 35);
-        assert_eq!(e.message, "next payload 40 but the message ends here");
+        assert_eq!(
+            e.kind.to_string(),
+            "next payload 40 but the message ends here"
+        );
+        // The header's length ended the message, and the capture agrees.
+        assert_eq!(
+            e.len_error().map(|l| (l.need, l.have, l.source)),
+            Some((4, 0, LenSource::Field(LenField::IkeLength)))
+        );
         let mut data = build(43, &payload(40, b"vid"));
         data.extend_from_slice(&[0, 0]);
         data[27] += 2;
         assert_eq!(
-            msg(&data).error.unwrap().message,
+            msg(&data).error.unwrap().kind.to_string(),
             "payload 40 header needs 4 bytes, 2 present"
         );
     }
@@ -1100,24 +1152,31 @@ mod tests {
         let p = [0, 0, 0, 8, 1, 1, 0, 0, 0, 0];
         let e = msg(&build(33, &payload(0, &p))).error.unwrap();
         assert_eq!(
-            (e.offset, e.message.as_str()),
+            (e.offset, e.kind.to_string().as_str()),
             (40, "header needs 8 bytes, 2 present")
         );
         // Transform count beyond the proposal.
         let p = [0, 0, 0, 8, 1, 1, 0, 2];
         let m = msg(&build(33, &payload(0, &p)));
-        assert_eq!(m.error.unwrap().message, "2 transforms declared, 0 present");
+        assert_eq!(
+            m.error.unwrap().kind.to_string(),
+            "2 transforms declared, 0 present"
+        );
         // Proposal length below 8.
         let p = [0, 0, 0, 4, 1, 1, 0, 0];
         assert_eq!(
-            msg(&build(33, &payload(0, &p))).error.unwrap().message,
+            msg(&build(33, &payload(0, &p)))
+                .error
+                .unwrap()
+                .kind
+                .to_string(),
             "length 4 < 8"
         );
         // SPI bigger than the proposal.
         let p = [0, 0, 0, 8, 1, 3, 4, 0];
         let e = msg(&build(33, &payload(0, &p))).error.unwrap();
         assert_eq!(
-            (e.offset, e.message.as_str()),
+            (e.offset, e.kind.to_string().as_str()),
             (32 + 7, "SPI size 4 > 0 bytes left")
         );
     }
@@ -1183,7 +1242,7 @@ mod tests {
         // IPv4 selector cut short.
         let b = [1, 0, 0, 0, 7, 0, 0, 12, 0, 0, 0, 0, 1, 2, 3, 4];
         let m = msg(&build(45, &payload(0, &b)));
-        assert_eq!(m.error.unwrap().message, "length 12 < 16");
+        assert_eq!(m.error.unwrap().kind.to_string(), "length 12 < 16");
     }
 
     #[test]
@@ -1241,7 +1300,7 @@ mod tests {
         let m = msg(&build(41, &payload(0, &[1, 0, 0, 17])));
         assert!(m.has_notify(17));
         assert_eq!(
-            m.error.unwrap().message,
+            m.error.unwrap().kind.to_string(),
             "INVALID_KE_PAYLOAD data 0 bytes < 2"
         );
     }
