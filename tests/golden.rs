@@ -1,5 +1,5 @@
-//! Golden outputs: every capture in `captures/` run through the binary in text, `-v` and
-//! `--json` mode, compared byte for byte with `tests/golden/`. A change in wording, fields or
+//! Golden outputs: every capture in `captures/` run through the binary in text, `-v`, `--json`
+//! and `-v --json` mode, compared byte for byte with `tests/golden/`. A change in wording, fields or
 //! order shows up here as a diff to review, as Zeek's btest baselines do.
 //!
 //! Re-bless after a deliberate change with
@@ -9,7 +9,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MODES: [(&str, &[&str]); 3] = [("txt", &[]), ("v.txt", &["-v"]), ("jsonl", &["--json"])];
+const MODES: [(&str, &[&str]); 4] = [
+    ("txt", &[]),
+    ("v.txt", &["-v"]),
+    ("jsonl", &["--json"]),
+    ("v.jsonl", &["-v", "--json"]),
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
