@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::event::codes::{ExchangeType, NotifyType, PayloadType, TransformType};
 use crate::event::ike::{
     Attribute, AttributeValue, Delete, IkeMessage, Notify, Payload, PayloadBody, Proposal,
     Transform, v2_flags,
@@ -10,6 +11,15 @@ use crate::event::ike::{
 use crate::event::{
     Body, EspInfo, Event, Flow, IcmpError, IpInfo, PacketRef, QuotedPacket, Timestamp, ipproto,
 };
+
+pub use crate::event::codes::{ExchangeType as X, NotifyType as N};
+
+/// `Msg::v2`'s third argument: the R flag.
+pub const REQUEST: bool = false;
+pub const RESPONSE: bool = true;
+/// `Msg::v2`'s fourth argument: the I flag (sent by the original initiator).
+pub const INITIATOR: bool = true;
+pub const RESPONDER: bool = false;
 
 pub const A: &str = "192.0.2.1";
 pub const B: &str = "198.51.100.2";
@@ -34,7 +44,7 @@ pub struct Script {
 
 pub fn payload(body: PayloadBody) -> Payload {
     Payload {
-        payload_type: 0,
+        payload_type: PayloadType::NONE,
         critical: false,
         length: 0,
         offset: 0,
@@ -42,7 +52,7 @@ pub fn payload(body: PayloadBody) -> Payload {
     }
 }
 
-pub fn notify(t: u16, data: &[u8]) -> Payload {
+pub fn notify(t: NotifyType, data: &[u8]) -> Payload {
     payload(PayloadBody::Notify(Notify {
         notify_type: t,
         data: data.to_vec(),
@@ -74,7 +84,7 @@ pub fn v2_sa(transforms: &[(u8, u16)]) -> Payload {
             .iter()
             .map(|&(t, id)| Transform {
                 number: 0,
-                transform_type: t,
+                transform_type: TransformType(t),
                 id,
                 attributes: vec![],
             })
@@ -89,7 +99,7 @@ pub fn v1_sa(protocol: u8, attrs: &[(u16, u64)]) -> Payload {
         spi: vec![],
         transforms: vec![Transform {
             number: 1,
-            transform_type: 0,
+            transform_type: TransformType(0),
             id: 1,
             attributes: attrs
                 .iter()
@@ -106,7 +116,7 @@ pub struct Msg {
     pub version: u8,
     pub ispi: u64,
     pub rspi: u64,
-    pub exchange: u8,
+    pub exchange: ExchangeType,
     pub msg_id: u32,
     pub response: bool,
     pub initiator: bool,
@@ -116,11 +126,11 @@ pub struct Msg {
 }
 
 impl Msg {
-    pub fn v2(exchange: u8, msg_id: u32, response: bool, initiator: bool) -> Self {
+    pub fn v2(exchange: ExchangeType, msg_id: u32, response: bool, initiator: bool) -> Self {
         Msg {
             version: 2,
             ispi: 0x1111,
-            rspi: if exchange == 34 && !response {
+            rspi: if exchange == X::IKE_SA_INIT && !response {
                 0
             } else {
                 0x2222
@@ -134,7 +144,7 @@ impl Msg {
             encrypted: false,
         }
     }
-    pub fn v1(exchange: u8, msg_id: u32) -> Self {
+    pub fn v1(exchange: ExchangeType, msg_id: u32) -> Self {
         Msg {
             version: 1,
             ispi: 0x1111,
@@ -277,7 +287,7 @@ pub fn healthy_v2(s: &mut Script) {
         0,
         A,
         B,
-        Msg::v2(34, 0, false, true)
+        Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
             .len(300)
             .with(v2_sa(&[(1, 12), (2, 5), (3, 12), (4, 14)])),
     );
@@ -285,12 +295,26 @@ pub fn healthy_v2(s: &mut Script) {
         20,
         B,
         A,
-        Msg::v2(34, 0, true, false)
+        Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
             .len(300)
             .with(v2_sa(&[(1, 12), (2, 5), (3, 12), (4, 14)])),
     );
-    s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-    s.ike(60, B, A, Msg::v2(35, 1, true, false).len(300).with(sk(270)));
+    s.ike(
+        40,
+        A,
+        B,
+        Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR)
+            .len(400)
+            .with(sk(370)),
+    );
+    s.ike(
+        60,
+        B,
+        A,
+        Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER)
+            .len(300)
+            .with(sk(270)),
+    );
     for i in 0..20u32 {
         s.esp(100 + u64::from(i) * 100, A, B, 0xc1, i + 1);
         s.esp(150 + u64::from(i) * 100, B, A, 0xc2, i + 1);
@@ -299,13 +323,17 @@ pub fn healthy_v2(s: &mut Script) {
         10_000,
         A,
         B,
-        Msg::v2(37, 2, false, true).len(80).with(sk(52)),
+        Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR)
+            .len(80)
+            .with(sk(52)),
     );
     s.ike(
         10_020,
         B,
         A,
-        Msg::v2(37, 2, true, false).len(80).with(sk(52)),
+        Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER)
+            .len(80)
+            .with(sk(52)),
     );
 }
 

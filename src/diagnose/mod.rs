@@ -295,7 +295,7 @@ mod analyzer_tests {
                 u64::from(i),
                 &src,
                 B,
-                Msg::v2(34, 0, false, true).spis(u64::from(i) + 1, 0),
+                Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(u64::from(i) + 1, 0),
             );
             s.esp(u64::from(i), &src, B, i, 1);
         }
@@ -317,7 +317,7 @@ mod analyzer_tests {
     fn idle_sas_expire_by_packet_time() {
         let mut s = Script::default();
         for ms in [0, 1000, 3000] {
-            s.ike(ms, A, B, Msg::v2(34, 0, false, true));
+            s.ike(ms, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         }
         s.esp(5_000_000, "10.9.9.9", "10.9.9.8", 1, 1);
         let mut a = Analyzer::new();

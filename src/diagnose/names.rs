@@ -3,33 +3,23 @@
 //! Thin wrappers over the decoder's IANA tables (`decode::ike::names`) that fall back to the
 //! number, so finding text never shows a bare `None`.
 
+use crate::event::codes::{DhGroup, TransformType};
 use crate::event::ike::{Proposal, Transform};
 use crate::event::names as ike_names;
 use crate::track::ike::{Exchange, IkeSa};
 
-pub fn notify(version: u8, t: u16) -> String {
-    ike_names::notify_name(version, t).map_or_else(|| format!("notify {t}"), str::to_string)
-}
-
-pub fn exchange(version: u8, x: u8) -> String {
-    ike_names::exchange_name(version, x).map_or_else(|| format!("exchange {x}"), str::to_string)
-}
-
 /// "MODP_1024 (group 2)": the name and the number operators configure.
 pub fn dh_group(g: u16) -> String {
-    match ike_names::dh_group_name(g) {
-        Some(n) => format!("{n} (group {g})"),
-        None => format!("group {g}"),
-    }
+    DhGroup(g).label()
 }
 
 /// IKEv2 transform (type, id).
-pub fn v2_transform(t: u8, id: u16) -> String {
-    if t == 4 {
+pub fn v2_transform(t: TransformType, id: u16) -> String {
+    if t == TransformType::KE {
         return dh_group(id);
     }
-    ike_names::transform_id_name(t, id)
-        .map_or_else(|| format!("transform {t}/{id}"), str::to_string)
+    ike_names::transform_id_name(t.0, id)
+        .map_or_else(|| format!("transform {}/{id}", t.0), str::to_string)
 }
 
 /// IKEv1 phase-1 attribute value (RFC 2409 Appendix A).
@@ -99,11 +89,7 @@ pub fn proposals(version: u8, ps: &[Proposal]) -> String {
 
 /// "IKE_AUTH (message 1)" for summaries.
 pub fn exchange_label(sa: &IkeSa, x: &Exchange) -> String {
-    format!(
-        "{} (message ID {})",
-        exchange(sa.version, x.exchange),
-        x.msg_id
-    )
+    format!("{} (message ID {})", x.exchange.label(sa.version), x.msg_id)
 }
 
 /// Formats a list of intervals as "0.5 s, 1.0 s, 2.0 s".

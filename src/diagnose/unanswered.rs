@@ -5,7 +5,8 @@
 
 use super::finding::{Confidence, Finding, FindingKind, exchange_peers};
 use super::names::{exchange_label, fmt_intervals};
-use crate::track::ike::{Exchange, IkeSa, Step, x1, x2};
+use crate::event::codes::ExchangeType;
+use crate::track::ike::{Exchange, IkeSa, Step};
 
 /// How many transmissions make a retransmission loop worth reporting while it runs.
 pub const LIVE_AFTER: u32 = 4;
@@ -33,14 +34,14 @@ pub fn unanswered<'a>(sa: &IkeSa, x: &'a Exchange) -> Option<&'a Step> {
             && if sa.version == 2 {
                 o.msg_id > x.msg_id
             } else {
-                matches!(o.exchange, x1::QUICK | x1::TRANSACTION)
+                matches!(o.exchange, ExchangeType::QUICK | ExchangeType::TRANSACTION)
             }
     });
-    if later && !(sa.version == 1 && x.exchange == x1::QUICK) {
+    if later && !(sa.version == 1 && x.exchange == ExchangeType::QUICK) {
         return None;
     }
     if sa.version == 1 {
-        if x.exchange == x1::INFORMATIONAL || x.answered() {
+        if x.exchange == ExchangeType::INFORMATIONAL_V1 || x.answered() {
             return None;
         }
         return x.requests().last();
@@ -56,7 +57,10 @@ pub fn cause(sa: &IkeSa, x: &Exchange, req: &Step) -> Cause {
     // An INFORMATIONAL request needs an IKE SA that is up; when the capture began after the
     // handshake, the request itself says so.
     let handshake_missed = sa.init_exchange().is_none();
-    if (up_before || handshake_missed) && x.exchange == x2::INFORMATIONAL && sa.version == 2 {
+    if (up_before || handshake_missed)
+        && x.exchange == ExchangeType::INFORMATIONAL
+        && sa.version == 2
+    {
         return Cause::Liveness;
     }
     if req.ip_fragmented > 0 {

@@ -27,6 +27,13 @@ macro_rules! code {
             }
         }
 
+        /// The number, as the registry writes it; `.name()` gives the name.
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
         impl From<$int> for $name {
             fn from(v: $int) -> Self {
                 $name(v)
@@ -174,6 +181,11 @@ impl NotifyType {
     /// An error type (below 16384 in both versions; 0 is reserved).
     pub fn is_error(self) -> bool {
         names::is_error_notify(2, self.0)
+    }
+
+    /// A status type (16384 and up). Not the same as `!is_error()`: 0 is neither.
+    pub fn is_status(self) -> bool {
+        self.0 >= 16384
     }
 }
 

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::codes::{DhGroup, ExchangeType, IdType, NotifyType, PayloadType, TransformType};
 use super::error::DecodeError;
 
 /// IKEv2 header flags (RFC 7296 §3.1).
@@ -34,8 +35,8 @@ pub struct IkeMessage {
     pub ispi: u64,
     /// IKEv1 responder cookie / IKEv2 responder SPI.
     pub rspi: u64,
-    pub first_payload: u8,
-    pub exchange: u8,
+    pub first_payload: PayloadType,
+    pub exchange: ExchangeType,
     pub flags: u8,
     pub message_id: u32,
     /// The header's length field (which may lie; see `error`).
@@ -73,7 +74,7 @@ impl IkeMessage {
         })
     }
 
-    pub fn has_notify(&self, notify_type: u16) -> bool {
+    pub fn has_notify(&self, notify_type: NotifyType) -> bool {
         self.notifies().any(|n| n.notify_type == notify_type)
     }
 
@@ -86,14 +87,14 @@ impl IkeMessage {
     }
 
     pub fn exchange_name(&self) -> Option<&'static str> {
-        super::names::exchange_name(self.version, self.exchange)
+        self.exchange.name(self.version)
     }
 }
 
 /// One payload: its generic header fields and what its body said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payload {
-    pub payload_type: u8,
+    pub payload_type: PayloadType,
     /// IKEv2 critical bit.
     pub critical: bool,
     /// The generic header's length field (header included).
@@ -193,7 +194,7 @@ pub struct Proposal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transform {
     pub number: u8,
-    pub transform_type: u8,
+    pub transform_type: TransformType,
     pub id: u16,
     pub attributes: Vec<Attribute>,
 }
@@ -239,9 +240,22 @@ pub struct Notify {
     pub doi: Option<u32>,
     pub protocol: u8,
     pub spi: Vec<u8>,
-    pub notify_type: u16,
+    pub notify_type: NotifyType,
     /// Notification data, whole (NAT_DETECTION hashes are 20 bytes, COOKIE up to 64).
     pub data: Vec<u8>,
+}
+
+impl Notify {
+    /// The group an INVALID_KE_PAYLOAD asks for (RFC 7296 §3.10.1: two octets of data). `None`
+    /// for any other notify, or data of another length.
+    pub fn invalid_ke_group(&self) -> Option<DhGroup> {
+        match self.data[..] {
+            [hi, lo] if self.notify_type == NotifyType::INVALID_KE_PAYLOAD => {
+                Some(DhGroup(u16::from_be_bytes([hi, lo])))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -256,7 +270,7 @@ pub struct Delete {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identification {
-    pub id_type: u8,
+    pub id_type: IdType,
     /// IKEv1 IPsec DOI protocol ID and port (0 when not used).
     pub protocol: u8,
     pub port: u16,

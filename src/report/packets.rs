@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 
 use super::OutputOptions;
 use crate::decode::icmp;
+use crate::event::codes::NotifyType;
 use crate::event::ike::{
     self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
@@ -277,7 +278,7 @@ fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
                 "Nr"
             });
         }
-        _ => match names::payload_name(m.version, p.payload_type) {
+        _ => match p.payload_type.name(m.version) {
             Some(n) => out.push_str(n),
             None => {
                 let _ = write!(out, "#{}", p.payload_type);
@@ -286,15 +287,15 @@ fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
     }
 }
 
-fn notify_label(version: u8, t: u16) -> String {
-    names::notify_name(version, t)
+fn notify_label(version: u8, t: NotifyType) -> String {
+    t.name(version)
         .map(str::to_string)
         .unwrap_or_else(|| t.to_string())
 }
 
 fn transform_text(version: u8, protocol: u8, t: &ike::Transform) -> String {
     if version == 2 {
-        let name = names::transform_id_name(t.transform_type, t.id)
+        let name = names::transform_id_name(t.transform_type.0, t.id)
             .map(str::to_string)
             .unwrap_or_else(|| format!("type{}:{}", t.transform_type, t.id));
         match t.attribute(14).and_then(AttributeValue::number) {
@@ -410,7 +411,8 @@ fn payload_detail(out: &mut String, m: &IkeMessage, p: &Payload) {
             let _ = write!(
                 out,
                 "{} {}",
-                names::id_type_name(v, id.id_type)
+                id.id_type
+                    .name(v)
                     .map(str::to_string)
                     .unwrap_or_else(|| id.id_type.to_string()),
                 id_value_text(id)
@@ -506,7 +508,7 @@ fn payload_detail(out: &mut String, m: &IkeMessage, p: &Payload) {
 }
 
 fn id_value_text(id: &ike::Identification) -> String {
-    match (id.id_type, id.data.len()) {
+    match (id.id_type.0, id.data.len()) {
         (1, 4) => IpAddr::from([id.data[0], id.data[1], id.data[2], id.data[3]]).to_string(),
         (5, 16) => {
             let mut b = [0u8; 16];
@@ -520,11 +522,12 @@ fn id_value_text(id: &ike::Identification) -> String {
 
 /// Notify data in the form an operator reads: INVALID_KE_PAYLOAD's group by name, the rest hex.
 fn notify_data_text(version: u8, n: &ike::Notify) -> String {
-    if version == 2 && n.notify_type == 17 && n.data.len() == 2 {
-        let g = u16::from_be_bytes([n.data[0], n.data[1]]);
+    if version == 2
+        && let Some(g) = n.invalid_ke_group()
+    {
         return format!(
             "group {}",
-            names::dh_group_name(g)
+            g.name()
                 .map(str::to_string)
                 .unwrap_or_else(|| g.to_string())
         );
@@ -826,13 +829,12 @@ impl<'a> IkeLine<'a> {
             if let PayloadBody::Notify(n) = &p.body {
                 notifies.push(NotifyLine {
                     data: HexBytes(&n.data),
-                    error: names::is_error_notify(v, n.notify_type),
-                    group: (v == 2 && n.notify_type == 17 && n.data.len() == 2)
-                        .then(|| u16::from_be_bytes([n.data[0], n.data[1]])),
-                    name: names::notify_name(v, n.notify_type),
+                    error: n.notify_type.is_error(),
+                    group: n.invalid_ke_group().filter(|_| v == 2).map(|g| g.0),
+                    name: n.notify_type.name(v),
                     protocol: n.protocol,
                     spi: (!n.spi.is_empty()).then_some(HexBytes(&n.spi)),
-                    notify_type: n.notify_type,
+                    notify_type: n.notify_type.0,
                 });
             }
         }
@@ -846,7 +848,7 @@ impl<'a> IkeLine<'a> {
             encrypted: msg.encrypted,
             error: msg.error.as_ref().map(ErrorLine),
             exchange: msg.exchange_name(),
-            exchange_type: msg.exchange,
+            exchange_type: msg.exchange.0,
             flags: if v == 2 {
                 IkeFlags::V2 {
                     initiator: msg.flags & v2_flags::INITIATOR != 0,
@@ -956,8 +958,8 @@ impl<'a> PayloadLine<'a> {
     fn new(v: u8, p: &'a Payload) -> Self {
         let mut o = PayloadLine {
             length: p.length,
-            name: names::payload_name(v, p.payload_type),
-            payload_type: p.payload_type,
+            name: p.payload_type.name(v),
+            payload_type: p.payload_type.0,
             ..PayloadLine::default()
         };
         match &p.body {
@@ -973,7 +975,7 @@ impl<'a> PayloadLine<'a> {
                 o.vendor = Some(names::vendor_id_name(vid));
             }
             PayloadBody::Id(id) => {
-                o.id_type = Some(id.id_type);
+                o.id_type = Some(id.id_type.0);
                 o.id = Some(id_value_text(id));
             }
             PayloadBody::TrafficSelectors(ts) => {
@@ -1021,11 +1023,11 @@ impl<'a> ProposalLine<'a> {
                     attributes: &t.attributes,
                     id: t.id,
                     name: if v == 2 {
-                        names::transform_id_name(t.transform_type, t.id)
+                        names::transform_id_name(t.transform_type.0, t.id)
                     } else {
                         names::v1_transform_id_name(pr.protocol, t.id)
                     },
-                    transform_type: t.transform_type,
+                    transform_type: t.transform_type.0,
                 })
                 .collect(),
         }
@@ -1092,6 +1094,7 @@ impl SelectorLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::codes::PayloadType;
 
     #[test]
     fn error_object_keeps_sorted_keys_and_adds_lengths() {
@@ -1209,7 +1212,7 @@ mod tests {
             },
         ];
         let p = Payload {
-            payload_type: 44,
+            payload_type: PayloadType(44),
             critical: false,
             length: 48,
             offset: 0,
@@ -1221,7 +1224,7 @@ mod tests {
         assert_eq!(got, want.to_string());
 
         let p = Payload {
-            payload_type: 39,
+            payload_type: PayloadType(39),
             critical: false,
             length: 40,
             offset: 0,

@@ -10,47 +10,9 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use super::nat;
+use crate::event::codes::{ExchangeType, NotifyType};
 use crate::event::ike::{IkeMessage, PayloadBody, Proposal};
 use crate::event::{Event, Timestamp};
-
-pub mod x2 {
-    //! IKEv2 exchange types (RFC 7296 §3.1).
-    pub const IKE_SA_INIT: u8 = 34;
-    pub const IKE_AUTH: u8 = 35;
-    pub const CREATE_CHILD_SA: u8 = 36;
-    pub const INFORMATIONAL: u8 = 37;
-}
-
-pub mod x1 {
-    //! IKEv1 exchange types (RFC 2408 §4.1, RFC 2409 §5).
-    pub const MAIN: u8 = 2;
-    pub const AGGRESSIVE: u8 = 4;
-    pub const INFORMATIONAL: u8 = 5;
-    pub const TRANSACTION: u8 = 6;
-    pub const QUICK: u8 = 32;
-}
-
-pub mod n {
-    //! Notify message types used by the rules (RFC 7296 §3.10.1, RFC 2408 §3.14.1).
-    pub const INVALID_IKE_SPI: u16 = 4;
-    pub const INVALID_MAJOR_VERSION: u16 = 5;
-    pub const INVALID_SYNTAX: u16 = 7;
-    pub const INVALID_SPI: u16 = 11;
-    pub const NO_PROPOSAL_CHOSEN: u16 = 14;
-    pub const INVALID_KE_PAYLOAD: u16 = 17;
-    pub const INVALID_ID_INFORMATION: u16 = 18;
-    pub const INVALID_HASH_INFORMATION: u16 = 23;
-    pub const AUTHENTICATION_FAILED: u16 = 24;
-    pub const TS_UNACCEPTABLE: u16 = 38;
-    pub const TEMPORARY_FAILURE: u16 = 43;
-    pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
-    pub const NAT_DETECTION_DESTINATION_IP: u16 = 16389;
-    pub const COOKIE: u16 = 16390;
-    pub const REDIRECT: u16 = 16407;
-    pub const IKEV2_FRAGMENTATION_SUPPORTED: u16 = 16430;
-    pub const R_U_THERE: u16 = 36136;
-    pub const R_U_THERE_ACK: u16 = 36137;
-}
 
 /// Most steps kept per exchange, exchanges per SA, times per step: enough to show a back-off.
 const MAX_STEPS: usize = 8;
@@ -87,7 +49,7 @@ pub struct Step {
     /// Uses RFC 7383 IKE fragments.
     pub ike_fragments: bool,
     /// Clear notify types the message carried.
-    pub notifies: Vec<u16>,
+    pub notifies: Vec<NotifyType>,
 }
 
 impl Step {
@@ -100,7 +62,7 @@ impl Step {
 #[derive(Clone, Debug)]
 pub struct Exchange {
     pub msg_id: u32,
-    pub exchange: u8,
+    pub exchange: ExchangeType,
     pub requester: IpAddr,
     pub steps: Vec<Step>,
     pub first_ts: Timestamp,
@@ -189,9 +151,9 @@ pub fn advance(state: SaState, msg: Msg) -> SaState {
 
 #[derive(Clone, Debug)]
 pub struct SeenNotify {
-    pub notify_type: u16,
+    pub notify_type: NotifyType,
     pub from: IpAddr,
-    pub exchange: u8,
+    pub exchange: ExchangeType,
     pub msg_id: u32,
     pub response: bool,
     pub frame: u64,
@@ -214,7 +176,7 @@ pub struct IkeSa {
     pub first_frame: u64,
     pub last_frame: u64,
     /// IKEv1 phase-1 exchange (Main or Aggressive) when seen.
-    pub phase1: Option<u8>,
+    pub phase1: Option<ExchangeType>,
     pub state: SaState,
     pub established_ts: Option<Timestamp>,
     pub authenticated_ts: Option<Timestamp>,
@@ -291,14 +253,18 @@ impl IkeSa {
             .find(|x| x.msg_id == msg_id && (self.version == 1 || x.requester == requester))
     }
 
-    pub fn has_notify(&self, t: u16) -> bool {
+    pub fn has_notify(&self, t: NotifyType) -> bool {
         self.notifies.iter().any(|n| n.notify_type == t)
     }
 
     /// The phase-1 / IKE_SA_INIT exchange.
     pub fn init_exchange(&self) -> Option<&Exchange> {
         self.exchanges.iter().find(|x| {
-            x.msg_id == 0 && matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE)
+            x.msg_id == 0
+                && matches!(
+                    x.exchange,
+                    ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE
+                )
         })
     }
 
@@ -469,7 +435,7 @@ impl IkeSa {
                 .notifies
                 .iter()
                 .any(|o| o.notify_type == nt.notify_type && o.from == w.src)
-                && nt.notify_type >= 16384
+                && nt.notify_type.is_status()
             {
                 continue;
             }
@@ -568,12 +534,15 @@ impl IkeSa {
         let exchange = x.exchange;
         let (step_sk_len, step_ike_fragments) = (step.sk_len, step.ike_fragments);
         self.record_notifies(&wire, response);
-        if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
+        if m.has_notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED) {
             self.ike_fragmentation_offered[usize::from(!from_initiator)] = true;
         }
         self.ike_fragments_used |= step_ike_fragments;
         if let Some(props) = m.proposals() {
-            let phase1 = matches!(exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
+            let phase1 = matches!(
+                exchange,
+                ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE
+            );
             if phase1 && !response && self.offered.is_none() {
                 self.offered = Some(props.iter().take(32).cloned().collect());
                 self.offered_frame = ev.pkt.frame;
@@ -590,18 +559,19 @@ impl IkeSa {
                 }
             }
         }
-        if m.version == 1 && matches!(exchange, x1::MAIN | x1::AGGRESSIVE) {
+        if m.version == 1 && matches!(exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE) {
             self.phase1 = Some(exchange);
         }
         let nat = nat_verdict(self, m, ev);
         let msg = classify(self, m, exchange, response, ordinal, step_sk_len);
-        if exchange == x2::IKE_AUTH && response && m.version == 2 {
+        if exchange == ExchangeType::IKE_AUTH && response && m.version == 2 {
             if let Some(len) = step_sk_len {
                 self.auth_response_sk = Some((len, ev.pkt.frame));
             }
         }
-        let counts_child = (m.version == 2 && exchange == x2::CREATE_CHILD_SA && response)
-            || (m.version == 1 && exchange == x1::QUICK && response && ordinal == 1);
+        let counts_child =
+            (m.version == 2 && exchange == ExchangeType::CREATE_CHILD_SA && response)
+                || (m.version == 1 && exchange == ExchangeType::QUICK && response && ordinal == 1);
         if counts_child && placed.transmission == 1 {
             self.child_exchanges += 1;
         }
@@ -635,27 +605,27 @@ impl IkeSa {
 fn classify(
     sa: &IkeSa,
     m: &IkeMessage,
-    exchange: u8,
+    exchange: ExchangeType,
     response: bool,
     ordinal: usize,
     sk_len: Option<u32>,
 ) -> Msg {
     if m.version == 2 {
-        let clear_error = m
-            .notifies()
-            .any(|nt| nt.notify_type < 16384 && !matches!(nt.notify_type, n::INVALID_KE_PAYLOAD));
+        let clear_error = m.notifies().any(|nt| {
+            !nt.notify_type.is_status() && nt.notify_type != NotifyType::INVALID_KE_PAYLOAD
+        });
         return match (exchange, response) {
-            (x2::IKE_SA_INIT, false) => Msg::InitRequest,
-            (x2::IKE_SA_INIT, true) if clear_error => Msg::Fatal,
-            (x2::IKE_SA_INIT, true) if m.proposals().is_some() => Msg::InitAccepted,
-            (x2::IKE_AUTH, false) => Msg::AuthRequest,
-            (x2::IKE_AUTH, true) if clear_error && !m.encrypted => Msg::Fatal,
-            (x2::IKE_AUTH, true) => match sk_len {
+            (ExchangeType::IKE_SA_INIT, false) => Msg::InitRequest,
+            (ExchangeType::IKE_SA_INIT, true) if clear_error => Msg::Fatal,
+            (ExchangeType::IKE_SA_INIT, true) if m.proposals().is_some() => Msg::InitAccepted,
+            (ExchangeType::IKE_AUTH, false) => Msg::AuthRequest,
+            (ExchangeType::IKE_AUTH, true) if clear_error && !m.encrypted => Msg::Fatal,
+            (ExchangeType::IKE_AUTH, true) => match sk_len {
                 Some(l) if l >= AUTH_RESPONSE_MIN_SK => Msg::AuthAccepted,
                 Some(_) => Msg::AuthSmall,
                 None => Msg::Other,
             },
-            (x2::CREATE_CHILD_SA | x2::INFORMATIONAL, true) => Msg::Used,
+            (ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL, true) => Msg::Used,
             _ => Msg::Other,
         };
     }
@@ -664,22 +634,22 @@ fn classify(
         .iter()
         .any(|p| matches!(&p.body, PayloadBody::Delete(d) if d.protocol == 1));
     match exchange {
-        x1::MAIN => match (response, ordinal) {
+        ExchangeType::MAIN => match (response, ordinal) {
             (false, 1) => Msg::InitRequest,
             (true, 1) if m.proposals().is_some() => Msg::InitAccepted,
             (false, 3) => Msg::AuthRequest,
             (true, 3) => Msg::AuthAccepted,
             _ => Msg::Other,
         },
-        x1::AGGRESSIVE => match (response, ordinal) {
+        ExchangeType::AGGRESSIVE => match (response, ordinal) {
             (false, 1) => Msg::InitRequest,
             (true, 1) => Msg::InitAccepted,
             (false, 2) => Msg::AuthRequest,
             _ => Msg::Other,
         },
-        x1::QUICK if response => Msg::Used,
-        x1::TRANSACTION if response && sa.state >= SaState::Authenticating => Msg::Used,
-        x1::INFORMATIONAL if deletes_isakmp => Msg::Delete,
+        ExchangeType::QUICK if response => Msg::Used,
+        ExchangeType::TRANSACTION if response && sa.state >= SaState::Authenticating => Msg::Used,
+        ExchangeType::INFORMATIONAL_V1 if deletes_isakmp => Msg::Delete,
         // An unprotected IKEv1 notification does not end the SA (RFC 2408 §5.5: it may be
         // forged, and implementations carry on): the rules report it, the state follows the
         // exchange.
@@ -694,12 +664,12 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
     let v = if m.version == 2 {
         let srcs: Vec<&[u8]> = m
             .notifies()
-            .filter(|x| x.notify_type == n::NAT_DETECTION_SOURCE_IP)
+            .filter(|x| x.notify_type == NotifyType::NAT_DETECTION_SOURCE_IP)
             .map(|x| x.data.as_slice())
             .collect();
         let dst = m
             .notifies()
-            .find(|x| x.notify_type == n::NAT_DETECTION_DESTINATION_IP)
+            .find(|x| x.notify_type == NotifyType::NAT_DETECTION_DESTINATION_IP)
             .map(|x| x.data.as_slice());
         if srcs.is_empty() && dst.is_none() {
             return None;

@@ -20,10 +20,11 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::event::codes::ExchangeType;
 use crate::event::ike::IkeMessage;
 use crate::event::{Body, EspInfo, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
-use ike::{IkeSa, Msg, Placed, SaState, x1};
+use ike::{IkeSa, Msg, Placed, SaState};
 use lru::Lru;
 
 /// Table caps and idle times. The defaults suit a gateway with a few thousand tunnels.
@@ -381,7 +382,7 @@ impl Tracker {
             let sender_is_initiator = if m.version == 2 {
                 m.from_original_initiator()
             } else {
-                m.rspi == 0 || !matches!(m.exchange, x1::MAIN | x1::AGGRESSIVE)
+                m.rspi == 0 || !matches!(m.exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE)
             };
             let (i, r) = if sender_is_initiator {
                 ((src, ev.flow.sport), (dst, ev.flow.dport))

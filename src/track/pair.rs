@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::hist::Histogram;
-use super::ike::{IkeSa, SaState, n};
+use super::ike::{IkeSa, SaState};
+use crate::event::codes::NotifyType;
 use crate::event::ike::{IkeMessage, PayloadBody};
 use crate::event::{Event, Timestamp};
 
@@ -325,7 +326,7 @@ impl Pair {
         if ev.ip.fragments > 0 || first_fragment_only {
             self.ike_ip_fragmented += 1;
         }
-        if m.has_notify(n::IKEV2_FRAGMENTATION_SUPPORTED) {
+        if m.has_notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED) {
             self.ike_fragmentation_supported[side] = true;
         }
         if !m.reassembled_from.is_empty()

@@ -20,6 +20,7 @@ pub mod skf;
 pub mod v1;
 pub mod v2;
 
+use crate::event::codes::{ExchangeType, PayloadType};
 use crate::event::ike::{IkeMessage, PayloadBody, v1_flags};
 use crate::event::{DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject};
 
@@ -43,10 +44,10 @@ pub fn decode(data: &[u8], non_esp_marker: bool) -> Result<IkeMessage, DecodeErr
     let mut msg = IkeMessage {
         ispi: be64(0),
         rspi: be64(8),
-        first_payload: data[16],
+        first_payload: PayloadType(data[16]),
         version: data[17] >> 4,
         minor_version: data[17] & 0x0f,
-        exchange: data[18],
+        exchange: ExchangeType(data[18]),
         flags: data[19],
         message_id: be32(20),
         length: be32(24),

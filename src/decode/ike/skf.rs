@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::HEADER_LEN;
-use super::v2::payload_type;
 use crate::event::Timestamp;
+use crate::event::codes::PayloadType;
 use crate::event::ike::{IkeMessage, Payload, PayloadBody};
 
 /// Bytes accounted per stored fragment (frame number, length, map overhead).
@@ -175,12 +175,12 @@ impl SkfReassembler {
         let sk_len = sum.saturating_add(4);
         let total_len = sk_len.saturating_add(HEADER_LEN as u32);
         Some(IkeMessage {
-            first_payload: payload_type::SK,
+            first_payload: PayloadType::SK,
             length: total_len,
             wire_len: total_len,
             encrypted: true,
             payloads: vec![Payload {
-                payload_type: payload_type::SK,
+                payload_type: PayloadType::SK,
                 critical: false,
                 length: u16::try_from(sk_len).unwrap_or(u16::MAX),
                 offset: HEADER_LEN as u32,
@@ -250,6 +250,7 @@ impl SkfReassembler {
 mod tests {
     use super::*;
     use crate::decode::ike::decode;
+    use crate::event::codes::{ExchangeType, PayloadType};
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -276,15 +277,15 @@ mod tests {
             version: 2,
             ispi: 0x1122,
             rspi: 0x3344,
-            first_payload: payload_type::SKF,
-            exchange: 35,
+            first_payload: PayloadType::SKF,
+            exchange: ExchangeType(35),
             flags: 0x08,
             message_id,
             length: 28 + 8 + len,
             wire_len: 28 + 8 + len,
             encrypted: true,
             payloads: vec![Payload {
-                payload_type: payload_type::SKF,
+                payload_type: PayloadType::SKF,
                 critical: false,
                 length: (8 + len) as u16,
                 offset: 28,
@@ -323,16 +324,16 @@ mod tests {
         let m = r.push(key(), 6, ts(1), &f6).expect("complete");
         assert_eq!(r.pending(), 0);
         assert_eq!((m.ispi, m.rspi, m.message_id), (f5.ispi, f5.rspi, 1));
-        assert_eq!((m.exchange, m.flags, m.version), (35, 0x08, 2));
+        assert_eq!((m.exchange.0, m.flags, m.version), (35, 0x08, 2));
         assert!(m.non_esp_marker && m.encrypted);
-        assert_eq!(m.first_payload, payload_type::SK);
+        assert_eq!(m.first_payload, PayloadType::SK);
         assert_eq!(m.reassembled_from, [5, 6]);
         assert_eq!(m.length, 28 + 4 + 1200 + 272);
         assert_eq!(m.wire_len, m.length);
         assert_eq!(
             m.payloads,
             [Payload {
-                payload_type: payload_type::SK,
+                payload_type: PayloadType::SK,
                 critical: false,
                 length: 4 + 1472,
                 offset: 28,

@@ -15,6 +15,7 @@ use nom::number::complete::{be_u8, be_u16, be_u32};
 use nom::{IResult, Parser};
 
 use super::frame;
+use crate::event::codes::{IdType, NotifyType, PayloadType, TransformType};
 use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     Transform,
@@ -29,32 +30,6 @@ const IN_TRANSFORM: LenSource = LenSource::Field(LenField::TransformLength);
 
 /// Size of the generic payload header (RFC 2408 §3.2).
 const GENERIC_LEN: usize = frame::HEADER_LEN;
-
-/// IKEv1 payload types (RFC 2408 §3.1, RFC 3947 §3, draft-ietf-ipsec-nat-t-ike-02/03 for the
-/// private-use values 130/131 that pre-RFC implementations still send).
-pub mod payload {
-    pub const NONE: u8 = 0;
-    pub const SA: u8 = 1;
-    pub const PROPOSAL: u8 = 2;
-    pub const TRANSFORM: u8 = 3;
-    pub const KE: u8 = 4;
-    pub const ID: u8 = 5;
-    pub const CERT: u8 = 6;
-    pub const CR: u8 = 7;
-    pub const HASH: u8 = 8;
-    pub const SIG: u8 = 9;
-    pub const NONCE: u8 = 10;
-    pub const N: u8 = 11;
-    pub const D: u8 = 12;
-    pub const VID: u8 = 13;
-    pub const ATTR: u8 = 14;
-    pub const NAT_D: u8 = 20;
-    pub const NAT_OA: u8 = 21;
-    pub const NAT_D_DRAFT: u8 = 130;
-    pub const NAT_OA_DRAFT: u8 = 131;
-    /// Cisco / draft-ietf-ipsecme-ikev1-fragmentation fragment payload: not decoded.
-    pub const FRAGMENT: u8 = 132;
-}
 
 /// The IPsec DOI (RFC 2407 §4.2); the only one whose SA situation and proposals are decoded.
 pub const DOI_IPSEC: u32 = 1;
@@ -111,7 +86,7 @@ fn checked_payload(
 /// before the fault) and the walk goes on, since its generic header still says where the next
 /// payload starts; the first such fault is returned. A broken generic header ends the walk.
 pub fn decode_payloads(
-    first: u8,
+    first: PayloadType,
     body: &[u8],
     base_offset: usize,
     end: LenSource,
@@ -120,7 +95,7 @@ pub fn decode_payloads(
     let mut next = first;
     let mut pos = 0usize;
     let mut first_error: Option<DecodeError> = None;
-    while next != payload::NONE {
+    while next != PayloadType::NONE {
         if pos >= body.len() {
             // Also where a pointer loop or a chain that never says NONE ends
             // (tcpdump isakmp-no-none-np.pcapng, isakmp-pointer-loop.pcap).
@@ -128,7 +103,7 @@ pub fn decode_payloads(
                 need: GENERIC_LEN,
                 have: body.len().saturating_sub(pos),
                 source: end,
-                what: LenSubject::NextPayloadAnnounced { next },
+                what: LenSubject::NextPayloadAnnounced { next: next.0 },
             }
             .at(Layer::V1Payload, base_offset + pos);
             return Some(first_error.unwrap_or(err));
@@ -157,7 +132,7 @@ pub fn decode_payloads(
         if first_error.is_none() {
             first_error = err;
         }
-        next = following;
+        next = PayloadType(following);
         // `length` >= 4 was checked, so the walk always moves on.
         pos += usize::from(length);
     }
@@ -168,45 +143,50 @@ pub fn decode_payloads(
 
 /// Decodes one payload body. `abs` is the body's offset from the IKE header. Returns the body
 /// (possibly [`PayloadBody::Other`]) and the fault that stopped it, if any.
-fn decode_body(ptype: u8, body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
+fn decode_body(ptype: PayloadType, body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
     let len = body.len() as u32;
     let short = |what: &'static str, need: usize| {
         LenError {
             need,
             have: body.len(),
             source: IN_PAYLOAD,
-            what: LenSubject::PayloadBody { ptype, what },
+            what: LenSubject::PayloadBody {
+                ptype: ptype.0,
+                what,
+            },
         }
         .at(Layer::V1Payload, abs)
     };
     let result = match ptype {
-        payload::SA => return sa(body, abs),
-        payload::KE => Ok(PayloadBody::Ke {
+        PayloadType::V1_SA => return sa(body, abs),
+        PayloadType::V1_KE => Ok(PayloadBody::Ke {
             group: 0,
             data_len: len,
         }),
-        payload::ID => id(body).ok_or_else(|| short("ID", 4)),
-        payload::CERT => cert_encoding(body)
+        PayloadType::V1_ID => id(body).ok_or_else(|| short("ID", 4)),
+        PayloadType::V1_CERT => cert_encoding(body)
             .map(|encoding| PayloadBody::Cert {
                 encoding,
                 len: len.saturating_sub(1),
             })
             .ok_or_else(|| short("CERT", 1)),
-        payload::CR => cert_encoding(body)
+        PayloadType::V1_CR => cert_encoding(body)
             .map(|encoding| PayloadBody::CertReq {
                 encoding,
                 len: len.saturating_sub(1),
             })
             .ok_or_else(|| short("CR", 1)),
-        payload::HASH => Ok(PayloadBody::Hash { len }),
-        payload::SIG => Ok(PayloadBody::Signature { len }),
-        payload::NONCE => Ok(PayloadBody::Nonce { len }),
-        payload::N => notify(body).map_err(|need| short("N", need)),
-        payload::D => delete(body).map_err(|need| short("D", need)),
-        payload::VID => Ok(PayloadBody::VendorId(body.to_vec())),
-        payload::ATTR => return config(body, abs),
-        payload::NAT_D | payload::NAT_D_DRAFT => Ok(PayloadBody::NatDiscovery(body.to_vec())),
-        payload::NAT_OA | payload::NAT_OA_DRAFT => {
+        PayloadType::V1_HASH => Ok(PayloadBody::Hash { len }),
+        PayloadType::V1_SIG => Ok(PayloadBody::Signature { len }),
+        PayloadType::V1_NONCE => Ok(PayloadBody::Nonce { len }),
+        PayloadType::V1_N => notify(body).map_err(|need| short("N", need)),
+        PayloadType::V1_D => delete(body).map_err(|need| short("D", need)),
+        PayloadType::V1_VID => Ok(PayloadBody::VendorId(body.to_vec())),
+        PayloadType::V1_ATTR => return config(body, abs),
+        PayloadType::V1_NAT_D | PayloadType::V1_NAT_D_DRAFT => {
+            Ok(PayloadBody::NatDiscovery(body.to_vec()))
+        }
+        PayloadType::V1_NAT_OA | PayloadType::V1_NAT_OA_DRAFT => {
             nat_oa(body).map_err(|need| short("NAT-OA", need))
         }
         _ => Ok(PayloadBody::Other { len }),
@@ -226,7 +206,7 @@ fn cert_encoding(body: &[u8]) -> Option<u8> {
 fn id(body: &[u8]) -> Option<PayloadBody> {
     let (data, (id_type, protocol, port)) = run((be_u8, be_u8, be_u16), body)?;
     Some(PayloadBody::Id(Identification {
-        id_type,
+        id_type: IdType(id_type),
         protocol,
         port,
         data: data.get(..MAX_ID_DATA).unwrap_or(data).to_vec(),
@@ -242,7 +222,7 @@ fn notify(body: &[u8]) -> Result<PayloadBody, usize> {
         doi: Some(doi),
         protocol,
         spi: spi.to_vec(),
-        notify_type,
+        notify_type: NotifyType(notify_type),
         data: data.to_vec(),
     }))
 }
@@ -306,7 +286,7 @@ fn config(body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
             have: body.len(),
             source: IN_PAYLOAD,
             what: LenSubject::PayloadBody {
-                ptype: payload::ATTR,
+                ptype: PayloadType::V1_ATTR.0,
                 what: "ATTR",
             },
         }
@@ -414,9 +394,9 @@ fn sa(body: &[u8], abs: usize) -> (PayloadBody, Option<DecodeError>) {
 fn proposals(data: &[u8], abs: usize) -> (Vec<Proposal>, Option<DecodeError>) {
     let mut out = Vec::new();
     let mut pos = 0usize;
-    let mut kind = payload::PROPOSAL;
+    let mut kind = PayloadType::V1_PROPOSAL;
     // As Wireshark: walk while bytes are left; bytes after a NONE are extra and ignored.
-    while pos < data.len() && kind != payload::NONE {
+    while pos < data.len() && kind != PayloadType::NONE {
         let (next, length, pbody) = match checked_payload(
             data,
             pos,
@@ -429,14 +409,14 @@ fn proposals(data: &[u8], abs: usize) -> (Vec<Proposal>, Option<DecodeError>) {
             Ok(p) => p,
             Err(e) => return (out, Some(e)),
         };
-        if kind == payload::PROPOSAL {
+        if kind == PayloadType::V1_PROPOSAL {
             let (p, err) = proposal(pbody, abs + pos + GENERIC_LEN);
             out.push(p);
             if err.is_some() {
                 return (out, err);
             }
         }
-        kind = next;
+        kind = PayloadType(next);
         pos += usize::from(length);
     }
     (out, None)
@@ -506,7 +486,7 @@ fn transform(body: &[u8], abs: usize) -> (Transform, Option<DecodeError>) {
     let Some((attrs, (number, id, _reserved))) = run((be_u8, be_u8, be_u16), body) else {
         let t = Transform {
             number: 0,
-            transform_type: 0,
+            transform_type: TransformType(0),
             id: 0,
             attributes: Vec::new(),
         };
@@ -523,7 +503,7 @@ fn transform(body: &[u8], abs: usize) -> (Transform, Option<DecodeError>) {
     (
         Transform {
             number,
-            transform_type: 0,
+            transform_type: TransformType(0),
             id: u16::from(id),
             attributes,
         },
@@ -538,7 +518,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::{HEADER_LEN, decode};
-    use super::{decode_payloads, payload};
+    use super::decode_payloads;
+    use crate::event::codes::{NotifyType, PayloadType};
     use crate::event::ike::{Attribute, AttributeValue, Delete, IkeMessage, Notify, PayloadBody};
     use crate::event::{Layer, LenField, LenSource};
 
@@ -582,7 +563,7 @@ mod tests {
                 PayloadBody::Hash { len } => out.push(format!("HASH {len}")),
                 PayloadBody::Id(id) => out.push(format!(
                     "ID {} {} {} {}",
-                    id.id_type,
+                    id.id_type.0,
                     id.protocol,
                     id.port,
                     hex(&id.data)
@@ -592,7 +573,7 @@ mod tests {
                     n.doi.unwrap_or(0),
                     n.protocol,
                     hex(&n.spi),
-                    n.notify_type,
+                    n.notify_type.0,
                     hex(&n.data)
                 )),
                 PayloadBody::VendorId(v) => out.push(format!("VID {}", hex(v))),
@@ -673,7 +654,7 @@ mod tests {
     }
 
     fn types(msg: &IkeMessage) -> Vec<u8> {
-        msg.payloads.iter().map(|p| p.payload_type).collect()
+        msg.payloads.iter().map(|p| p.payload_type.0).collect()
     }
 
     fn attrs(list: &[(u16, u64)]) -> Vec<Attribute> {
@@ -719,7 +700,7 @@ mod tests {
         assert!(props[0].spi.is_empty());
         let t = &props[0].transforms;
         assert_eq!(t.len(), 1);
-        assert_eq!((t[0].number, t[0].id, t[0].transform_type), (1, 1, 0));
+        assert_eq!((t[0].number, t[0].id, t[0].transform_type.0), (1, 1, 0));
         assert_eq!(
             t[0].attributes,
             attrs(&[
@@ -789,7 +770,7 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        assert_eq!((id.id_type, id.protocol, id.port), (1, 17, 0));
+        assert_eq!((id.id_type.0, id.protocol, id.port), (1, 17, 0));
         assert_eq!(id.data, [192, 168, 12, 2]);
         assert_eq!(vids(&m)[6], "11bdfe0278c89d7fb2add831d38cc76d");
     }
@@ -799,7 +780,7 @@ mod tests {
     #[test]
     fn informational_no_proposal_chosen() {
         let m = clean("zeek-ipsec-cap-f3.bin");
-        assert_eq!(m.exchange, 5);
+        assert_eq!(m.exchange.0, 5);
         assert_eq!(types(&m), [11]);
         assert_eq!(
             m.payloads[0].body,
@@ -807,11 +788,11 @@ mod tests {
                 doi: Some(1),
                 protocol: 1,
                 spi: vec![],
-                notify_type: 14,
+                notify_type: NotifyType(14),
                 data: vec![],
             })
         );
-        assert!(m.has_notify(14));
+        assert!(m.has_notify(NotifyType(14)));
     }
 
     // zeek-spicy-ipsec ipsec.cap frame 1: proposal and transform numbered 0, Life-Duration 7800
@@ -946,7 +927,7 @@ mod tests {
         let PayloadBody::Id(id) = &m.payloads[3].body else {
             panic!("ID")
         };
-        assert_eq!((id.id_type, id.protocol, id.port), (3, 17, 500));
+        assert_eq!((id.id_type.0, id.protocol, id.port), (3, 17, 500));
         assert_eq!(id.data, b"royhills@hotmail.com");
     }
 
@@ -973,7 +954,7 @@ mod tests {
             panic!("ID")
         };
         assert_eq!(
-            (id.id_type, id.data.as_slice()),
+            (id.id_type.0, id.data.as_slice()),
             (1, &[62, 3, 105, 251][..])
         );
         assert_eq!(m.payloads[7].body, PayloadBody::Hash { len: 20 });
@@ -1021,11 +1002,11 @@ mod tests {
     fn ike_scan_notifies() {
         let m = clean("ike-scan-pkt-checkpoint-notify.bin");
         let n = m.notifies().next().unwrap();
-        assert_eq!(n.notify_type, 9101);
+        assert_eq!(n.notify_type.0, 9101);
         assert_eq!(n.data, b"User testing unknown.\0");
         let m = clean("ike-scan-pkt-notify-response.bin");
         let n = m.notifies().next().unwrap();
-        assert_eq!((n.doi, n.protocol, n.notify_type), (Some(0), 1, 14));
+        assert_eq!((n.doi, n.protocol, n.notify_type.0), (Some(0), 1, 14));
     }
 
     // ike-scan pkt-custom-proposal.dat: three transforms, the last with two lifetimes, the
@@ -1071,7 +1052,7 @@ mod tests {
     fn chain_without_none() {
         let m = decode(&fixture("fuzz-isakmp-no-none-np-f1.bin"), false).unwrap();
         assert_eq!(types(&m), [11, 11]);
-        assert!(m.notifies().all(|n| n.notify_type == 5));
+        assert!(m.notifies().all(|n| n.notify_type.0 == 5));
         let e = m.error.unwrap();
         assert_eq!(e.offset, 0x54);
         assert!(e.kind.to_string().contains("next payload 11"), "{e}");
@@ -1089,7 +1070,7 @@ mod tests {
         let m = decode(&raw, false).unwrap();
         assert!(m.error.is_some());
         let mut out = Vec::new();
-        let first = raw.get(16).copied().unwrap_or(0);
+        let first = PayloadType(raw.get(16).copied().unwrap_or(0));
         let err = decode_payloads(
             first,
             raw.get(HEADER_LEN..).unwrap_or(&[]),
@@ -1122,7 +1103,7 @@ mod tests {
         }
         if let Some(body) = raw.get(HEADER_LEN..) {
             let mut out = Vec::new();
-            let first = raw.get(16).copied().unwrap_or(0);
+            let first = PayloadType(raw.get(16).copied().unwrap_or(0));
             let err = decode_payloads(first, body, HEADER_LEN, LenSource::Captured, &mut out);
             for p in &out {
                 assert!(
@@ -1327,7 +1308,7 @@ mod tests {
         let body = [
             1, 0, 0x12, 0x34, 0, 1, 0, 0, 0xc0, 0x88, 0, 0, 0x40, 0x89, 0, 0,
         ];
-        let m = decode(&msg(payload::ATTR, &pl(0, &body)), false).unwrap();
+        let m = decode(&msg(PayloadType::V1_ATTR.0, &pl(0, &body)), false).unwrap();
         assert_eq!(m.error, None);
         assert_eq!(
             m.payloads[0].body,

@@ -12,6 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::frame::{self, Frame, FrameError};
+use crate::event::codes::{IdType, NotifyType, PayloadType, TransformType};
 use crate::event::ike::{
     Attribute, AttributeValue, Delete, Identification, Notify, Payload, PayloadBody, Proposal,
     TrafficSelector, Transform,
@@ -27,28 +28,6 @@ const IN_PAYLOAD: LenSource = LenSource::Field(LenField::PayloadLength);
 /// At most this many bytes of identification data are kept.
 const MAX_ID_DATA: usize = 256;
 
-/// IKEv2 payload types (IANA "IKEv2 Payload Types").
-pub mod payload_type {
-    pub const NONE: u8 = 0;
-    pub const SA: u8 = 33;
-    pub const KE: u8 = 34;
-    pub const IDI: u8 = 35;
-    pub const IDR: u8 = 36;
-    pub const CERT: u8 = 37;
-    pub const CERTREQ: u8 = 38;
-    pub const AUTH: u8 = 39;
-    pub const NONCE: u8 = 40;
-    pub const NOTIFY: u8 = 41;
-    pub const DELETE: u8 = 42;
-    pub const VENDOR_ID: u8 = 43;
-    pub const TSI: u8 = 44;
-    pub const TSR: u8 = 45;
-    pub const SK: u8 = 46;
-    pub const CP: u8 = 47;
-    pub const EAP: u8 = 48;
-    pub const SKF: u8 = 53;
-}
-
 /// Notify type whose data has a fixed size we check (RFC 7296 §3.10.1).
 const INVALID_KE_PAYLOAD: u16 = 17;
 
@@ -61,7 +40,7 @@ const TS_IPV6_ADDR_RANGE: u8 = 8;
 /// header, for error messages; `end` is what cut `body` (the header's length or the capture).
 /// Appends what it decodes; returns where it stopped, if it did.
 pub fn decode_payloads(
-    first: u8,
+    first: PayloadType,
     body: &[u8],
     base_offset: usize,
     end: LenSource,
@@ -69,14 +48,14 @@ pub fn decode_payloads(
 ) -> Option<DecodeError> {
     let mut next = first;
     let mut pos = 0usize;
-    while next != payload_type::NONE {
+    while next != PayloadType::NONE {
         let at = base_offset + pos;
         let rest = body.get(pos..).unwrap_or_default();
         let stop = |e: FrameError| {
             let short = if rest.is_empty() {
-                LenSubject::NextPayloadEndsHere { next }
+                LenSubject::NextPayloadEndsHere { next: next.0 }
             } else {
-                LenSubject::PayloadHeader { next }
+                LenSubject::PayloadHeader { next: next.0 }
             };
             e.len_error(LenField::PayloadLength, end, short, frame::HEADER_LEN)
                 .at(Layer::V2Payload, at)
@@ -104,10 +83,10 @@ pub fn decode_payloads(
         }
         // SK and SKF are always last (RFC 7296 §3.14, RFC 7383 §2.5): their next payload field
         // names the first inner payload, not a following one.
-        if this == payload_type::SK || this == payload_type::SKF {
+        if this == PayloadType::SK || this == PayloadType::SKF {
             break;
         }
-        next = f.first;
+        next = PayloadType(f.first);
         pos += len; // len >= 4: the walk always advances, so it always ends.
     }
     None
@@ -116,19 +95,18 @@ pub fn decode_payloads(
 /// Decodes one payload body. `b` is the body (after the generic header), `off` its offset from
 /// the IKE header, `declared` the body length the generic header claims (≥ `b.len()`).
 fn decode_body(
-    ptype: u8,
+    ptype: PayloadType,
     next: u8,
     b: &[u8],
     off: usize,
     declared: usize,
 ) -> (PayloadBody, Option<DecodeError>) {
-    use payload_type as pt;
     let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let mut r = Reader::new(b, off);
     let short = |what: &'static str, need: usize| short_body(what, b, off, need);
     match ptype {
-        pt::SA => decode_sa(b, off),
-        pt::KE => match (r.u16(), r.skip(2)) {
+        PayloadType::SA => decode_sa(b, off),
+        PayloadType::KE => match (r.u16(), r.skip(2)) {
             (Some(group), Some(())) => (
                 PayloadBody::Ke {
                     group,
@@ -138,7 +116,7 @@ fn decode_body(
             ),
             _ => short("KE", 4),
         },
-        pt::IDI | pt::IDR => match r.u8() {
+        PayloadType::IDI | PayloadType::IDR => match r.u8() {
             Some(id_type) => {
                 // The type is kept even when the reserved bytes are cut short (Wireshark shows
                 // it too): it says what the sender meant to identify itself with.
@@ -146,7 +124,7 @@ fn decode_body(
                 let data = r.rest();
                 let keep = data.get(..MAX_ID_DATA).unwrap_or(data);
                 let id = Identification {
-                    id_type,
+                    id_type: IdType(id_type),
                     protocol: 0,
                     port: 0,
                     data: keep.to_vec(),
@@ -155,19 +133,26 @@ fn decode_body(
             }
             None => short("ID", 4),
         },
-        pt::CERT | pt::CERTREQ => match r.u8() {
+        PayloadType::CERT | PayloadType::CERTREQ => match r.u8() {
             Some(encoding) => {
                 let len = len32(r.remaining());
-                let body = if ptype == pt::CERT {
+                let body = if ptype == PayloadType::CERT {
                     PayloadBody::Cert { encoding, len }
                 } else {
                     PayloadBody::CertReq { encoding, len }
                 };
                 (body, None)
             }
-            None => short(if ptype == pt::CERT { "CERT" } else { "CERTREQ" }, 1),
+            None => short(
+                if ptype == PayloadType::CERT {
+                    "CERT"
+                } else {
+                    "CERTREQ"
+                },
+                1,
+            ),
         },
-        pt::AUTH => match (r.u8(), r.skip(3)) {
+        PayloadType::AUTH => match (r.u8(), r.skip(3)) {
             (Some(method), Some(())) => (
                 PayloadBody::Auth {
                     method,
@@ -177,25 +162,25 @@ fn decode_body(
             ),
             _ => short("AUTH", 4),
         },
-        pt::NONCE => (
+        PayloadType::NONCE => (
             PayloadBody::Nonce {
                 len: len32(b.len()),
             },
             None,
         ),
-        pt::NOTIFY => decode_notify(b, off),
-        pt::DELETE => decode_delete(b, off),
-        pt::VENDOR_ID => (PayloadBody::VendorId(b.to_vec()), None),
-        pt::TSI | pt::TSR => decode_ts(b, off),
-        pt::SK => (
+        PayloadType::NOTIFY => decode_notify(b, off),
+        PayloadType::DELETE => decode_delete(b, off),
+        PayloadType::VENDOR_ID => (PayloadBody::VendorId(b.to_vec()), None),
+        PayloadType::TSI | PayloadType::TSR => decode_ts(b, off),
+        PayloadType::SK => (
             PayloadBody::Encrypted {
                 inner_first_payload: next,
                 len: len32(declared),
             },
             None,
         ),
-        pt::CP => decode_cp(b, off),
-        pt::EAP => match (r.u8(), r.skip(3)) {
+        PayloadType::CP => decode_cp(b, off),
+        PayloadType::EAP => match (r.u8(), r.skip(3)) {
             (Some(code), Some(())) => {
                 // Only Request (1) and Response (2) carry a Type (RFC 3748 §4).
                 let eap_type = if code == 1 || code == 2 { r.u8() } else { None };
@@ -210,7 +195,7 @@ fn decode_body(
             }
             _ => short("EAP", 4),
         },
-        pt::SKF => match (r.u16(), r.u16()) {
+        PayloadType::SKF => match (r.u16(), r.u16()) {
             (Some(number), Some(total)) => {
                 let body = PayloadBody::EncryptedFragment {
                     number,
@@ -375,7 +360,7 @@ fn decode_transform(b: &[u8], at: usize, index: u8) -> Result<(Transform, usize)
     Ok((
         Transform {
             number: index,
-            transform_type,
+            transform_type: TransformType(transform_type),
             id,
             attributes,
         },
@@ -427,7 +412,7 @@ fn decode_notify(b: &[u8], off: usize) -> (PayloadBody, Option<DecodeError>) {
         doi: None,
         protocol,
         spi: Vec::new(),
-        notify_type,
+        notify_type: NotifyType(notify_type),
         data: Vec::new(),
     };
     match r.take(usize::from(spi_size)) {
@@ -660,6 +645,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use crate::decode::ike::{IkeMessage, decode};
+    use crate::event::codes::{IdType, NotifyType, PayloadType};
     use proptest::prelude::*;
 
     /// Fixtures: single IKE UDP payloads (non-ESP marker removed); sources in
@@ -675,7 +661,7 @@ mod tests {
     }
 
     fn types(m: &IkeMessage) -> Vec<u8> {
-        m.payloads.iter().map(|p| p.payload_type).collect()
+        m.payloads.iter().map(|p| p.payload_type.0).collect()
     }
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -717,14 +703,14 @@ mod tests {
         assert_eq!(props[1].transforms.len(), 35);
         // First transforms: ENCR_AES_CBC with Key Length 128, 192, 256.
         let t = &props[0].transforms;
-        assert_eq!((t[0].transform_type, t[0].id), (1, 12));
+        assert_eq!((t[0].transform_type.0, t[0].id), (1, 12));
         let kl: Vec<_> = t[..3].iter().map(|t| t.attribute(14).cloned()).collect();
         assert_eq!(kl, [128, 192, 256].map(|n| Some(AttributeValue::Number(n))));
         assert!(matches!(
             m.payloads[1].body,
             PayloadBody::Ke { group: 19, .. }
         ));
-        let n: Vec<_> = m.notifies().map(|n| n.notify_type).collect();
+        let n: Vec<_> = m.notifies().map(|n| n.notify_type.0).collect();
         assert_eq!(n, [16388, 16389, 16430, 16431, 16406]);
         let nd: Vec<_> = m.notifies().map(|n| n.data.clone()).collect();
         assert_eq!(nd[0], unhex("764695c6c3a115ffd08f403193f7bc1a9663545b"));
@@ -743,13 +729,13 @@ mod tests {
         assert_eq!(m.payloads.len(), 1);
         let p = &m.payloads[0];
         assert_eq!(
-            (p.payload_type, p.length, p.offset, p.critical),
+            (p.payload_type.0, p.length, p.offset, p.critical),
             (41, 10, 28, false)
         );
         let PayloadBody::Notify(n) = &p.body else {
             panic!("{p:?}")
         };
-        assert_eq!((n.protocol, n.notify_type, n.doi), (0, 17, None));
+        assert_eq!((n.protocol, n.notify_type.0, n.doi), (0, 17, None));
         assert!(n.spi.is_empty());
         assert_eq!(n.data, [0x00, 0x0f]);
     }
@@ -777,14 +763,14 @@ mod tests {
         let t: Vec<_> = p[0]
             .transforms
             .iter()
-            .map(|t| (t.transform_type, t.id))
+            .map(|t| (t.transform_type.0, t.id))
             .collect();
         assert_eq!(t, [(1, 12), (3, 12), (2, 4), (4, 15)]);
         assert_eq!(
             p[0].transforms[0].attribute(14),
             Some(&AttributeValue::Number(128))
         );
-        let n: Vec<_> = m.notifies().map(|n| n.notify_type).collect();
+        let n: Vec<_> = m.notifies().map(|n| n.notify_type.0).collect();
         assert_eq!(n, [16388, 16389, 16430, 16431, 16418, 16404]);
     }
 
@@ -838,7 +824,7 @@ mod tests {
         assert_eq!(m.error, None);
         assert_eq!(m.payloads[0].length, 32);
         let n: Vec<_> = m.notifies().collect();
-        assert_eq!((n.len(), n[0].notify_type), (1, 16390));
+        assert_eq!((n.len(), n[0].notify_type.0), (1, 16390));
         assert_eq!(n[0].data, cookie);
         let m3 = msg(fixture!("ikev2four-f3.bin"));
         assert_eq!(m3.error, None);
@@ -856,15 +842,15 @@ mod tests {
         assert_eq!(m.error, None);
         assert_eq!(m.payloads[0].length, 78);
         let n = m.notifies().next().unwrap();
-        assert_eq!((n.protocol, n.notify_type, n.data.len()), (1, 16407, 70));
+        assert_eq!((n.protocol, n.notify_type.0, n.data.len()), (1, 16407, 70));
         assert_eq!(&n.data[..2], [3, 28]);
         assert_eq!(&n.data[2..30], b"moneybin.duckburg.disney.com");
         let m = msg(fixture!("redirect-f4.bin"));
         assert_eq!(m.error, None);
         let n = m.notifies().next().unwrap();
-        assert_eq!((n.protocol, n.notify_type), (1, 14));
+        assert_eq!((n.protocol, n.notify_type.0), (1, 14));
         assert!(n.data.is_empty());
-        assert!(m.has_notify(14));
+        assert!(m.has_notify(NotifyType(14)));
     }
 
     // rusticata ike-sa-init-req.bin / -resp.bin (checked with tshark after text2pcap).
@@ -876,7 +862,7 @@ mod tests {
         let t: Vec<_> = m.proposals().unwrap()[0]
             .transforms
             .iter()
-            .map(|t| (t.transform_type, t.id))
+            .map(|t| (t.transform_type.0, t.id))
             .collect();
         assert_eq!(t, [(1, 12), (1, 3), (2, 2), (3, 2), (4, 2)]);
         assert!(matches!(
@@ -899,7 +885,7 @@ mod tests {
                 len: 20
             }
         );
-        assert!(m.has_notify(16392));
+        assert!(m.has_notify(NotifyType(16392)));
     }
 
     // ike-scan pkt-ikev2.dat (11 transforms), pkt-v2-sainit-response.dat (KE group 2 though the
@@ -912,7 +898,7 @@ mod tests {
         let tr = &m.proposals().unwrap()[0].transforms;
         assert_eq!(tr.len(), 11);
         assert_eq!(tr[10].number, 11);
-        assert_eq!((tr[10].transform_type, tr[10].id), (4, 14));
+        assert_eq!((tr[10].transform_type.0, tr[10].id), (4, 14));
         assert_eq!(m.payloads[2].body, PayloadBody::Nonce { len: 20 });
 
         let m = msg(fixture!("pkt-v2-sainit-response.dat"));
@@ -926,7 +912,7 @@ mod tests {
 
         let m = msg(fixture!("pkt-v2-notify-response.dat"));
         assert_eq!(m.error, None);
-        assert!(m.has_notify(14));
+        assert!(m.has_notify(NotifyType(14)));
     }
 
     // tcpdump ikev2pI2.pcap frame 2: IKE_AUTH, one SK payload (length 256, next IDi). With the
@@ -951,14 +937,14 @@ mod tests {
         inner.extend_from_slice(&[0; 192]);
         let mut out = Vec::new();
         assert_eq!(
-            decode_payloads(35, &inner, 0, LenSource::Captured, &mut out),
+            decode_payloads(PayloadType(35), &inner, 0, LenSource::Captured, &mut out),
             None
         );
         assert_eq!(
             out.iter().map(|p| p.body.clone()).collect::<Vec<_>>(),
             [
                 PayloadBody::Id(Identification {
-                    id_type: 2,
+                    id_type: IdType(2),
                     protocol: 0,
                     port: 0,
                     data: b"west".to_vec()
@@ -982,7 +968,7 @@ mod tests {
         let PayloadBody::Id(id) = &m.payloads[0].body else {
             panic!("{:?}", m.payloads[0])
         };
-        assert_eq!(id.id_type, 1);
+        assert_eq!(id.id_type.0, 1);
         assert!(id.data.is_empty());
         let e = m.error.unwrap();
         assert_eq!(e.offset, 0x20);
@@ -1006,7 +992,7 @@ mod tests {
         let t: Vec<_> = p[0]
             .transforms
             .iter()
-            .map(|t| (t.transform_type, t.id))
+            .map(|t| (t.transform_type.0, t.id))
             .collect();
         assert_eq!(t, [(1, 26380), (3, 2), (2, 2), (67, 170)]);
         let e = m.error.unwrap();
@@ -1298,7 +1284,7 @@ mod tests {
     fn invalid_ke_without_group_is_an_error() {
         // Openswan lp08-parentR1/parentR1notify.pcap frame 2 has this; tshark: [Malformed].
         let m = msg(&build(41, &payload(0, &[1, 0, 0, 17])));
-        assert!(m.has_notify(17));
+        assert!(m.has_notify(NotifyType(17)));
         assert_eq!(
             m.error.unwrap().kind.to_string(),
             "INVALID_KE_PAYLOAD data 0 bytes < 2"
@@ -1313,7 +1299,7 @@ mod tests {
         let PayloadBody::Id(id) = &m.payloads[0].body else {
             panic!()
         };
-        assert_eq!((id.id_type, id.data.len()), (11, 256));
+        assert_eq!((id.id_type.0, id.data.len()), (11, 256));
     }
 
     proptest! {

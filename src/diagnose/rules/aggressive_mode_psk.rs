@@ -7,7 +7,7 @@
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
-use crate::track::ike::x1;
+use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "aggressive_mode_psk",
@@ -33,7 +33,7 @@ pub const RULE: RuleDef = RuleDef {
 impl Rule for AggressiveModePsk {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
         let Body::Ike(m) = &cx.ev.body else { return };
-        if m.version != 1 || m.exchange != x1::AGGRESSIVE {
+        if m.version != 1 || m.exchange != ExchangeType::AGGRESSIVE {
             return;
         }
         let Some(props) = m.proposals() else { return };
@@ -77,7 +77,7 @@ mod tests {
             0,
             A,
             B,
-            Msg::v1(4, 0)
+            Msg::v1(X::AGGRESSIVE, 0)
                 .spis(1, 0)
                 .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
         );
@@ -87,7 +87,7 @@ mod tests {
             0,
             A,
             B,
-            Msg::v1(2, 0)
+            Msg::v1(X::MAIN, 0)
                 .spis(1, 0)
                 .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
         );

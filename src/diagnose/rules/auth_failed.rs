@@ -10,13 +10,13 @@
 use std::collections::VecDeque;
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
 use crate::event::Timestamp;
 use crate::track::Pair;
 use crate::track::SaKey;
-use crate::track::ike::{AUTH_RESPONSE_MIN_SK, IkeSa, SaState, n, x1, x2};
+use crate::track::ike::{AUTH_RESPONSE_MIN_SK, IkeSa, SaState};
+use crate::event::codes::{ExchangeType, NotifyType};
 
 pub const KIND: FindingKind = FindingKind {
     id: "auth_failed",
@@ -41,9 +41,9 @@ pub const RULE: RuleDef = RuleDef {
 const USE_SECS: f64 = 10.0;
 const MAX_WATCH: usize = 1024;
 
-fn observed_type(version: u8, t: u16) -> bool {
-    t == n::AUTHENTICATION_FAILED
-        || (version == 1 && matches!(t, n::INVALID_HASH_INFORMATION | n::INVALID_ID_INFORMATION))
+fn observed_type(version: u8, t: NotifyType) -> bool {
+    t == NotifyType::AUTHENTICATION_FAILED
+        || (version == 1 && matches!(t, NotifyType::INVALID_HASH_INFORMATION | NotifyType::INVALID_ID_INFORMATION))
 }
 
 impl Rule for AuthFailed {
@@ -63,7 +63,7 @@ impl Rule for AuthFailed {
             return;
         };
         if m.version == 2
-            && m.exchange == x2::IKE_AUTH
+            && m.exchange == ExchangeType::IKE_AUTH
             && m.is_response()
             && sa
                 .auth_response_sk
@@ -82,8 +82,8 @@ impl Rule for AuthFailed {
         let summary = format!(
             "{} sent {} in {} to {} (SPIi {:016x})",
             cx.ev.flow.src,
-            names::notify(m.version, nt.notify_type),
-            names::exchange(m.version, m.exchange),
+            nt.notify_type.label(m.version),
+            m.exchange.label(m.version),
             cx.ev.flow.dst,
             sa.ispi
         );
@@ -111,7 +111,7 @@ impl Rule for AuthFailed {
             small_auth_response(sa, out);
             return;
         }
-        if sa.phase1 != Some(x1::MAIN) || sa.established() || sa.state == SaState::Failed {
+        if sa.phase1 != Some(ExchangeType::MAIN) || sa.established() || sa.state == SaState::Failed {
             return;
         }
         let Some(mm) = sa.init_exchange() else { return };
@@ -184,15 +184,15 @@ mod tests {
     #[test]
     fn small_auth_response_then_silence() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(v2_sa(&[(4, 14)])));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(v2_sa(&[(4, 14)])));
         s.ike(
             20,
             B,
             A,
-            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
         );
-        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(80).with(sk(52)));
+        s.ike(40, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(80).with(sk(52)));
         let all = s.all();
         let f = all
             .iter()
@@ -209,7 +209,7 @@ mod tests {
             0,
             A,
             B,
-            Msg::v1(2, 0)
+            Msg::v1(X::MAIN, 0)
                 .spis(0x1111, 0)
                 .len(180)
                 .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
@@ -218,16 +218,16 @@ mod tests {
             10,
             B,
             A,
-            Msg::v1(2, 0)
+            Msg::v1(X::MAIN, 0)
                 .len(160)
                 .with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])),
         );
-        s.ike(20, A, B, Msg::v1(2, 0).len(300));
-        s.ike(30, B, A, Msg::v1(2, 0).len(300));
+        s.ike(20, A, B, Msg::v1(X::MAIN, 0).len(300));
+        s.ike(30, B, A, Msg::v1(X::MAIN, 0).len(300));
         for ms in [40, 5040, 10040] {
-            s.ike(ms, A, B, Msg::v1(2, 0).len(92).encrypted());
+            s.ike(ms, A, B, Msg::v1(X::MAIN, 0).len(92).encrypted());
         }
-        s.ike(5050, B, A, Msg::v1(2, 0).len(300));
+        s.ike(5050, B, A, Msg::v1(X::MAIN, 0).len(300));
         let all = s.all();
         assert!(kinds(&all).contains(&"auth_failed"), "{all:?}");
     }
@@ -235,8 +235,8 @@ mod tests {
     #[test]
     fn clear_notify_is_observed() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(35, 1, false, true).with(sk(300)));
-        s.ike(10, B, A, Msg::v2(35, 1, true, false).with(notify(24, &[])));
+        s.ike(0, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).with(sk(300)));
+        s.ike(10, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).with(notify(N::AUTHENTICATION_FAILED, &[])));
         let f = s
             .all()
             .into_iter()
@@ -248,15 +248,15 @@ mod tests {
     #[test]
     fn small_auth_response_is_reported_live_once_the_sa_stays_unused() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(v2_sa(&[(4, 14)])));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(v2_sa(&[(4, 14)])));
         s.ike(
             20,
             B,
             A,
-            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
         );
-        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(80).with(sk(48)));
+        s.ike(40, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(80).with(sk(48)));
         s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
         let (live, end, _) = s.run();
         assert!(kinds(&live).contains(&"auth_failed"), "{live:?}");

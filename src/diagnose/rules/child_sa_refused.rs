@@ -10,7 +10,8 @@ use crate::diagnose::unanswered::{unanswered, unanswered_finding};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Emit, Rule, RuleDef};
 use crate::track::Pair;
-use crate::track::ike::{IkeSa, SaState, x1, x2};
+use crate::track::ike::{IkeSa, SaState};
+use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "child_sa_refused",
@@ -46,7 +47,7 @@ impl Rule for ChildSaRefused {
             let child_later = sa
                 .exchanges
                 .iter()
-                .any(|x| x.exchange == x2::CREATE_CHILD_SA && x.answered());
+                .any(|x| x.exchange == ExchangeType::CREATE_CHILD_SA && x.answered());
             if esp || child_later || !sa.used_after_auth {
                 return;
             }
@@ -57,7 +58,7 @@ impl Rule for ChildSaRefused {
             let torn_down = !after_auth.is_empty()
                 && after_auth
                     .iter()
-                    .all(|x| x.exchange == x2::INFORMATIONAL && x.answered())
+                    .all(|x| x.exchange == ExchangeType::INFORMATIONAL && x.answered())
                 && after_auth[0].first_ts.since(auth) < QUIET_SECS
                 && sa.last_ts.since(auth) < QUIET_SECS;
             let lived = sa.last_ts.since(auth) >= QUIET_SECS;
@@ -96,12 +97,12 @@ impl Rule for ChildSaRefused {
         if sa.state < SaState::Authenticating {
             return;
         }
-        for x in sa.exchanges.iter().filter(|x| x.exchange == x1::QUICK) {
+        for x in sa.exchanges.iter().filter(|x| x.exchange == ExchangeType::QUICK) {
             let Some(req) = unanswered(sa, x) else {
                 continue;
             };
             let info_reply = sa.exchanges.iter().any(|o| {
-                o.exchange == x1::INFORMATIONAL
+                o.exchange == ExchangeType::INFORMATIONAL_V1
                     && o.requester != x.requester
                     && o.first_ts >= req.times[0]
                     && o.first_ts.since(req.times[0]) < 10.0
@@ -131,27 +132,27 @@ mod tests {
     #[test]
     fn ike_alive_without_esp() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         s.ike(
             20,
             B,
             A,
-            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
         );
-        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(200).with(sk(170)));
+        s.ike(40, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(200).with(sk(170)));
         for (i, ms) in [30_000u64, 60_000, 90_000].iter().enumerate() {
             s.ike(
                 *ms,
                 A,
                 B,
-                Msg::v2(37, 2 + i as u32, false, true).len(80).with(sk(52)),
+                Msg::v2(X::INFORMATIONAL, 2 + i as u32, REQUEST, INITIATOR).len(80).with(sk(52)),
             );
             s.ike(
                 ms + 20,
                 B,
                 A,
-                Msg::v2(37, 2 + i as u32, true, false).len(80).with(sk(52)),
+                Msg::v2(X::INFORMATIONAL, 2 + i as u32, RESPONSE, RESPONDER).len(80).with(sk(52)),
             );
         }
         let all = s.all();
@@ -164,12 +165,12 @@ mod tests {
     #[test]
     fn ike_sa_deleted_right_after_auth_without_esp() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
-        s.ike(2, B, A, Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])));
-        s.ike(4, A, B, Msg::v2(35, 1, false, true).len(288).with(sk(260)));
-        s.ike(5, B, A, Msg::v2(35, 1, true, false).len(144).with(sk(116)));
-        s.ike(970, A, B, Msg::v2(37, 2, false, true).len(80).with(sk(52)));
-        s.ike(971, B, A, Msg::v2(37, 2, true, false).len(80).with(sk(52)));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(2, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])));
+        s.ike(4, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(288).with(sk(260)));
+        s.ike(5, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(144).with(sk(116)));
+        s.ike(970, A, B, Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR).len(80).with(sk(52)));
+        s.ike(971, B, A, Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER).len(80).with(sk(52)));
         let all = s.all();
         assert!(kinds(&all).contains(&"child_sa_refused"), "{all:?}");
     }

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
-use crate::track::ike::{IkeSa, SaState, n, x2};
+use crate::track::ike::{IkeSa, SaState};
 use crate::track::{Pair, PairKey, SaKey};
+use crate::event::codes::{ExchangeType, NotifyType};
 
 pub const KIND: FindingKind = FindingKind {
     id: "cookie_challenge",
@@ -98,10 +99,10 @@ impl Rule for CookieChallenge {
         let (Body::Ike(m), Some(key)) = (&cx.ev.body, cx.up.sa) else {
             return;
         };
-        if m.version != 2 || m.exchange != x2::IKE_SA_INIT || !m.is_response() {
+        if m.version != 2 || m.exchange != ExchangeType::IKE_SA_INIT || !m.is_response() {
             return;
         }
-        if m.has_notify(n::COOKIE) {
+        if m.has_notify(NotifyType::COOKIE) {
             if !self.open.contains_key(&key) && self.open.len() >= MAX_OPEN {
                 return;
             }
@@ -148,29 +149,29 @@ mod tests {
     #[test]
     fn one_challenge_then_success_is_info() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         s.ike(
             10,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x1111, 0)
                 .len(60)
-                .with(notify(16390, &[1; 20])),
+                .with(notify(N::COOKIE, &[1; 20])),
         );
         s.ike(
             20,
             A,
             B,
-            Msg::v2(34, 0, false, true)
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
                 .len(330)
-                .with(notify(16390, &[1; 20])),
+                .with(notify(N::COOKIE, &[1; 20])),
         );
         s.ike(
             30,
             B,
             A,
-            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
         );
         let all = s.all();
         let f = all
@@ -184,22 +185,22 @@ mod tests {
     #[test]
     fn challenge_loop_is_warning() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         for i in 0..3u32 {
             s.ike(
                 10 + u64::from(i) * 100,
                 B,
                 A,
-                Msg::v2(34, 0, true, false)
+                Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                     .spis(0x1111, 0)
                     .len(60 + i)
-                    .with(notify(16390, &[i as u8; 20])),
+                    .with(notify(N::COOKIE, &[i as u8; 20])),
             );
             s.ike(
                 20 + u64::from(i) * 100,
                 A,
                 B,
-                Msg::v2(34, 0, false, true).len(330 + i),
+                Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(330 + i),
             );
         }
         let (live, _, _) = s.run();

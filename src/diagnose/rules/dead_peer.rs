@@ -10,7 +10,8 @@ use crate::diagnose::unanswered::{Cause, cause, describe, unanswered};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Severity, exchange_peers};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::track::Pair;
-use crate::track::ike::{IkeSa, x1};
+use crate::track::ike::IkeSa;
+use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "dead_peer",
@@ -81,7 +82,7 @@ impl Rule for DeadPeer {
         let Some(last) = sa
             .exchanges
             .back()
-            .filter(|x| x.exchange == x1::INFORMATIONAL)
+            .filter(|x| x.exchange == ExchangeType::INFORMATIONAL_V1)
         else {
             return;
         };
@@ -97,7 +98,7 @@ impl Rule for DeadPeer {
             .exchanges
             .iter()
             .filter(|x| {
-                x.exchange == x1::INFORMATIONAL
+                x.exchange == ExchangeType::INFORMATIONAL_V1
                     && x.requester == who
                     && other_last.is_none_or(|o| x.first_ts > o)
             })
@@ -171,7 +172,7 @@ mod tests {
         let mut s = Script::default();
         healthy_v2(&mut s);
         for ms in [20_000, 25_000, 35_000, 55_000] {
-            s.ike(ms, A, B, Msg::v2(37, 3, false, true).len(80).with(sk(52)));
+            s.ike(ms, A, B, Msg::v2(X::INFORMATIONAL, 3, REQUEST, INITIATOR).len(80).with(sk(52)));
         }
         let (live, end, _) = s.run();
         assert!(kinds(&live).contains(&"dead_peer"), "{live:?}");
@@ -183,7 +184,7 @@ mod tests {
     fn capture_started_mid_tunnel() {
         let mut s = Script::default();
         for ms in [0, 5_000, 15_000, 35_000] {
-            s.ike(ms, A, B, Msg::v2(37, 9, false, true).len(80).with(sk(52)));
+            s.ike(ms, A, B, Msg::v2(X::INFORMATIONAL, 9, REQUEST, INITIATOR).len(80).with(sk(52)));
         }
         let k = kinds(&s.all());
         assert!(

@@ -7,8 +7,9 @@ use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity
 use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
-use crate::track::ike::{SaState, n, x2};
+use crate::track::ike::SaState;
 use crate::track::{PairKey, Tracker};
+use crate::event::codes::{ExchangeType, NotifyType};
 
 pub const KIND: FindingKind = FindingKind {
     id: "dh_group_mismatch",
@@ -109,14 +110,14 @@ impl Rule for DhGroupMismatch {
         let (Body::Ike(m), Some(sa), Some(pk)) = (&cx.ev.body, cx.sa(), cx.up.pair) else {
             return;
         };
-        if m.version != 2 || m.exchange != x2::IKE_SA_INIT || !m.is_response() {
+        if m.version != 2 || m.exchange != ExchangeType::IKE_SA_INIT || !m.is_response() {
             return;
         }
         if let Some(nt) = m
             .notifies()
-            .find(|x| x.notify_type == n::INVALID_KE_PAYLOAD)
+            .find(|x| x.notify_type == NotifyType::INVALID_KE_PAYLOAD)
         {
-            let wanted = (nt.data.len() >= 2).then(|| u16::from_be_bytes([nt.data[0], nt.data[1]]));
+            let wanted = nt.invalid_ke_group().map(|g| g.0);
             if self
                 .pending
                 .iter()
@@ -184,7 +185,7 @@ mod tests {
             0,
             A,
             B,
-            Msg::v2(34, 0, false, true)
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
                 .with(v2_sa(&[(4, 14)]))
                 .with(ke(14)),
         );
@@ -192,15 +193,15 @@ mod tests {
             10,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x1111, 0)
-                .with(notify(17, &[0, 15])),
+                .with(notify(N::INVALID_KE_PAYLOAD, &[0, 15])),
         );
         s.ike(
             20,
             A,
             B,
-            Msg::v2(34, 0, false, true)
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
                 .len(400)
                 .with(v2_sa(&[(4, 15)]))
                 .with(ke(15)),
@@ -209,7 +210,7 @@ mod tests {
             30,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .len(400)
                 .with(v2_sa(&[(4, 15)]))
                 .with(ke(15)),
@@ -226,14 +227,14 @@ mod tests {
     #[test]
     fn no_retry_is_error() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(ke(2)));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(ke(2)));
         s.ike(
             10,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x1111, 0)
-                .with(notify(17, &[0, 19])),
+                .with(notify(N::INVALID_KE_PAYLOAD, &[0, 19])),
         );
         let f = s
             .all()
@@ -246,14 +247,14 @@ mod tests {
     #[test]
     fn no_retry_is_reported_live_after_the_retry_window() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).with(ke(2)));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(ke(2)));
         s.ike(
             10,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x1111, 0)
-                .with(notify(17, &[0, 19])),
+                .with(notify(N::INVALID_KE_PAYLOAD, &[0, 19])),
         );
         s.esp(11_000, "10.9.9.9", "10.9.9.8", 1, 1);
         let (live, _, _) = s.run();

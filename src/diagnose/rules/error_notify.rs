@@ -6,10 +6,9 @@
 //! (RFC 2408 §3.14.1). Ones other rules own are skipped here.
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
-use crate::track::ike::n;
+use crate::event::codes::NotifyType;
 
 pub const TS_UNACCEPTABLE: FindingKind = FindingKind {
     id: "ts_unacceptable",
@@ -50,15 +49,15 @@ pub const RULE: RuleDef = RuleDef {
     make: || Box::new(ErrorNotify),
 };
 
-fn owned_elsewhere(version: u8, t: u16) -> bool {
+fn owned_elsewhere(version: u8, t: NotifyType) -> bool {
     matches!(
         t,
-        n::NO_PROPOSAL_CHOSEN
-            | n::INVALID_KE_PAYLOAD
-            | n::AUTHENTICATION_FAILED
-            | n::INVALID_SPI
-            | n::INVALID_IKE_SPI
-    ) || (version == 1 && matches!(t, n::INVALID_HASH_INFORMATION | n::INVALID_ID_INFORMATION))
+        NotifyType::NO_PROPOSAL_CHOSEN
+            | NotifyType::INVALID_KE_PAYLOAD
+            | NotifyType::AUTHENTICATION_FAILED
+            | NotifyType::INVALID_SPI
+            | NotifyType::INVALID_IKE_SPI
+    ) || (version == 1 && matches!(t, NotifyType::INVALID_HASH_INFORMATION | NotifyType::INVALID_ID_INFORMATION))
 }
 
 impl Rule for ErrorNotify {
@@ -67,20 +66,21 @@ impl Rule for ErrorNotify {
         let limit = if m.version == 2 { 16384 } else { 8192 };
         for nt in m.notifies() {
             let t = nt.notify_type;
-            if t == 0 || t >= limit || owned_elsewhere(m.version, t) {
+            if t.0 == 0 || t.0 >= limit || owned_elsewhere(m.version, t) {
                 continue;
             }
             let kind = match (m.version, t) {
-                (2, n::TS_UNACCEPTABLE) => &TS_UNACCEPTABLE,
-                (2, n::TEMPORARY_FAILURE) => &TEMPORARY_FAILURE,
-                (2, n::INVALID_SYNTAX) => &INVALID_SYNTAX,
+                (2, NotifyType::TS_UNACCEPTABLE) => &TS_UNACCEPTABLE,
+                (2, NotifyType::TEMPORARY_FAILURE) => &TEMPORARY_FAILURE,
+                (2, NotifyType::INVALID_SYNTAX) => &INVALID_SYNTAX,
                 _ => &IKE_ERROR_NOTIFY,
             };
             let summary = format!(
-                "{} sent {} ({t}) in {} to {}",
+                "{} sent {} ({}) in {} to {}",
                 cx.ev.flow.src,
-                names::notify(m.version, t),
-                names::exchange(m.version, m.exchange),
+                t.label(m.version),
+                t.0,
+                m.exchange.label(m.version),
                 cx.ev.flow.dst
             );
             let peers = Peers::with_ports(
@@ -88,7 +88,7 @@ impl Rule for ErrorNotify {
                 (cx.ev.flow.src, cx.ev.flow.sport),
             );
             out.push(
-                m.ispi ^ u64::from(t),
+                m.ispi ^ u64::from(t.0),
                 Finding::new(
                     kind,
                     Confidence::Observed,
@@ -109,14 +109,14 @@ mod tests {
     #[test]
     fn named_and_generic() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(36, 3, false, true).with(sk(200)));
-        s.ike(10, B, A, Msg::v2(36, 3, true, false).with(notify(43, &[])));
-        s.ike(20, A, B, Msg::v2(34, 0, false, true).spis(9, 0));
+        s.ike(0, A, B, Msg::v2(X::CREATE_CHILD_SA, 3, REQUEST, INITIATOR).with(sk(200)));
+        s.ike(10, B, A, Msg::v2(X::CREATE_CHILD_SA, 3, RESPONSE, RESPONDER).with(notify(N::TEMPORARY_FAILURE, &[])));
+        s.ike(20, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(9, 0));
         s.ike(
             30,
             B,
             A,
-            Msg::v2(34, 0, true, false).spis(9, 0).with(notify(5, &[])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).spis(9, 0).with(notify(N::INVALID_MAJOR_VERSION, &[])),
         );
         let k = kinds(&s.all());
         assert!(

@@ -81,15 +81,15 @@ mod tests {
     #[test]
     fn one_way_esp_on_established_tunnel() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         s.ike(
             20,
             B,
             A,
-            Msg::v2(34, 0, true, false).with(v2_sa(&[(4, 14)])),
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
         );
-        s.ike(40, A, B, Msg::v2(35, 1, false, true).len(400).with(sk(370)));
-        s.ike(60, B, A, Msg::v2(35, 1, true, false).len(300).with(sk(270)));
+        s.ike(40, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(400).with(sk(370)));
+        s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(300).with(sk(270)));
         for i in 0..20u32 {
             s.esp(100 + u64::from(i) * 200, A, B, 0xc1, i + 1);
         }

@@ -121,14 +121,14 @@ mod tests {
     /// The zeek-spicy-ipsec ipsec_client.pcap pattern: IKE_SA_INIT answered, IKE_AUTH as three
     /// fragments at 0, +1 s, +2 s, never answered.
     pub fn fragmented_auth(s: &mut Script) {
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).len(900));
-        s.ike(30, B, A, Msg::v2(34, 0, true, false).len(330));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(900));
+        s.ike(30, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).len(330));
         for ms in [70, 1070, 2070] {
             let e = s.ike(
                 ms,
                 A,
                 B,
-                Msg::v2(35, 1, false, true).len(3440).with(sk(3400)),
+                Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(3440).with(sk(3400)),
             );
             e.ip.fragments = 3;
             e.ip.first_fragment_frame = e.pkt.frame;
@@ -152,8 +152,8 @@ mod tests {
     #[test]
     fn only_first_fragments_seen() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).len(900));
-        s.ike(30, B, A, Msg::v2(34, 0, true, false).len(330));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(900));
+        s.ike(30, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).len(330));
         let mut firsts = Vec::new();
         for ms in [70u64, 1070, 2070] {
             let frag = crate::event::FragmentInfo {
@@ -173,7 +173,7 @@ mod tests {
                 ms + 5000,
                 A,
                 B,
-                Msg::v2(35, 1, false, true).len(3440).with(sk(3400)),
+                Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(3440).with(sk(3400)),
             );
             e.pkt.frame = frame;
             e.pkt.ts = ts(ms);

@@ -6,7 +6,8 @@ use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity
 use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
-use crate::track::ike::{SaState, n, x1, x2};
+use crate::track::ike::SaState;
+use crate::event::codes::{ExchangeType, NotifyType};
 
 pub const KIND: FindingKind = FindingKind {
     id: "ike_proposal_mismatch",
@@ -28,14 +29,14 @@ impl Rule for ProposalMismatch {
         let (Body::Ike(m), Some(sa)) = (&cx.ev.body, cx.sa()) else {
             return;
         };
-        if m.encrypted || !m.has_notify(n::NO_PROPOSAL_CHOSEN) {
+        if m.encrypted || !m.has_notify(NotifyType::NO_PROPOSAL_CHOSEN) {
             return;
         }
         let phase1 = match m.version {
-            2 => m.exchange == x2::IKE_SA_INIT,
+            2 => m.exchange == ExchangeType::IKE_SA_INIT,
             _ => {
-                matches!(m.exchange, x1::MAIN | x1::AGGRESSIVE)
-                    || (m.exchange == x1::INFORMATIONAL && sa.state < SaState::Authenticated)
+                matches!(m.exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE)
+                    || (m.exchange == ExchangeType::INFORMATIONAL_V1 && sa.state < SaState::Authenticated)
             }
         };
         if !phase1 {
@@ -103,15 +104,15 @@ mod tests {
             0,
             A,
             B,
-            Msg::v2(34, 0, false, true).with(v2_sa(&[(1, 3), (2, 2), (3, 2), (4, 2)])),
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(v2_sa(&[(1, 3), (2, 2), (3, 2), (4, 2)])),
         );
         s.ike(
             10,
             B,
             A,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x1111, 0)
-                .with(notify(14, &[])),
+                .with(notify(N::NO_PROPOSAL_CHOSEN, &[])),
         );
         let (live, _, _) = s.run();
         let f = live
@@ -132,21 +133,21 @@ mod tests {
     fn v1_informational_with_message_id_zero_is_its_own_exchange() {
         let mut s = Script::default();
         let p1 = || v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)]);
-        s.ike(0, A, B, Msg::v1(2, 0).spis(0x1111, 0).len(180).with(p1()));
-        s.ike(10, B, A, Msg::v1(2, 0).len(160).with(p1()));
+        s.ike(0, A, B, Msg::v1(X::MAIN, 0).spis(0x1111, 0).len(180).with(p1()));
+        s.ike(10, B, A, Msg::v1(X::MAIN, 0).len(160).with(p1()));
         s.ike(
             20,
             A,
             B,
-            Msg::v1(5, 0).spis(0x1111, 0).len(40).with(notify(14, &[])),
+            Msg::v1(X::INFORMATIONAL_V1, 0).spis(0x1111, 0).len(40).with(notify(N::NO_PROPOSAL_CHOSEN, &[])),
         );
-        s.ike(30, A, B, Msg::v1(2, 0).len(300));
-        s.ike(40, B, A, Msg::v1(2, 0).len(300));
-        s.ike(50, A, B, Msg::v1(2, 0).len(92).encrypted());
-        s.ike(60, B, A, Msg::v1(2, 0).len(92).encrypted());
-        s.ike(70, A, B, Msg::v1(32, 5).len(300).encrypted());
-        s.ike(80, B, A, Msg::v1(32, 5).len(300).encrypted());
-        s.ike(90, A, B, Msg::v1(32, 5).len(60).encrypted());
+        s.ike(30, A, B, Msg::v1(X::MAIN, 0).len(300));
+        s.ike(40, B, A, Msg::v1(X::MAIN, 0).len(300));
+        s.ike(50, A, B, Msg::v1(X::MAIN, 0).len(92).encrypted());
+        s.ike(60, B, A, Msg::v1(X::MAIN, 0).len(92).encrypted());
+        s.ike(70, A, B, Msg::v1(X::QUICK, 5).len(300).encrypted());
+        s.ike(80, B, A, Msg::v1(X::QUICK, 5).len(300).encrypted());
+        s.ike(90, A, B, Msg::v1(X::QUICK, 5).len(60).encrypted());
         let (live, end, a) = s.run();
         let f = live
             .iter()

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
-use crate::track::ike::n;
+use crate::event::codes::NotifyType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "ike_redirect",
@@ -43,7 +43,7 @@ pub const RULE: RuleDef = RuleDef {
 impl Rule for IkeRedirect {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
         let Body::Ike(m) = &cx.ev.body else { return };
-        let Some(nt) = m.notifies().find(|x| x.notify_type == n::REDIRECT) else {
+        let Some(nt) = m.notifies().find(|x| x.notify_type == NotifyType::REDIRECT) else {
             return;
         };
         let summary = format!(

@@ -88,11 +88,11 @@ mod tests {
     #[test]
     fn retransmits_after_responses_are_reported() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
-        s.ike(20, B, A, Msg::v2(34, 0, true, false));
-        s.ike(1000, A, B, Msg::v2(34, 0, false, true));
-        s.ike(1020, B, A, Msg::v2(34, 0, true, false));
-        s.ike(3000, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(20, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER));
+        s.ike(1000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(1020, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER));
+        s.ike(3000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         let (live, _, _) = s.run();
         assert!(kinds(&live).contains(&"ike_response_lost"), "{live:?}");
         assert!(!kinds(&s.all()).contains(&"ike_unanswered"));
@@ -101,10 +101,10 @@ mod tests {
     #[test]
     fn one_crossing_retransmit_is_normal() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
-        s.ike(500, A, B, Msg::v2(34, 0, false, true));
-        s.ike(510, B, A, Msg::v2(34, 0, true, false));
-        s.ike(520, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(500, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(510, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER));
+        s.ike(520, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         assert!(!kinds(&s.all()).contains(&"ike_response_lost"));
     }
 }

@@ -13,7 +13,8 @@ use crate::diagnose::path::{icmp_about_pair, quotes_ike_without_spis};
 use crate::diagnose::rule::{Cx, Emit, PairCounts, Rule, RuleDef};
 use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
 use crate::track::Pair;
-use crate::track::ike::{Exchange, IkeSa, SaState, Step, x1, x2};
+use crate::track::ike::{Exchange, IkeSa, SaState, Step};
+use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "ike_unanswered",
@@ -36,7 +37,7 @@ fn report(
         return;
     }
     let n = req.count;
-    let first_exchange = matches!(x.exchange, x2::IKE_SA_INIT | x1::MAIN | x1::AGGRESSIVE);
+    let first_exchange = matches!(x.exchange, ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE);
     let severity = match n {
         1 if tail_secs >= 10.0 && first_exchange => Severity::Info,
         1 => return,
@@ -120,7 +121,7 @@ mod tests {
     fn retransmitted_init_is_reported_live_with_backoff() {
         let mut s = Script::default();
         for ms in [0, 500, 1500, 3500, 7500] {
-            s.ike(ms, A, B, Msg::v2(34, 0, false, true));
+            s.ike(ms, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         }
         let (live, end, _) = s.run();
         let f: Vec<_> = live.iter().filter(|f| f.kind == "ike_unanswered").collect();
@@ -146,17 +147,17 @@ mod tests {
     #[test]
     fn single_unanswered_request_at_capture_end_is_not_reported() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         assert!(s.all().is_empty());
     }
 
     #[test]
     fn v1_quick_mode_third_message_is_not_unanswered() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v1(32, 7).encrypted().len(300));
-        s.ike(10, B, A, Msg::v1(32, 7).encrypted().len(280));
-        s.ike(20, A, B, Msg::v1(32, 7).encrypted().len(60));
-        s.ike(20_000, A, B, Msg::v1(5, 9).encrypted().len(80));
+        s.ike(0, A, B, Msg::v1(X::QUICK, 7).encrypted().len(300));
+        s.ike(10, B, A, Msg::v1(X::QUICK, 7).encrypted().len(280));
+        s.ike(20, A, B, Msg::v1(X::QUICK, 7).encrypted().len(60));
+        s.ike(20_000, A, B, Msg::v1(X::INFORMATIONAL_V1, 9).encrypted().len(80));
         assert!(!kinds(&s.all()).contains(&"ike_unanswered"));
     }
 }

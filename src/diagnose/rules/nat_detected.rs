@@ -103,9 +103,9 @@ mod tests {
             0,
             A,
             B,
-            Msg::v2(34, 0, false, true)
-                .with(notify(16388, &src))
-                .with(notify(16389, &dst)),
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
+                .with(notify(N::NAT_DETECTION_SOURCE_IP, &src))
+                .with(notify(N::NAT_DETECTION_DESTINATION_IP, &dst)),
         );
         let f = s
             .all()
@@ -125,9 +125,9 @@ mod tests {
             0,
             A,
             B,
-            Msg::v2(34, 0, false, true)
-                .with(notify(16388, &src))
-                .with(notify(16389, &dst)),
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR)
+                .with(notify(N::NAT_DETECTION_SOURCE_IP, &src))
+                .with(notify(N::NAT_DETECTION_DESTINATION_IP, &dst)),
         );
         assert!(!kinds(&s.all()).contains(&"nat_detected"));
     }

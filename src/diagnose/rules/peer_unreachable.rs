@@ -115,11 +115,11 @@ mod tests {
     #[test]
     fn port_unreachable_is_reported_once_at_once() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true));
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         icmp(&mut s, 10, 3, 3, None);
-        s.ike(1000, A, B, Msg::v2(34, 0, false, true));
+        s.ike(1000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         icmp(&mut s, 1010, 3, 3, None);
-        s.ike(3000, A, B, Msg::v2(34, 0, false, true));
+        s.ike(3000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         assert!(!kinds(&s.all()).contains(&"ike_unanswered"));
         let (live, _, _) = s.run();
         let f: Vec<_> = live

@@ -182,16 +182,16 @@ mod tests {
     #[test]
     fn large_df_auth_vanishes() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(34, 0, false, true).len(400))
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(400))
             .ip
             .dont_fragment = true;
-        s.ike(30, B, A, Msg::v2(34, 0, true, false).len(330));
+        s.ike(30, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).len(330));
         for ms in [70, 1070, 3070] {
             s.ike(
                 ms,
                 A,
                 B,
-                Msg::v2(35, 1, false, true).len(1700).with(sk(1650)),
+                Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(1700).with(sk(1650)),
             )
             .ip
             .dont_fragment = true;

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::track::PairKey;
-use crate::track::ike::{x1, x2};
+use crate::event::codes::ExchangeType;
+
 
 pub const KIND: FindingKind = FindingKind {
     id: "rekey_collision",
@@ -40,7 +41,7 @@ impl Rule for RekeyCollision {
         let x = &sa.exchanges[p.exchange];
         let child = matches!(
             (sa.version, x.exchange),
-            (2, x2::CREATE_CHILD_SA) | (1, x1::QUICK)
+            (2, ExchangeType::CREATE_CHILD_SA) | (1, ExchangeType::QUICK)
         );
         if !child || p.transmission != 1 || p.step != 0 || x.steps[0].response {
             return;
@@ -118,25 +119,25 @@ mod tests {
             30_000,
             A,
             B,
-            Msg::v2(36, 3, false, true).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 3, REQUEST, INITIATOR).len(300).with(sk(270)),
         );
         s.ike(
             30_005,
             B,
             A,
-            Msg::v2(36, 0, false, false).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 0, REQUEST, RESPONDER).len(300).with(sk(270)),
         );
         s.ike(
             30_020,
             B,
             A,
-            Msg::v2(36, 3, true, false).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 3, RESPONSE, RESPONDER).len(300).with(sk(270)),
         );
         s.ike(
             30_025,
             A,
             B,
-            Msg::v2(36, 0, true, true).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 0, RESPONSE, INITIATOR).len(300).with(sk(270)),
         );
         let all = s.all();
         assert!(kinds(&all).contains(&"rekey_collision"), "{all:?}");
@@ -151,25 +152,25 @@ mod tests {
             30_000,
             A,
             B,
-            Msg::v2(36, 3, false, true).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 3, REQUEST, INITIATOR).len(300).with(sk(270)),
         );
         s.ike(
             30_001,
             A,
             B,
-            Msg::v2(36, 4, false, true).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 4, REQUEST, INITIATOR).len(300).with(sk(270)),
         );
         s.ike(
             30_020,
             B,
             A,
-            Msg::v2(36, 3, true, false).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 3, RESPONSE, RESPONDER).len(300).with(sk(270)),
         );
         s.ike(
             30_021,
             B,
             A,
-            Msg::v2(36, 4, true, false).len(300).with(sk(270)),
+            Msg::v2(X::CREATE_CHILD_SA, 4, RESPONSE, RESPONDER).len(300).with(sk(270)),
         );
         assert!(!kinds(&s.all()).contains(&"rekey_collision"));
     }

@@ -10,12 +10,11 @@
 use std::collections::VecDeque;
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::ike::PayloadBody;
 use crate::event::{Body, Timestamp};
 use crate::track::Pair;
-use crate::track::ike::n;
+use crate::event::codes::NotifyType;
 
 /// How much longer one side's ESP must outlast the other's on the same IKE SA: rekeys and
 /// deletes switch both directions within a second or two.
@@ -50,7 +49,7 @@ impl Rule for StaleSa {
             Body::Ike(m) => {
                 if let Some(nt) = m
                     .notifies()
-                    .find(|x| matches!(x.notify_type, n::INVALID_SPI | n::INVALID_IKE_SPI))
+                    .find(|x| matches!(x.notify_type, NotifyType::INVALID_SPI | NotifyType::INVALID_IKE_SPI))
                 {
                     let spi = match nt.data.len().max(nt.spi.len()) {
                         _ if nt.spi.len() == 4 => format!(" for SPI 0x{}", hex(&nt.spi)),
@@ -60,11 +59,11 @@ impl Rule for StaleSa {
                     let summary = format!(
                         "{} sent {}{spi} to {}: it received traffic for an SA it does not have",
                         cx.ev.flow.src,
-                        names::notify(m.version, nt.notify_type),
+                        nt.notify_type.label(m.version),
                         cx.ev.flow.dst
                     );
                     out.push(
-                        u64::from(nt.notify_type),
+                        u64::from(nt.notify_type.0),
                         Finding::new(
                             &KIND,
                             Confidence::Observed,
@@ -186,7 +185,7 @@ mod tests {
     #[test]
     fn esp_after_delete() {
         let mut s = Script::default();
-        s.ike(0, B, A, Msg::v1(5, 7).with(delete(3, &[0xc1])));
+        s.ike(0, B, A, Msg::v1(X::INFORMATIONAL_V1, 7).with(delete(3, &[0xc1])));
         s.esp(1000, A, B, 0xc1, 1);
         s.esp(10_000, A, B, 0xc1, 2);
         let (live, _, _) = s.run();
@@ -201,12 +200,12 @@ mod tests {
         for i in 0..30u32 {
             s.esp(3_000 + u64::from(i) * 1000, A, B, 0xc1, 100 + i);
         }
-        s.ike(20_000, B, A, Msg::v2(34, 0, false, true).spis(0x7777, 0));
+        s.ike(20_000, B, A, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(0x7777, 0));
         s.ike(
             20_010,
             A,
             B,
-            Msg::v2(34, 0, true, false)
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER)
                 .spis(0x7777, 0x8888)
                 .with(v2_sa(&[(4, 14)])),
         );
@@ -221,7 +220,7 @@ mod tests {
     #[test]
     fn invalid_spi_notify() {
         let mut s = Script::default();
-        s.ike(0, B, A, Msg::v1(5, 7).with(notify(11, &[0, 0, 0, 0xc1])));
+        s.ike(0, B, A, Msg::v1(X::INFORMATIONAL_V1, 7).with(notify(N::INVALID_SPI, &[0, 0, 0, 0xc1])));
         assert!(kinds(&s.all()).contains(&"stale_sa"));
     }
 }

@@ -12,6 +12,7 @@ use crate::event::Body;
 use crate::event::ike::Proposal;
 use crate::track::Pair;
 use crate::track::ike::IkeSa;
+use crate::event::codes::TransformType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "weak_crypto",
@@ -27,10 +28,10 @@ pub(crate) fn weak_parts(version: u8, p: &Proposal) -> Vec<String> {
     for t in &p.transforms {
         if version == 2 {
             let weak = match t.transform_type {
-                1 => matches!(t.id, 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 11),
-                2 => t.id == 1,
-                3 => matches!(t.id, 1 | 3 | 4 | 6),
-                4 => matches!(t.id, 1 | 2 | 5 | 22),
+                TransformType::ENCR => matches!(t.id, 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 11),
+                TransformType::PRF => t.id == 1,
+                TransformType::INTEG => matches!(t.id, 1 | 3 | 4 | 6),
+                TransformType::KE => matches!(t.id, 1 | 2 | 5 | 22),
                 _ => false,
             };
             if weak {
@@ -189,7 +190,7 @@ mod tests {
             0,
             A,
             B,
-            Msg::v2(34, 0, false, true).with(v2_sa(&[(1, 12), (2, 2), (3, 2), (4, 2)])),
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).with(v2_sa(&[(1, 12), (2, 2), (3, 2), (4, 2)])),
         );
         let f = s
             .all()
