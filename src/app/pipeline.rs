@@ -256,6 +256,13 @@ pub(super) fn read_packets(
     Ok(None)
 }
 
+/// Opens a capture file, saying why on standard error when it cannot.
+pub(super) fn open_file(path: &str) -> Option<FileSource> {
+    FileSource::open(path)
+        .map_err(|e| eprintln!("ike-sniff: {e}"))
+        .ok()
+}
+
 /// Exit status of a file run: 1 when the input could not be read to its end.
 pub(super) fn exit_code(read_error: &Option<String>) -> ExitCode {
     if read_error.is_some() {
@@ -267,12 +274,8 @@ pub(super) fn exit_code(read_error: &Option<String>) -> ExitCode {
 
 /// A capture file on one thread.
 pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode> {
-    let mut source = match FileSource::open(&opts.path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ike-sniff: {e}");
-            return Ok(ExitCode::from(1));
-        }
+    let Some(mut source) = open_file(&opts.path) else {
+        return Ok(ExitCode::from(1));
     };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;

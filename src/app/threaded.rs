@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use super::pipeline::{FileOptions, Pipeline, exit_code, read_packets, warn_unsupported_link};
+use super::pipeline::{
+    FileOptions, Pipeline, exit_code, open_file, read_packets, warn_unsupported_link,
+};
 use crate::capture::PacketSource;
-use crate::capture::file::FileSource;
 use crate::decode::{DecodeStats, Decoder};
 use crate::event::Event;
 use crate::report::packets::PacketPrinter;
@@ -144,12 +145,8 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     out: W,
     render_here_queued: usize,
 ) -> io::Result<ExitCode> {
-    let mut source = match FileSource::open(&opts.path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ike-sniff: {e}");
-            return Ok(ExitCode::from(1));
-        }
+    let Some(mut source) = open_file(&opts.path) else {
+        return Ok(ExitCode::from(1));
     };
     let name = source.name().to_string();
     let output = opts.output;
