@@ -248,6 +248,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         if let (Some(at), Some(every)) = (next_stats, opts.stats_interval)
             && now >= at
         {
+            pipeline.write_updates()?;
             pipeline.write_tunnels()?;
             pipeline.write_summary(None)?;
             write_capture_stats(&mut stats_out, &mut source, opts, start, false)?;

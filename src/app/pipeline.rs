@@ -150,6 +150,13 @@ impl<'w> Pipeline<'w> {
         Ok(())
     }
 
+    /// Findings that grew since they were written (live mode, at each periodic summary; the
+    /// end of input writes them itself).
+    pub fn write_updates(&mut self) -> io::Result<()> {
+        self.analyzer.updates(&mut self.findings);
+        self.write_findings()
+    }
+
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
     pub fn write_tunnels(&mut self) -> io::Result<()> {
         let tunnels = tunnels::tunnels(&self.analyzer);

@@ -103,6 +103,17 @@ pub const MAX_FRAMES: usize = 64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
+    /// Stable for the cause (kind, pair, scope): the same in every run over the same packets,
+    /// so a later update of the finding refers to the one first reported. Set when emitted.
+    pub id: u64,
+    /// This is a later, fuller version of a finding reported before under the same `id`.
+    pub update: bool,
+    /// Reports of the same cause folded in after the first, each about other packets (a
+    /// second fragmented ESP packet, another ICMP error of the same kind).
+    pub repeats: u32,
+    /// The wording changed since it was first reported: the cause was judged again over more
+    /// evidence (a retransmission loop that went on), not merely seen again.
+    pub reworded: bool,
     pub kind: &'static str,
     pub severity: Severity,
     pub confidence: Confidence,
@@ -124,6 +135,10 @@ impl Finding {
         summary: String,
     ) -> Self {
         Finding {
+            id: 0,
+            update: false,
+            repeats: 0,
+            reworded: false,
             kind: kind.id,
             severity: kind.default_severity,
             confidence,
@@ -146,6 +161,76 @@ impl Finding {
     pub fn frames(mut self, frames: impl IntoIterator<Item = u64>) -> Self {
         self.frames = cap_frames(frames.into_iter().filter(|&f| f != 0).collect());
         self
+    }
+}
+
+/// The id of the finding about `kind` on `pair` under `scope`: FNV-1a over the three, so it
+/// does not depend on the process (std's hasher is seeded per run).
+pub fn finding_id(kind: &str, pair: &PairKey, scope: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(kind.as_bytes());
+    for addr in [pair.a, pair.b] {
+        match addr {
+            IpAddr::V4(a) => eat(&a.octets()),
+            IpAddr::V6(a) => eat(&a.octets()),
+        }
+    }
+    eat(&scope.to_be_bytes());
+    h
+}
+
+impl Finding {
+    /// Folds a later report of the same cause into this one: frames and time span grow, the
+    /// graver severity and the stronger confidence stay. A report whose frames cover all of
+    /// this one's judged the cause again over more evidence: its wording replaces this one's.
+    /// Any other is the cause seen again in other packets: it counts as a repeat and the first
+    /// wording stays. Returns whether anything changed.
+    pub fn absorb(&mut self, later: Finding) -> bool {
+        let rejudged = self.frames.iter().all(|f| later.frames.contains(f));
+        let mut frames = self.frames.clone();
+        frames.extend_from_slice(&later.frames);
+        let (summary, remedy, repeats, reworded) = if rejudged {
+            let reworded = self.reworded || later.summary != self.summary;
+            (later.summary, later.remedy, self.repeats, reworded)
+        } else {
+            let (summary, remedy) = (self.summary.clone(), self.remedy.clone());
+            (
+                summary,
+                remedy,
+                self.repeats.saturating_add(1),
+                self.reworded,
+            )
+        };
+        let merged = Finding {
+            id: self.id,
+            update: self.update,
+            repeats,
+            reworded,
+            kind: self.kind,
+            severity: self.severity.min(later.severity),
+            confidence: if self.confidence == Confidence::Observed {
+                self.confidence
+            } else {
+                later.confidence
+            },
+            peers: self.peers,
+            frames: cap_frames(frames),
+            first_ts: self.first_ts.min(later.first_ts),
+            last_ts: self.last_ts.max(later.last_ts),
+            summary,
+            remedy,
+        };
+        if merged == *self {
+            return false;
+        }
+        *self = merged;
+        true
     }
 }
 
@@ -185,6 +270,59 @@ pub fn exchange_peers(sa: &IkeSa, requester: IpAddr) -> Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn f(frames: &[u64], summary: &str) -> Finding {
+        let kind = FindingKind {
+            id: "k",
+            title: "t",
+            default_severity: Severity::Warning,
+            explanation: "e",
+            remedy: "r",
+        };
+        let ts = Timestamp::new(frames[0] as i64, 0);
+        let last = Timestamp::new(*frames.last().unwrap() as i64, 0);
+        let peers = Peers::new("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        Finding::new(
+            &kind,
+            Confidence::Inferred,
+            peers,
+            (ts, last),
+            summary.into(),
+        )
+        .frames(frames.iter().copied())
+    }
+
+    /// A report over more of the same packets rewords the finding (the count grew); a report
+    /// about other packets is a repeat and keeps the first wording.
+    #[test]
+    fn absorb_tells_a_rejudged_cause_from_a_repeat() {
+        let mut first = f(&[1, 2, 3, 4], "sent 4 times");
+        assert!(first.absorb(f(&[1, 2, 3, 4, 5], "sent 5 times")));
+        assert_eq!(first.summary, "sent 5 times");
+        assert!(first.reworded && first.repeats == 0);
+        assert_eq!(first.last_ts.secs, 5);
+
+        let mut one = f(&[7], "packet 7 fragmented");
+        assert!(one.absorb(f(&[23], "packet 23 fragmented")));
+        assert_eq!(one.summary, "packet 7 fragmented");
+        assert_eq!((one.repeats, one.reworded), (1, false));
+        assert_eq!(one.frames, vec![7, 23]);
+        assert_eq!((one.first_ts.secs, one.last_ts.secs), (7, 23));
+
+        // Nothing new: nothing to update.
+        let mut same = f(&[1, 2], "x");
+        assert!(!same.absorb(f(&[1, 2], "x")));
+    }
+
+    #[test]
+    fn ids_are_stable_and_tell_causes_apart() {
+        let (k, _) = PairKey::of("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        assert_eq!(finding_id("a", &k, 1), finding_id("a", &k, 1));
+        assert_ne!(finding_id("a", &k, 1), finding_id("a", &k, 2));
+        assert_ne!(finding_id("a", &k, 1), finding_id("b", &k, 1));
+        // Pinned: ids appear in reports that people diff across runs and versions.
+        assert_eq!(finding_id("ike_unanswered", &k, 0), 0x9462_8619_403c_d678);
+    }
 
     #[test]
     fn frames_keep_first_and_last() {

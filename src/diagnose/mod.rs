@@ -103,7 +103,15 @@ impl Analyzer {
             }
         }
         self.closed(up, out);
+        self.said.refresh(&mut out[start..]);
         self.note(&out[start..]);
+    }
+
+    /// Findings that grew since they were reported (more retransmissions, a longer span), in
+    /// their fuller form with `update` set. The end of input calls it; live mode also at each
+    /// periodic summary.
+    pub fn updates(&mut self, out: &mut Vec<Finding>) {
+        self.said.take_changed(out);
     }
 
     fn closed(&mut self, up: Update, out: &mut Vec<Finding>) {
@@ -180,8 +188,10 @@ impl Analyzer {
         }
         // The peers' text is part of the order (it is what the reader sees): made once per
         // finding, not once per comparison.
+        self.said.refresh(&mut out[start..]);
         out[start..].sort_by_cached_key(|f| (f.first_ts, f.kind, f.peers.strings()));
         self.note(&out[start..]);
+        self.updates(out);
     }
 
     /// Every pair known — those that left the tables first, then the live ones — with the ids

@@ -2,9 +2,9 @@
 //! ([`Emit`], which says each problem once), the [`Rule`] trait, and [`RuleDef`], the line a rule
 //! takes in the one list of rules (`rules/mod.rs`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
-use super::finding::{Finding, FindingKind};
+use super::finding::{Finding, FindingKind, finding_id};
 use crate::event::Event;
 use crate::track::esp::{EspKey, EspSa};
 use crate::track::ike::IkeSa;
@@ -26,8 +26,9 @@ impl Cx<'_> {
     }
 }
 
-/// Where rules put findings. A finding whose (kind, peers, scope) was already reported is
-/// dropped, so each problem is said once however often its evidence repeats.
+/// Where rules put findings. A finding whose (kind, peers, scope) was already reported is not
+/// said again: it is folded into the one reported ([`Finding::absorb`]), and the analyzer
+/// reports the fuller version as an update (same `id`) at the end or at the next summary.
 pub struct Emit<'a> {
     pub(super) out: &'a mut Vec<Finding>,
     pub(super) said: &'a mut Said,
@@ -35,49 +36,131 @@ pub struct Emit<'a> {
 
 impl Emit<'_> {
     /// Reports `f` unless the same kind was already reported for the same pair and `scope`
-    /// (an SPI, a message ID… or 0 for once per pair). Returns whether it went out.
-    pub fn push(&mut self, scope: u64, f: Finding) -> bool {
+    /// (an SPI, a message ID… or 0 for once per pair), in which case `f` updates it. Returns
+    /// whether it went out as a new finding.
+    pub fn push(&mut self, scope: u64, mut f: Finding) -> bool {
         let key = (f.kind, f.peers.key(), scope);
-        if !self.said.insert(key) {
+        f.id = finding_id(f.kind, &key.1, scope);
+        if !self.said.insert(key, &f) {
+            self.said.update(&key, f);
             return false;
         }
         self.out.push(f);
         true
     }
     pub fn already(&self, kind: &'static str, pair: PairKey, scope: u64) -> bool {
-        self.said.set.contains(&(kind, pair, scope))
+        self.said.set.contains_key(&(kind, pair, scope))
     }
 }
 
 type SaidKey = (&'static str, PairKey, u64);
 
-/// The bounded memory of what was said.
+/// The bounded memory of what was said: every cause reported (up to [`MAX_SAID`]) and, for the
+/// most recent [`MAX_KEPT`] of them, the finding as it now stands, so updates can be told.
 pub(super) struct Said {
-    set: HashSet<SaidKey>,
+    /// Cause → index of its finding in `kept`, if still kept.
+    set: HashMap<SaidKey, Option<usize>>,
     order: VecDeque<SaidKey>,
+    kept: Vec<Kept>,
+    /// Next slot of `kept` to reuse once it is full (oldest first).
+    next: usize,
+}
+
+struct Kept {
+    key: SaidKey,
+    finding: Finding,
+    /// Changed since it was last written out.
+    changed: bool,
 }
 
 const MAX_SAID: usize = 1 << 16;
+/// Findings kept whole for updates; a cause older than this is still said once, but later
+/// evidence for it is no longer folded in.
+const MAX_KEPT: usize = 4096;
 
 impl Said {
     pub(super) fn new() -> Self {
         Said {
-            set: HashSet::new(),
+            set: HashMap::new(),
             order: VecDeque::new(),
+            kept: Vec::new(),
+            next: 0,
         }
     }
 
-    fn insert(&mut self, k: SaidKey) -> bool {
-        if !self.set.insert(k) {
+    fn insert(&mut self, k: SaidKey, f: &Finding) -> bool {
+        if self.set.contains_key(&k) {
             return false;
         }
+        // The oldest cause is forgotten; its kept slot, if any, waits to be reused.
         if self.order.len() >= MAX_SAID
             && let Some(old) = self.order.pop_front()
         {
             self.set.remove(&old);
         }
+        let entry = Kept {
+            key: k,
+            finding: f.clone(),
+            changed: false,
+        };
+        let slot = if self.kept.len() < MAX_KEPT {
+            self.kept.push(entry);
+            self.kept.len() - 1
+        } else {
+            let slot = self.next;
+            self.next = (self.next + 1) % MAX_KEPT;
+            let old = std::mem::replace(&mut self.kept[slot], entry);
+            if let Some(s) = self.set.get_mut(&old.key) {
+                *s = None;
+            }
+            slot
+        };
+        self.set.insert(k, Some(slot));
         self.order.push_back(k);
         true
+    }
+
+    fn update(&mut self, k: &SaidKey, f: Finding) {
+        if let Some(Some(slot)) = self.set.get(k)
+            && let Some(kept) = self.kept.get_mut(*slot)
+            && kept.finding.absorb(f)
+        {
+            kept.changed = true;
+        }
+    }
+
+    /// Findings about to go out for the first time take their latest form (a rule may have
+    /// added to them before they were written).
+    pub(super) fn refresh(&mut self, fs: &mut [Finding]) {
+        for f in fs {
+            if let Some(kept) = self
+                .kept
+                .iter_mut()
+                .rev()
+                .find(|k| k.changed && k.finding.id == f.id)
+            {
+                *f = kept.finding.clone();
+                kept.changed = false;
+            }
+        }
+    }
+
+    /// Findings changed since they were written, as updates, oldest cause first.
+    pub(super) fn take_changed(&mut self, out: &mut Vec<Finding>) {
+        let mut changed: Vec<&mut Kept> = self.kept.iter_mut().filter(|k| k.changed).collect();
+        changed.sort_by_cached_key(|k| {
+            (
+                k.finding.first_ts,
+                k.finding.kind,
+                k.finding.peers.strings(),
+            )
+        });
+        for k in changed {
+            k.changed = false;
+            let mut f = k.finding.clone();
+            f.update = true;
+            out.push(f);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::fmt::{EpochMicros, Rfc3339};
+use super::fmt::{EpochMicros, Hex64, Rfc3339};
 use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
 
 /// Serializes `v` as one line.
@@ -22,6 +22,11 @@ pub(super) fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()
 struct FindingLine<'a> {
     #[serde(rename = "type")]
     kind_tag: &'static str,
+    id: Hex64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    update: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    repeats: u32,
     kind: &'static str,
     severity: &'static str,
     confidence: &'static str,
@@ -33,10 +38,18 @@ struct FindingLine<'a> {
     remedy: &'a str,
 }
 
-/// One finding as one JSON line.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One finding as one JSON line. An update (`"update": true`, same `id`) carries the final
+/// frames, span and repeat count; a consumer keeps the last line of each id.
 pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     let line = FindingLine {
         kind_tag: "finding",
+        id: Hex64(f.id),
+        update: f.update,
+        repeats: f.repeats,
         kind: f.kind,
         severity: f.severity.as_str(),
         confidence: f.confidence.as_str(),
@@ -70,8 +83,13 @@ fn frames_text(frames: &[u64]) -> String {
     out.join(", ")
 }
 
-/// One finding as a readable block.
+/// One finding as a readable block. An update is written only when its wording changed (the
+/// cause was judged again over more packets): a repeat of the same evidence adds nothing a
+/// reader needs twice; the JSON carries it.
 pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    if f.update && !f.reworded {
+        return Ok(());
+    }
     let title = catalogue()
         .iter()
         .find(|k| k.id == f.kind)
@@ -79,11 +97,16 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     let [a, b] = f.peers.strings();
     writeln!(
         w,
-        "{} [{}] {} ({})",
+        "{} [{}] {} ({}{})",
         f.severity.as_str().to_uppercase(),
         f.kind,
         title,
-        f.confidence.as_str()
+        f.confidence.as_str(),
+        if f.update {
+            "; updated with the packets that followed"
+        } else {
+            ""
+        }
     )?;
     writeln!(w, "  peers:   {a} <-> {b}")?;
     if f.first_ts == f.last_ts {
@@ -148,6 +171,10 @@ mod tests {
 
     fn finding() -> Finding {
         Finding {
+            id: 0x1234,
+            update: false,
+            repeats: 0,
+            reworded: false,
             kind: "ike_unanswered",
             severity: Severity::Error,
             confidence: Confidence::Inferred,

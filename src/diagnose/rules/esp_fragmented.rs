@@ -77,12 +77,13 @@ mod tests {
         for i in 0..3 {
             s.esp(i * 10, A, B, 5, i as u32 + 1).ip.fragments = 2;
         }
-        let n = s
-            .all()
-            .iter()
-            .filter(|f| f.kind == "esp_fragmented")
-            .count();
-        assert_eq!(n, 1);
+        let all = s.all();
+        let f: Vec<_> = all.iter().filter(|f| f.kind == "esp_fragmented").collect();
+        // Said once; the end folds the two later packets in as repeats, under the same id.
+        assert_eq!(f.iter().filter(|f| !f.update).count(), 1);
+        let u = f.iter().find(|f| f.update).expect("an update at the end");
+        assert_eq!((u.id, u.repeats, u.reworded), (f[0].id, 2, false));
+        assert_eq!(u.frames, vec![1, 2, 3]);
     }
 
     /// The lab's esp_fragments_dropped.pcap: only first fragments pass the router.

@@ -132,7 +132,13 @@ mod tests {
             f[0].summary
         );
         assert_eq!(f[0].severity, Severity::Error);
-        assert!(!kinds(&end).contains(&"ike_unanswered"));
+        assert!(f[0].summary.contains("sent 4 times"), "{}", f[0].summary);
+        // The end carries the final count, under the same id: the fifth copy is not lost.
+        let u: Vec<_> = end.iter().filter(|x| x.kind == "ike_unanswered").collect();
+        assert_eq!(u.len(), 1, "{end:?}");
+        assert!(u[0].update && u[0].reworded && u[0].id == f[0].id);
+        assert!(u[0].summary.contains("sent 5 times over 7.5 s"), "{}", u[0].summary);
+        assert_eq!(u[0].frames, vec![1, 2, 3, 4, 5]);
     }
 
     #[test]
