@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use crate::capture::file::FileSource;
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{DecodeStats, Decoder, link};
-use crate::diagnose::{Analyzer, Finding};
+use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter};
+use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
 
 /// `-r FILE`: what to read and how to show it.
@@ -37,6 +38,7 @@ pub struct Pipeline<'w> {
     analyzer: Analyzer,
     findings: Vec<Finding>,
     printer: PacketPrinter,
+    verdict: Verdict,
     spis: SpiCounter,
     events: Vec<Event>,
     unsupported_reported: HashSet<u32>,
@@ -67,6 +69,7 @@ impl<'w> Pipeline<'w> {
             analyzer: Analyzer::new(),
             findings: Vec::new(),
             printer: PacketPrinter::new(opts),
+            verdict: Verdict::default(),
             spis: SpiCounter::default(),
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
@@ -138,12 +141,14 @@ impl<'w> Pipeline<'w> {
         }
     }
 
-    /// Findings print the moment they are known, after the packet that revealed them.
+    /// Findings print the moment they are known, after the packet that revealed them. In text
+    /// mode info-level ones are folded into the verdict unless `-v`.
     pub fn write_findings(&mut self) -> io::Result<()> {
         for f in self.findings.drain(..) {
+            self.verdict.observe(&f);
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
-            } else {
+            } else if !(f.severity == Severity::Info && self.opts.verbose == 0) {
                 findings::write_finding_text(self.out, &f)?;
             }
         }
@@ -219,6 +224,11 @@ impl<'w> Pipeline<'w> {
     fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
         self.analyzer.finish(&mut self.findings);
         self.write_findings()?;
+        if self.opts.json {
+            self.verdict.write_json(self.out)?;
+        } else {
+            self.verdict.write_text(self.out, self.opts.verbose == 0)?;
+        }
         self.write_tunnels()?;
         self.write_summary(read_error)
     }

@@ -6,6 +6,7 @@ pub mod fmt;
 pub mod packets;
 pub mod summary;
 pub mod tunnels;
+pub mod verdict;
 
 /// How the run shows what it found: text or JSON lines, detail, frame numbers, packet lines
 /// or not. File and live runs and the packet printer all take this one set.
