@@ -452,6 +452,61 @@ mod tests {
     use crate::testutil::{A, B, Script, ip};
     use pair::MAX_CHILD_LOG;
 
+    /// AH after IKE_AUTH is the IKE SA's data plane like ESP: counted per side, logged with its
+    /// SPI, bound to the SA, and it marks the SA established.
+    #[test]
+    fn ah_is_counted_and_bound_to_its_ike_sa() {
+        let mut s = Script::default();
+        crate::testutil::healthy_v2(&mut s);
+        s.ah(3_000, A, B, 0xa1, 1);
+        s.ah(3_050, B, A, 0xa2, 1);
+        s.ah(3_100, A, B, 0xa1, 2);
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        let (key, _) = PairKey::of(ip(A), ip(B));
+        let p = t.pair(&key).expect("pair");
+        let a = p.key.side(ip(A));
+        assert_eq!(p.ah_packets[a], 2);
+        assert_eq!(p.ah_packets[1 - a], 1);
+        assert_eq!(p.ah_bytes[a], 280);
+        let ah: Vec<_> = p.children.iter().filter(|c| c.ah).collect();
+        assert_eq!(ah.len(), 2);
+        assert!(ah.iter().all(|c| c.ike_ispi == Some(0x1111)));
+        assert_eq!(
+            ah.iter().find(|c| c.spi == 0xa1).map(|c| c.packets),
+            Some(2)
+        );
+        assert!(p.established_ever);
+    }
+
+    /// The unanswered run: what one side sent since the other side's last data-plane packet,
+    /// restarted when the other side sends and when the IKE SA changes.
+    #[test]
+    fn unanswered_runs() {
+        let mut s = Script::default();
+        s.esp(0, A, B, 0xc1, 1);
+        s.esp(10, B, A, 0xc2, 1);
+        s.esp(20, A, B, 0xc1, 2);
+        s.esp(3_020, A, B, 0xc1, 3);
+        s.esp(3_030, B, A, 0xc2, 2);
+        s.esp(3_040, A, B, 0xc1, 4);
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        let (key, _) = PairKey::of(ip(A), ip(B));
+        let p = t.pair(&key).expect("pair");
+        let a = p.key.side(ip(A));
+        let longest = p.longest_unanswered[a];
+        assert_eq!((longest.packets, longest.after_frame), (2, 2));
+        assert!((longest.span() - 3.0).abs() < 1e-6);
+        let now = p.unanswered[a];
+        assert_eq!((now.packets, now.after_frame, now.first_frame), (1, 5, 6));
+        assert_eq!(p.unanswered[1 - a].packets, 0);
+    }
+
     /// More SPIs on one pair than the child log keeps, each sending in turns: every entry still
     /// in the log counts exactly its own packets, whether found by its SA's hint or by a scan.
     #[test]
