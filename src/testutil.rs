@@ -9,7 +9,8 @@ use crate::event::ike::{
     Transform, v2_flags,
 };
 use crate::event::{
-    Body, EspInfo, Event, Flow, IcmpError, IpInfo, PacketRef, QuotedPacket, Timestamp, ipproto,
+    AhInfo, Body, EspInfo, Event, Flow, IcmpError, IpInfo, PacketRef, QuotedPacket, Timestamp,
+    ipproto,
 };
 
 pub use crate::event::codes::{ExchangeType as X, NotifyType as N};
@@ -278,6 +279,27 @@ impl Script {
                 udp_encapsulated: false,
             }),
         )
+    }
+}
+
+impl Script {
+    /// An AH packet (next header TCP) whose IP datagram is 140 bytes.
+    pub fn ah(&mut self, ms: u64, src: &str, dst: &str, spi: u32, seq: u32) -> &mut Event {
+        let e = self.event(
+            ms,
+            src,
+            dst,
+            0,
+            0,
+            ipproto::AH,
+            Body::Ah(AhInfo {
+                spi,
+                seq,
+                next_header: 6,
+            }),
+        );
+        e.ip.total_len = 140;
+        e
     }
 }
 

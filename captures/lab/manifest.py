@@ -20,7 +20,7 @@ KINDS = [
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
     'icmp_frag_needed', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
     'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
-    'aggressive_mode_psk', 'weak_crypto',
+    'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic',
 ]
 
 L4 = '192.0.2.10'
@@ -133,7 +133,7 @@ SCENARIOS = {
         'ESP data path) is frozen. Tunnel traffic from the left gets no answer; with dpd_delay=3s the '
         'initiator sends an empty INFORMATIONAL (DPD) request, retransmits it with back-off (5 times) and '
         'gives up; the right host itself still answers plain ping/HTTP. ' + BG,
-        ['dead_peer'], ['esp_one_way', 'ike_unanswered']),
+        ['dead_peer', 'esp_one_way'], ['ike_unanswered']),
     'esp_fragmented': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
         'IKEv2 tunnel; the right host has MTU 1200 and PMTU discovery switched off (no DF), so its large ESP '
@@ -159,7 +159,9 @@ SCENARIOS = {
         'OUTPUT DROP): the left\'s 1482-byte DF ESP packets vanish without any error and are retransmitted '
         '(TCP inside the tunnel), a PMTU black hole; small ESP packets pass. The right host\'s large ESP '
         'packets are fragmented by it (link MTU 1300). ' + BG,
-        ['pmtu_blackhole', 'esp_fragmented'], []),
+        # esp_one_way: the right side's ESP stops while the left retransmits its large
+        # packets into the black hole: true, and a symptom of the blackhole.
+        ['pmtu_blackhole', 'esp_fragmented'], ['esp_one_way']),
     'healthy_ikev2_ipv6': (
         ['left: ' + SW, 'right: ' + SW], [L6, R6], LEFT0,
         'Healthy IKEv2 PSK tunnel over IPv6 (2001:db8:1::10 <=> 2001:db8:2::20; inner 2001:db8:10:1::/64 <=> '
@@ -215,7 +217,7 @@ SCENARIOS = {
         'by the new daemon and retransmitted with back-off; the left declares the peer dead and, with '
         'dpd_action=restart, sets up a new IKE SA (INITIAL_CONTACT) and CHILD_SA; traffic on the new SPIs, '
         'regular DPD exchanges while idle, clean delete. ' + BG,
-        ['dead_peer'], ['stale_sa', 'esp_one_way', 'ike_unanswered']),
+        ['dead_peer', 'esp_one_way'], ['stale_sa', 'ike_unanswered']),
     'weak_crypto': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'A working IKEv2 tunnel that uses deprecated algorithms: IKE 3DES/HMAC-SHA1-96/PRF-SHA1/MODP1024, '

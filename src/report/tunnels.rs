@@ -82,7 +82,8 @@ pub struct ChildPair {
 
 fn child_pairs(p: &Pair) -> Vec<ChildPair> {
     let mut sides: [Vec<&ChildSummary>; 2] = [Vec::new(), Vec::new()];
-    for c in &p.children {
+    // The summary's child SAs are ESP SPI pairs; AH SPIs are in the log for the rules only.
+    for c in p.children.iter().filter(|c| !c.ah) {
         sides[p.key.side(c.src)].push(c);
     }
     let mut out: Vec<ChildPair> = Vec::new();

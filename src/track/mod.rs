@@ -13,7 +13,7 @@ pub mod lru;
 pub mod nat;
 mod pair;
 
-pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary};
+pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary, Unanswered};
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::event::codes::ExchangeType;
 use crate::event::ike::IkeMessage;
-use crate::event::{Body, EspInfo, Event, Timestamp};
+use crate::event::{AhInfo, Body, EspInfo, Event, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use ike::{IkeSa, Msg, Placed, SaState};
 use lru::Lru;
@@ -171,12 +171,7 @@ impl Tracker {
         match &ev.body {
             Body::Ike(m) => self.ike(ev, m, &mut up),
             Body::Esp(e) => self.on_esp(ev, e, &mut up),
-            Body::Ah(_) => {
-                let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
-                if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
-                    p.ah_packets[side] += 1;
-                }
-            }
+            Body::Ah(ah) => self.on_ah(ev, ah, &mut up),
             Body::NatKeepalive => {
                 let side = self.touch_pair(ev, ev.flow.src, ev.flow.dst, &mut up);
                 if let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k)) {
@@ -338,7 +333,8 @@ impl Tracker {
             p.esp_fragmented += 1;
         }
         let bind = p.current_sa;
-        e.child_log_index = p.log_child(e.child_log_index, ev, spi, len, bind);
+        p.data_seen(side, ts, ev.pkt.frame, len, bind);
+        e.child_log_index = p.log_child(e.child_log_index, ev, spi, false, len, bind);
         // ESP after authentication proves the IKE SA (and a Child SA) came up.
         let Some(ispi) = bind else { return };
         let Some(sa) = self.sas.get_mut(&SaKey { pair: pk, ispi }) else {
@@ -352,6 +348,34 @@ impl Tracker {
         if before != sa.state {
             up.transition = Some((before, sa.state));
             p.log_sa(SaSummary::of(sa));
+        }
+    }
+
+    /// AH carries a Child SA's traffic like ESP (RFC 4302): counted per side, logged per SPI and
+    /// bound to the IKE SA up on the pair, so the data-plane rules see it. There is no ESP SA
+    /// entry: sequence checks read ESP only. AH's bytes are its whole IP datagram: AH has no
+    /// trailer or length of its own that would delimit what it protects.
+    fn on_ah(&mut self, ev: &Event, ah: &AhInfo, up: &mut Update) {
+        let ts = ev.pkt.ts;
+        let (p, side) = Self::touch_pair_in(&mut self.pairs, ev, ev.flow.src, ev.flow.dst, up);
+        let len = ev.ip.total_len;
+        p.ah_packets[side] += 1;
+        p.ah_bytes[side] += u64::from(len);
+        let bind = p.current_sa;
+        p.data_seen(side, ts, ev.pkt.frame, len, bind);
+        // Without an SA entry to remember where its log entry is, every packet scans.
+        p.log_child(u64::MAX, ev, ah.spi, true, len, bind);
+        let Some(ispi) = bind else { return };
+        let pk = p.key;
+        if let Some(sa) = self.sas.get_mut(&SaKey { pair: pk, ispi }) {
+            let gap = sa.heard(ev.flow.src, ts);
+            p.sa_gap_from[side] = p.sa_gap_from[side].max(gap);
+            let before = sa.state;
+            sa.set_state(Msg::Used, ts);
+            if before != sa.state {
+                up.transition = Some((before, sa.state));
+                p.log_sa(SaSummary::of(sa));
+            }
         }
     }
 
@@ -427,6 +451,61 @@ mod tests {
     use super::*;
     use crate::testutil::{A, B, Script, ip};
     use pair::MAX_CHILD_LOG;
+
+    /// AH after IKE_AUTH is the IKE SA's data plane like ESP: counted per side, logged with its
+    /// SPI, bound to the SA, and it marks the SA established.
+    #[test]
+    fn ah_is_counted_and_bound_to_its_ike_sa() {
+        let mut s = Script::default();
+        crate::testutil::healthy_v2(&mut s);
+        s.ah(3_000, A, B, 0xa1, 1);
+        s.ah(3_050, B, A, 0xa2, 1);
+        s.ah(3_100, A, B, 0xa1, 2);
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        let (key, _) = PairKey::of(ip(A), ip(B));
+        let p = t.pair(&key).expect("pair");
+        let a = p.key.side(ip(A));
+        assert_eq!(p.ah_packets[a], 2);
+        assert_eq!(p.ah_packets[1 - a], 1);
+        assert_eq!(p.ah_bytes[a], 280);
+        let ah: Vec<_> = p.children.iter().filter(|c| c.ah).collect();
+        assert_eq!(ah.len(), 2);
+        assert!(ah.iter().all(|c| c.ike_ispi == Some(0x1111)));
+        assert_eq!(
+            ah.iter().find(|c| c.spi == 0xa1).map(|c| c.packets),
+            Some(2)
+        );
+        assert!(p.established_ever);
+    }
+
+    /// The unanswered run: what one side sent since the other side's last data-plane packet,
+    /// restarted when the other side sends and when the IKE SA changes.
+    #[test]
+    fn unanswered_runs() {
+        let mut s = Script::default();
+        s.esp(0, A, B, 0xc1, 1);
+        s.esp(10, B, A, 0xc2, 1);
+        s.esp(20, A, B, 0xc1, 2);
+        s.esp(3_020, A, B, 0xc1, 3);
+        s.esp(3_030, B, A, 0xc2, 2);
+        s.esp(3_040, A, B, 0xc1, 4);
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        let (key, _) = PairKey::of(ip(A), ip(B));
+        let p = t.pair(&key).expect("pair");
+        let a = p.key.side(ip(A));
+        let longest = p.longest_unanswered[a];
+        assert_eq!((longest.packets, longest.after_frame), (2, 2));
+        assert!((longest.span() - 3.0).abs() < 1e-6);
+        let now = p.unanswered[a];
+        assert_eq!((now.packets, now.after_frame, now.first_frame), (1, 5, 6));
+        assert_eq!(p.unanswered[1 - a].packets, 0);
+    }
 
     /// More SPIs on one pair than the child log keeps, each sending in turns: every entry still
     /// in the log counts exactly its own packets, whether found by its SA's hint or by a scan.

@@ -106,10 +106,13 @@ impl SaSummary {
     }
 }
 
-/// One ESP SPI as the tunnel summary lists it.
+/// One ESP or AH SPI as the tunnel summary lists it.
 #[derive(Clone, Debug)]
 pub struct ChildSummary {
     pub spi: u32,
+    /// AH (RFC 4302) rather than ESP: both carry a Child SA's traffic, but the SPI spaces are
+    /// separate, so an entry is one SPI of one protocol.
+    pub ah: bool,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// The IKE SA it was bound to (the one up on this pair when the SPI first appeared).
@@ -118,6 +121,34 @@ pub struct ChildSummary {
     pub bytes: u64,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
+}
+
+/// Data-plane packets (ESP or AH) one side sent since the other side last sent any: what went
+/// unanswered. Only counted once the other side has sent at all, so "never two-way" and
+/// "stopped one way" stay apart.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unanswered {
+    /// The other side's last data-plane packet: when its direction went silent.
+    pub after_ts: Option<Timestamp>,
+    pub after_frame: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ts: Option<Timestamp>,
+    pub first_frame: u64,
+    pub last_ts: Option<Timestamp>,
+    pub last_frame: u64,
+    /// The IKE SA the run's packets were bound to.
+    pub sa: Option<u64>,
+}
+
+impl Unanswered {
+    /// Seconds from the first to the last unanswered packet.
+    pub fn span(&self) -> f64 {
+        match (self.first_ts, self.last_ts) {
+            (Some(f), Some(l)) => l.since(f),
+            _ => 0.0,
+        }
+    }
 }
 
 const MAX_LOG: usize = 16;
@@ -152,6 +183,13 @@ pub struct Pair {
     pub esp_in_udp: bool,
     pub esp_first_frame: [u64; 2],
     pub ah_packets: [u64; 2],
+    pub ah_bytes: [u64; 2],
+    /// Each side's last ESP or AH packet (time, frame).
+    pub last_data: [Option<(Timestamp, u64)>; 2],
+    /// Per side, the run of its data-plane packets the other side has not answered yet, and the
+    /// longest such run that ended (the other side spoke again).
+    pub unanswered: [Unanswered; 2],
+    pub longest_unanswered: [Unanswered; 2],
     /// NAT-D verdicts: side is behind NAT, per side; with supporting frames.
     pub nat_behind: [Option<bool>; 2],
     pub nat_frames: Vec<u64>,
@@ -197,6 +235,10 @@ impl Pair {
             esp_in_udp: false,
             esp_first_frame: [0; 2],
             ah_packets: [0; 2],
+            ah_bytes: [0; 2],
+            last_data: [None; 2],
+            unanswered: [Unanswered::default(); 2],
+            longest_unanswered: [Unanswered::default(); 2],
             nat_behind: [None; 2],
             nat_frames: Vec::new(),
             keepalives: [Cadence::default(); 2],
@@ -236,6 +278,57 @@ impl Pair {
         }
     }
 
+    /// An ESP or AH packet of `len` bytes from `side`, bound to IKE SA `sa`: it extends that
+    /// side's unanswered run and answers the other side's.
+    pub(super) fn data_seen(
+        &mut self,
+        side: usize,
+        ts: Timestamp,
+        frame: u64,
+        len: u32,
+        sa: Option<u64>,
+    ) {
+        if self.last_data[1 - side].is_some() {
+            // A new IKE SA starts a new run: the first packets on it go out before the peer's,
+            // and counting them with the old SA's would stretch the run over the idle time of
+            // the re-establishment.
+            if self.unanswered[side].packets > 0 && self.unanswered[side].sa != sa {
+                self.end_run(side);
+                let u = &mut self.unanswered[side];
+                *u = Unanswered {
+                    after_ts: u.after_ts,
+                    after_frame: u.after_frame,
+                    ..Unanswered::default()
+                };
+            }
+            let u = &mut self.unanswered[side];
+            u.sa = sa;
+            if u.first_ts.is_none() {
+                u.first_ts = Some(ts);
+                u.first_frame = frame;
+            }
+            u.packets += 1;
+            u.bytes += u64::from(len);
+            u.last_ts = Some(ts);
+            u.last_frame = frame;
+        }
+        self.end_run(1 - side);
+        self.unanswered[1 - side] = Unanswered {
+            after_ts: Some(ts),
+            after_frame: frame,
+            ..Unanswered::default()
+        };
+        self.last_data[side] = Some((ts, frame));
+    }
+
+    /// Keeps `side`'s current run if it is the longest that ended.
+    fn end_run(&mut self, side: usize) {
+        let run = self.unanswered[side];
+        if run.packets > 0 && run.span() > self.longest_unanswered[side].span() {
+            self.longest_unanswered[side] = run;
+        }
+    }
+
     pub(super) fn log_sa(&mut self, sum: SaSummary) {
         let established = sum.established;
         if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sum.ispi) {
@@ -260,11 +353,12 @@ impl Pair {
         hint: u64,
         ev: &Event,
         spi: u32,
+        ah: bool,
         len: u32,
         bind: Option<u64>,
     ) -> u64 {
         let ts = ev.pkt.ts;
-        let is_this = |c: &ChildSummary| c.spi == spi && c.src == ev.flow.src;
+        let is_this = |c: &ChildSummary| c.spi == spi && c.ah == ah && c.src == ev.flow.src;
         // The SA's own entry, where it said it was; a scan only when the log moved on.
         let at = hint
             .checked_sub(self.children_dropped)
@@ -288,6 +382,7 @@ impl Pair {
                 }
                 self.children.push_back(ChildSummary {
                     spi,
+                    ah,
                     src: ev.flow.src,
                     dst: ev.flow.dst,
                     ike_ispi: bind,

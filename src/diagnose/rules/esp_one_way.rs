@@ -1,28 +1,54 @@
-//! `esp_one_way`: ESP flows in one direction only.
+//! `esp_one_way`: the data plane (ESP or AH) flows in one direction only, from the start or
+//! from some point on.
 //!
-//! Nearly all tunnel traffic is two-way (TCP, ping, DNS), and every ESP SA has a partner SA
-//! the other way (RFC 4301 §4.1). ESP from one peer, repeatedly over seconds, and none from the
-//! other means the other peer does not send (no return route into the tunnel, policy mismatch,
-//! NAT on the return path) or its ESP is dropped before the capture point. When IKE was seen
-//! both ways the capture point certainly sees both directions; without IKE in the capture the
-//! finding says so (a capture point on an asymmetric path sees one direction only).
+//! Nearly all tunnel traffic is two-way (TCP, ping, DNS), and every ESP or AH SA has a partner
+//! SA the other way (RFC 4301 §4.1). Data-plane packets from one peer, repeatedly over seconds,
+//! and none from the other means the other peer does not send (no return route into the tunnel,
+//! policy mismatch, NAT on the return path, a restart that lost the SAs) or its packets are
+//! dropped before the capture point. Two shapes are reported, at most one per pair and
+//! direction:
+//! - never two-way: one side sent and the other never did;
+//! - stopped: both sides sent, then one went silent while the other kept sending. The report
+//!   says when the silent side's last packet was and how much went unanswered after it.
+//!
+//! When IKE was seen both ways the capture point certainly sees both directions; without IKE in
+//! the capture the finding says so (a capture point on an asymmetric path sees one direction
+//! only). Traffic to a multicast or the limited broadcast address is never a candidate: group
+//! SAs (GDOI, RFC 6407; multicast IPsec, RFC 5374) have one sender and no return direction
+//! (`group_traffic` describes it). A subnet's directed broadcast cannot be told from a unicast
+//! address without the prefix length, which the capture does not carry, so it is not excluded.
 
+use super::group_traffic::is_group;
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Emit, Rule, RuleDef};
-use crate::track::Pair;
+use crate::track::{Pair, Unanswered};
 
 pub const KIND: FindingKind = FindingKind {
     id: "esp_one_way",
     title: "ESP flows in one direction only",
     default_severity: Severity::Warning,
-    explanation: "The IKE SA is up and ESP flows from one peer, but nothing comes back. The silent peer does not route the return traffic into the tunnel, drops what it receives (policy or selector mismatch, anti-replay, wrong keys), or its ESP is filtered on the way.",
-    remedy: "On the silent peer: check that the decrypted traffic reaches its destination and the replies are routed back into the tunnel (routes, NAT exemption for VPN traffic, firewall rules on the inner traffic), and that ESP (protocol 50) or UDP 4500 is allowed outbound.",
+    explanation: "The IKE SA is up and ESP (or AH) flows from one peer, but nothing comes back, from the start or from some point on. The silent peer does not route the return traffic into the tunnel, drops what it receives (policy or selector mismatch, anti-replay, wrong keys, SAs lost in a restart), or its ESP is filtered on the way.",
+    remedy: "On the silent peer: check that the decrypted traffic reaches its destination and the replies are routed back into the tunnel (routes, NAT exemption for VPN traffic, firewall rules on the inner traffic), that ESP (protocol 50, or 51 for AH) or UDP 4500 is allowed outbound, and whether it restarted or deleted the SA.",
 };
 
 /// Packets one way, with none back, over at least [`MIN_SECS`], before a tunnel counts as
 /// one-way: a request/response exchange would have drawn a reply by then.
 const MIN_PACKETS: u64 = 5;
 const MIN_SECS: f64 = 2.0;
+
+/// A direction counts as stopped when the other side sent at least [`STOP_MIN_PACKETS`]
+/// data-plane packets spread over at least [`STOP_MIN_SECS`] since its last packet. Why 5 s:
+/// inner TCP is ack-clocked (a receiver acks within 500 ms, RFC 1122 §4.2.3.2) and a sender
+/// with no acks retransmits after 1 s, then 2 s (RFC 6298), so 5 s of unanswered sending is
+/// three retransmissions of one connection, or five pings; the lab's dead-peer and restart
+/// captures show 7-8 unanswered packets over 5.5-5.7 s before the initiator gave up. Why 5
+/// packets and a span rather than a silence alone: an idle tunnel sends nothing either way
+/// (keepalives and DPD are UDP and IKE, not ESP), and after an idle spell one side may send a
+/// burst (a TCP initial window, 10 segments) before the first reply; only sending that keeps
+/// going unanswered for seconds is a stop. A one-way inner flow (syslog, flow export) on a
+/// tunnel that also carried two-way traffic looks the same and would be reported.
+const STOP_MIN_PACKETS: u64 = 5;
+const STOP_MIN_SECS: f64 = 5.0;
 
 pub struct EspOneWay;
 
@@ -31,56 +57,129 @@ pub const RULE: RuleDef = RuleDef {
     make: || Box::new(EspOneWay),
 };
 
+/// "ESP", "AH" or "ESP and AH": what a side sent.
+fn protocols(p: &Pair, side: usize) -> &'static str {
+    match (p.esp_packets[side] > 0, p.ah_packets[side] > 0) {
+        (_, false) => "ESP",
+        (false, true) => "AH",
+        (true, true) => "ESP and AH",
+    }
+}
+
+fn context(p: &Pair) -> &'static str {
+    if p.established_ever && p.ike_seen_both_ways() {
+        "on an established tunnel (IKE flows both ways here, so the capture sees both directions)"
+    } else if p.ike_seen_both_ways() {
+        "(IKE flows both ways here, so the capture sees both directions)"
+    } else {
+        "(no two-way IKE in this capture: if the capture point sees only one direction of the path, this is expected)"
+    }
+}
+
 impl Rule for EspOneWay {
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
-        let [ab, ba] = p.esp_packets;
-        let (from, to, n) = match (ab, ba) {
-            (n, 0) if n >= MIN_PACKETS => (p.key.a, p.key.b, n),
-            (0, n) if n >= MIN_PACKETS => (p.key.b, p.key.a, n),
-            _ => return,
-        };
-        let side = p.key.side(from);
-        let span = p
-            .children
-            .iter()
-            .filter(|c| c.src == from)
-            .map(|c| c.last_ts.since(c.first_ts))
-            .fold(0.0, f64::max);
-        if span < MIN_SECS {
+        if is_group(p.key.a) || is_group(p.key.b) {
             return;
         }
-        let context = if p.established_ever && p.ike_seen_both_ways() {
-            "on an established tunnel (IKE flows both ways here, so the capture sees both directions)"
-        } else if p.ike_seen_both_ways() {
-            "(IKE flows both ways here, so the capture sees both directions)"
-        } else {
-            "(no two-way IKE in this capture: if the capture point sees only one direction of the path, this is expected)"
-        };
-        let summary = format!(
-            "{n} ESP packets ({} bytes) went from {from} to {to} over {span:.0} s {context}, and no ESP came back from {to}",
-            p.esp_bytes[side]
-        );
-        out.push(
-            0,
-            Finding::new(
-                &KIND,
-                Confidence::Inferred,
-                Peers::new(from, to),
-                (p.first_ts, p.last_ts),
-                summary,
-            )
-            .frames([p.esp_first_frame[side], p.last_frame]),
-        );
+        never_two_way(p, out);
+        for live in 0..2 {
+            stopped(p, live, out);
+        }
     }
+}
+
+fn never_two_way(p: &Pair, out: &mut Emit<'_>) {
+    let sent = |s: usize| p.esp_packets[s] + p.ah_packets[s];
+    let (from, to, n) = match (sent(0), sent(1)) {
+        (n, 0) if n >= MIN_PACKETS => (p.key.a, p.key.b, n),
+        (0, n) if n >= MIN_PACKETS => (p.key.b, p.key.a, n),
+        _ => return,
+    };
+    let side = p.key.side(from);
+    let span = p
+        .children
+        .iter()
+        .filter(|c| c.src == from)
+        .map(|c| c.last_ts.since(c.first_ts))
+        .fold(0.0, f64::max);
+    if span < MIN_SECS {
+        return;
+    }
+    let proto = protocols(p, side);
+    let summary = format!(
+        "{n} {proto} packets ({} bytes) went from {from} to {to} over {span:.0} s {}, and no {proto} came back from {to}",
+        p.esp_bytes[side] + p.ah_bytes[side],
+        context(p)
+    );
+    let first = match p.esp_first_frame[side] {
+        0 => p.first_frame,
+        f => f,
+    };
+    out.push(
+        side as u64,
+        Finding::new(
+            &KIND,
+            Confidence::Inferred,
+            Peers::new(from, to),
+            (p.first_ts, p.last_ts),
+            summary,
+        )
+        .frames([first, p.last_frame]),
+    );
+}
+
+/// `live` kept sending after the other side's last data-plane packet.
+fn stopped(p: &Pair, live: usize, out: &mut Emit<'_>) {
+    let still = p.unanswered[live];
+    let ended = p.longest_unanswered[live];
+    let (run, until_end): (Unanswered, bool) = if still.span() >= ended.span() {
+        (still, true)
+    } else {
+        (ended, false)
+    };
+    let (Some(after), Some(last)) = (run.after_ts, run.last_ts) else {
+        return;
+    };
+    if run.packets < STOP_MIN_PACKETS || run.span() < STOP_MIN_SECS {
+        return;
+    }
+    let (from, silent) = (p.addr(live), p.addr(1 - live));
+    let proto = protocols(p, live);
+    let tail = if until_end {
+        format!("nothing came back from {silent} up to the end of the capture")
+    } else {
+        format!("nothing came back from {silent} until it sent again")
+    };
+    let summary = format!(
+        "{} from {silent} to {from} stopped at frame {} ({:.1} s into the capture of this pair) while {from} kept sending: {} {proto} packets ({} bytes) over {:.1} s after it, frames {}-{}, {}; {tail}",
+        protocols(p, 1 - live),
+        run.after_frame,
+        after.since(p.first_ts),
+        run.packets,
+        run.bytes,
+        run.span(),
+        run.first_frame,
+        run.last_frame,
+        context(p),
+    );
+    out.push(
+        live as u64,
+        Finding::new(
+            &KIND,
+            Confidence::Inferred,
+            Peers::new(from, silent),
+            (after, last),
+            summary,
+        )
+        .frames([run.after_frame, run.first_frame, run.last_frame]),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use crate::diagnose::testutil::*;
 
-    #[test]
-    fn one_way_esp_on_established_tunnel() {
-        let mut s = Script::default();
+    fn tunnel_up(s: &mut Script) {
         s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
         s.ike(
             20,
@@ -90,6 +189,18 @@ mod tests {
         );
         s.ike(40, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(400).with(sk(370)));
         s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(300).with(sk(270)));
+    }
+
+    fn one_way(s: &Script) -> Vec<Finding> {
+        s.all().into_iter().filter(|f| f.kind == "esp_one_way").collect()
+    }
+
+    use crate::diagnose::Finding;
+
+    #[test]
+    fn one_way_esp_on_established_tunnel() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
         for i in 0..20u32 {
             s.esp(100 + u64::from(i) * 200, A, B, 0xc1, i + 1);
         }
@@ -103,5 +214,102 @@ mod tests {
             b.esp(u64::from(i) * 100, A, B, 0xc1, i + 1);
         }
         assert!(!kinds(&b.all()).contains(&"esp_one_way"));
+    }
+
+    /// Both ways for a while, then B falls silent while A keeps sending once a second: reported
+    /// once, for A→B, from B's last packet, with what A sent after it.
+    #[test]
+    fn esp_that_stops_one_way_mid_tunnel() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
+        for i in 0..10u32 {
+            s.esp(100 + u64::from(i) * 100, A, B, 0xc1, i + 1);
+            s.esp(150 + u64::from(i) * 100, B, A, 0xc2, i + 1);
+        }
+        let b_last = s.events.last().unwrap().pkt.frame;
+        for i in 0..8u32 {
+            s.esp(2_000 + u64::from(i) * 1000, A, B, 0xc1, 20 + i);
+        }
+        let f = one_way(&s);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].peers.a, ip(A));
+        assert_eq!(f[0].frames[0], b_last);
+        assert!(f[0].summary.contains("8 ESP packets (960 bytes) over 7.0 s"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("up to the end of the capture"), "{}", f[0].summary);
+    }
+
+    /// B stops, A goes on unanswered for 6 s, then B comes back (a new SA after a restart):
+    /// the stop is still reported, as one that ended.
+    #[test]
+    fn stop_that_ends_is_reported_once() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
+        s.esp(100, A, B, 0xc1, 1);
+        s.esp(150, B, A, 0xc2, 1);
+        for i in 0..7u32 {
+            s.esp(1_000 + u64::from(i) * 1000, A, B, 0xc1, 2 + i);
+        }
+        for i in 0..5u32 {
+            s.esp(9_000 + u64::from(i) * 100, B, A, 0xc4, 1 + i);
+            s.esp(9_050 + u64::from(i) * 100, A, B, 0xc3, 1 + i);
+        }
+        let f = one_way(&s);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].summary.contains("until it sent again"), "{}", f[0].summary);
+    }
+
+    /// Quiet-but-healthy shapes: an idle spell followed by a burst answered at its end, and a
+    /// side that sends a few packets over a long idle time (fewer than the window's count).
+    #[test]
+    fn idle_tunnel_and_burst_after_idle_are_not_a_stop() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
+        s.esp(100, A, B, 0xc1, 1);
+        s.esp(150, B, A, 0xc2, 1);
+        // 60 s idle, then a 12-packet burst within 300 ms, then the reply.
+        for i in 0..12u32 {
+            s.esp(60_000 + u64::from(i) * 25, A, B, 0xc1, 2 + i);
+        }
+        s.esp(60_400, B, A, 0xc2, 2);
+        // Three lone packets over a minute, unanswered.
+        for i in 0..3u32 {
+            s.esp(70_000 + u64::from(i) * 20_000, A, B, 0xc1, 20 + i);
+        }
+        assert!(one_way(&s).is_empty(), "{:?}", one_way(&s));
+    }
+
+    /// AH is data plane too: one-way AH on a tunnel is reported, AH both ways is not.
+    #[test]
+    fn one_way_ah() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
+        for i in 0..10u32 {
+            s.ah(100 + u64::from(i) * 500, A, B, 0xa1, i + 1);
+        }
+        let f = one_way(&s);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].summary.starts_with("10 AH packets (1400 bytes)"), "{}", f[0].summary);
+        let mut h = Script::default();
+        tunnel_up(&mut h);
+        for i in 0..10u32 {
+            h.ah(100 + u64::from(i) * 500, A, B, 0xa1, i + 1);
+            h.ah(150 + u64::from(i) * 500, B, A, 0xa2, i + 1);
+        }
+        assert!(one_way(&h).is_empty());
+    }
+
+    /// Group traffic has no return direction: AH or ESP to a multicast group or the limited
+    /// broadcast address is never one-way (the shape of captures/public/tcpdump/OSPFv3_with_AH).
+    #[test]
+    fn multicast_and_broadcast_are_not_one_way() {
+        for dst in ["ff02::5", "239.1.1.1", "255.255.255.255"] {
+            let src = if dst.contains(':') { "fe80::1" } else { A };
+            let mut s = Script::default();
+            for i in 0..20u32 {
+                s.ah(u64::from(i) * 1000, src, dst, 0x100, i + 1);
+                s.esp(u64::from(i) * 1000 + 10, src, dst, 0x200, i + 1);
+            }
+            assert!(one_way(&s).is_empty(), "{dst}");
+        }
     }
 }

@@ -19,6 +19,7 @@ macro_rules! rules {
 }
 
 rules! {
+    peer_address_invalid,
     peer_unreachable,
     ike_unanswered,
     ike_response_lost,
@@ -37,6 +38,7 @@ rules! {
     pmtu_blackhole,
     nat_detected,
     nat_keepalive,
+    group_traffic,
     esp_one_way,
     dead_peer,
     stale_sa,

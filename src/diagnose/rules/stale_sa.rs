@@ -149,8 +149,9 @@ impl Rule for StaleSa {
                 }) else {
                     continue;
                 };
+                let proto = if cx.ah { "AH" } else { "ESP" };
                 let summary = format!(
-                    "{} kept sending ESP on SPI 0x{:08x} (IKE SA {:016x}) until {:.1} s after {silent}'s last ESP on that SA, while {silent} started a new IKE SA {:016x}: {silent} had lost the old SA (restart or failover) and {} did not notice",
+                    "{} kept sending {proto} on SPI 0x{:08x} (IKE SA {:016x}) until {:.1} s after {silent}'s last {proto} on that SA, while {silent} started a new IKE SA {:016x}: {silent} had lost the old SA (restart or failover) and {} did not notice",
                     cx.src,
                     cx.spi,
                     old.ispi,
@@ -215,6 +216,24 @@ mod tests {
         let mut h = Script::default();
         healthy_v2(&mut h);
         assert!(!kinds(&h.all()).contains(&"stale_sa"));
+    }
+
+    /// AH Child SAs are data plane too: the same restart shape on AH is reported.
+    #[test]
+    fn peer_restarts_while_old_ah_continues() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        s.ah(2_100, A, B, 0xa1, 1);
+        s.ah(2_150, B, A, 0xa2, 1);
+        for i in 0..30u32 {
+            s.ah(3_000 + u64::from(i) * 1000, A, B, 0xa1, 2 + i);
+        }
+        s.ike(20_000, B, A, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(0x7777, 0));
+        let all = s.all();
+        let f = all
+            .iter()
+            .find(|f| f.kind == "stale_sa" && f.summary.contains("AH on SPI 0x000000a1"));
+        assert!(f.is_some(), "{all:?}");
     }
 
     #[test]
