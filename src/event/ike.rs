@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::codes::{DhGroup, ExchangeType, IdType, NotifyType, PayloadType, TransformType};
-use super::error::{DecodeError, ErrorKind, Layer, LenSource};
+use super::error::{DecodeError, ErrorKind, Layer, LenField, LenSource, LenSubject};
 
 /// IKEv2 header flags (RFC 7296 §3.1).
 pub mod v2_flags {
@@ -68,10 +68,10 @@ impl IkeMessage {
     }
 
     /// The payloads whose values can be taken as what the sender meant: all of them when the
-    /// message decoded cleanly, else those that end before the byte where decoding stopped. The
-    /// payload the break is in is not trusted, nor the one just before a break at a payload
-    /// header: its length or next-payload field led there, so it was framed wrong too. Values
-    /// read out of such payloads (a notify type, proposals, SPIs) are noise. A header that
+    /// message decoded cleanly, else those wholly before the byte where decoding stopped. Values
+    /// read out of the payload the break is in (a notify type, proposals, SPIs) are noise. A
+    /// break at the next payload's generic header leaves the payload before it whole; any other
+    /// break at a payload's last byte is in that payload (its body ended early). A header that
     /// cannot hold a message trusts nothing; a datagram shorter than the header's length keeps
     /// the payloads wholly present (the first fragment of a datagram whose other fragments were
     /// lost is the common case).
@@ -85,7 +85,13 @@ impl IkeMessage {
                 (self.wire_len, false)
             }
             (Layer::IkeHeader, _) => (0, false),
-            _ => (u32::try_from(e.offset).unwrap_or(u32::MAX), true),
+            (_, kind) => {
+                let at = u32::try_from(e.offset).unwrap_or(u32::MAX);
+                // An overrun is reported at the header of the payload that overruns.
+                let header =
+                    at_a_payload_header(kind) || self.payloads.iter().any(|p| p.offset == at);
+                (at, !header)
+            }
         };
         let n = self
             .payloads
@@ -123,6 +129,24 @@ impl IkeMessage {
 
     pub fn exchange_name(&self) -> Option<&'static str> {
         self.exchange.name(self.version)
+    }
+}
+
+/// Whether a payload-chain error is about the generic header of a payload that was not
+/// decoded (so it sits where the payload before it ends), rather than inside a payload's body.
+/// Reading the kind is needed because a body that ends early is reported at its payload's last
+/// byte, which is also where the next header would start.
+fn at_a_payload_header(kind: &ErrorKind) -> bool {
+    let ErrorKind::Len(l) = kind else {
+        return false;
+    };
+    match l.what {
+        LenSubject::NextPayloadAnnounced { .. }
+        | LenSubject::NextPayloadEndsHere { .. }
+        | LenSubject::PayloadHeader { .. }
+        | LenSubject::GenericHeader => true,
+        LenSubject::LengthBelowMin => l.source == LenSource::Field(LenField::PayloadLength),
+        _ => false,
     }
 }
 
@@ -374,9 +398,29 @@ mod tests {
         let kept: Vec<_> = m.notifies().map(|n| n.notify_type.0).collect();
         assert_eq!(kept, [16388]);
         assert!(!m.has_notify(NotifyType(28)));
-        // A break right where the first payload says the next begins: the first payload's own
-        // length or next-payload field led there, so it goes too.
+        // A second payload that overruns the message: the first stays.
         let m = msg(Some(overrun(36, LenSource::Field(LenField::IkeLength))));
+        assert_eq!(m.trusted_payloads().len(), 1);
+        // A break at the generic header where the first payload ends: the first stays.
+        let header = LenError {
+            need: 4,
+            have: 2,
+            source: LenSource::Field(LenField::IkeLength),
+            what: LenSubject::PayloadHeader { next: 41 },
+        };
+        let mut m = msg(Some(header.at(Layer::V2Payload, 36)));
+        m.payloads.truncate(1);
+        assert_eq!(m.trusted_payloads().len(), 1);
+        // A body that ends early, reported at the payload's last byte (Openswan lp08's
+        // INVALID_KE_PAYLOAD without its group): that payload goes.
+        let body = LenError {
+            need: 2,
+            have: 0,
+            source: LenSource::Field(LenField::PayloadLength),
+            what: LenSubject::Body { what: "Notify" },
+        };
+        let mut m = msg(Some(body.at(Layer::V2Payload, 36)));
+        m.payloads.truncate(1);
         assert!(m.trusted_payloads().is_empty());
         // A break inside the first payload's body leaves nothing.
         let m = msg(Some(overrun(32, LenSource::Field(LenField::PayloadLength))));
