@@ -125,7 +125,7 @@ impl Rule for IkeMalformed {
             Some((s, (requester, again, resent))) => {
                 frames.extend(resent);
                 let summary = format!(
-                    "{} answered {}'s {} with malformed IKE ({}); the responder's answers are malformed; the initiator ignores them and retransmits ({again} more time{})",
+                    "{} answered {}'s {} request with malformed IKE ({}): the responder's answers are malformed; the initiator ignores them and retransmits ({again} more time{})",
                     s.from,
                     requester,
                     s.exchange.label(s.version),
