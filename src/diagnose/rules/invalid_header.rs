@@ -1,8 +1,8 @@
 //! `invalid_header`: an IKE header that contradicts itself or the SA it belongs to. The decoder
 //! rejects major versions other than 1 and 2; what it cannot see without the SA is an R flag
 //! on what the exchange shows to be a request, an I flag from the wrong end of the SA, an
-//! exchange type from the other IKE version's registry (or from neither), and reserved flag
-//! bits. The tracker files such a message by the SA's roles, not by its flags (see
+//! IKE_SA_INIT whose message ID is not 0, and an exchange type from the other IKE version's
+//! registry (or from neither); reserved flag bits are named beside those. The tracker files such a message by the SA's roles, not by its flags (see
 //! `IkeSa::is_response_v2`), so the rest of the peer's behaviour is still followed; this rule
 //! only says that the header was wrong.
 
@@ -19,7 +19,7 @@ pub const KIND: FindingKind = FindingKind {
     id: "invalid_header",
     title: "IKE header that cannot be right",
     default_severity: Severity::Warning,
-    explanation: "A peer sent an IKE header whose flags or exchange type contradict the exchange or the SA: a Response flag on a request, an Initiator flag from the SA's responder (or missing from its initiator), an exchange type of the other IKE version or of neither, or reserved flag bits set. Peers are told to ignore reserved bits, but a strict peer drops such a message, and a middlebox that rewrites IKE headers produces exactly this.",
+    explanation: "A peer sent an IKE header whose flags or exchange type contradict the exchange or the SA: a Response flag on a request, an Initiator flag from the SA's responder (or missing from its initiator), an IKE_SA_INIT with a message ID other than 0, an exchange type of the other IKE version or of neither (reserved flag bits set are mentioned beside these). A strict peer drops such a message, and a middlebox that rewrites IKE headers produces exactly this.",
     remedy: "Look for a middlebox rewriting IKE (an IPsec ALG or 'IPsec passthrough'), then for an implementation bug in the sending peer: update its IKE software.",
 };
 
@@ -49,6 +49,11 @@ fn problems(sa: &IkeSa, src: IpAddr, m: &IkeMessage) -> Vec<String> {
                 x.0, m.version
             )),
         }
+    }
+    // RFC 7296 §2.2: IKE_SA_INIT is message ID 0 in both directions, the first exchange of
+    // each side's counter.
+    if m.version == 2 && x == ExchangeType::IKE_SA_INIT && m.message_id != 0 {
+        out.push(format!("message ID {} on IKE_SA_INIT (always 0)", m.message_id));
     }
     // Roles need two ends; an SA seen from one address only (a reflected packet) has none.
     if m.version == 2 && sa.initiator != sa.responder {
@@ -202,6 +207,21 @@ mod tests {
         assert!(f[0].summary.contains("IKEv2 header with the IKEv1 exchange type 2"), "{}", f[0].summary);
         assert!(f[1].summary.contains("IKEv1 header with the IKEv2 exchange type 35 (IKE_AUTH)"), "{}", f[1].summary);
         assert!(f[2].summary.contains("exchange type 60 is not assigned in IKEv2"), "{}", f[2].summary);
+    }
+
+    /// The shape of arkime ike-cert_synthetic.pcap frame 2: the responder's IKE_SA_INIT with
+    /// message ID 1 and neither flag.
+    #[test]
+    fn sa_init_from_the_responder_without_r_and_with_message_id_1() {
+        let mut s = Script::default();
+        s.ike(0, B, A, Msg::v2(X::IKE_SA_INIT, 1, REQUEST, RESPONDER).with(v2_sa(&[(1, 12)])));
+        let f = findings(&s);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].summary.contains("message ID 1 on IKE_SA_INIT (always 0); no R flag on the IKE_SA_INIT response"),
+            "{}",
+            f[0].summary
+        );
     }
 
     #[test]
