@@ -80,6 +80,60 @@ fn cookie_round_trip_is_information_only() {
     assert!(t.ike_response_time.as_ref().is_some_and(|h| h.samples >= 8));
 }
 
+/// nDPI's "Invalid IPSec/ISAKMP Header": frame 207 is an IKE_SA_INIT request with flags 0xff
+/// (tshark: "Initiator, A higher version enabled, Response"). The finding names it, and the
+/// tracker files it by the SA's roles, so the COOKIE in frame 208 is still a challenge to it and
+/// the gateway's later INFORMATIONAL (frame 225) is not a request left unanswered.
+#[test]
+fn response_flag_on_a_request_does_not_hide_the_cookie_challenge() {
+    let r = run("public/ndpi/ipsec_isakmp_esp.pcap");
+    let f = r.find("invalid_header").expect("reported");
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.frames, [207]);
+    assert!(
+        f.summary.contains("R flag on the IKE_SA_INIT request"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        r.all()
+            .any(|f| f.kind == "cookie_challenge" && f.frames == [208, 210]),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        !r.all()
+            .any(|f| f.kind == "ike_unanswered" && f.frames.contains(&225)),
+        "{}",
+        r.describe()
+    );
+}
+
+/// Frame 192: an IKE_AUTH request whose first payload type is 127 and whose chain announces a
+/// payload past the end of the message. A request, so a warning.
+#[test]
+fn malformed_ike_auth_request_is_a_warning() {
+    let r = run("public/ndpi/ipsec_isakmp_esp.pcap");
+    let f = r.find("ike_malformed").expect("reported");
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.frames, [192]);
+}
+
+/// Openswan lp08 frame 2 answers IKE_SA_INIT with an INVALID_KE_PAYLOAD that has no group
+/// (tshark: [Malformed Packet]): malformed, and its notify is not read as the responder's.
+#[test]
+fn invalid_ke_without_group_is_malformed_not_a_notify() {
+    let r = run("public/openswan/libpluto/lp08-parentR1/parentR1notify.pcap");
+    let f = r.find("ike_malformed").expect("reported");
+    assert_eq!(f.frames, [2]);
+    assert!(
+        !r.all()
+            .any(|f| f.frames.contains(&2) && f.kind != "ike_malformed"),
+        "{}",
+        r.describe()
+    );
+}
+
 #[test]
 fn nat_t_capture_tunnel_summary() {
     let r = run("public/scapy/ikev2_nat_t.pcapng");

@@ -52,6 +52,8 @@ pub struct DecodeStats {
     pub ip_fragments_incomplete: u64,
     pub ip_fragment_sets_evicted: u64,
     pub ike_fragment_sets_evicted: u64,
+    /// Packets whose event carries a decode error: malformed ones, and IKE messages whose
+    /// payloads could not all be decoded.
     pub malformed: u64,
     /// Packets cut by the snap length before the end of what we decode.
     pub truncated: u64,
@@ -361,6 +363,10 @@ impl Decoder {
                 } else {
                     None
                 };
+                // One count per packet, however many of its events carry an error.
+                if msg.error.is_some() || whole.as_ref().is_some_and(|w| w.error.is_some()) {
+                    self.stats.malformed += 1;
+                }
                 push(out, pkt, flow, info, Body::Ike(Box::new(msg)));
                 if let Some(whole) = whole {
                     self.stats.ike_reassembled += 1;

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::codes::{DhGroup, ExchangeType, IdType, NotifyType, PayloadType, TransformType};
-use super::error::DecodeError;
+use super::error::{DecodeError, ErrorKind, Layer, LenField, LenSource, LenSubject};
 
 /// IKEv2 header flags (RFC 7296 §3.1).
 pub mod v2_flags {
@@ -67,20 +67,61 @@ impl IkeMessage {
         self.version == 2 && self.flags & v2_flags::INITIATOR != 0
     }
 
+    /// The payloads whose values can be taken as what the sender meant: all of them when the
+    /// message decoded cleanly, else those wholly before the byte where decoding stopped. Values
+    /// read out of the payload the break is in (a notify type, proposals, SPIs) are noise. A
+    /// break at the next payload's generic header leaves the payload before it whole; any other
+    /// break at a payload's last byte is in that payload (its body ended early). A header that
+    /// cannot hold a message trusts nothing; a datagram shorter than the header's length keeps
+    /// the payloads wholly present (the first fragment of a datagram whose other fragments were
+    /// lost is the common case).
+    pub fn trusted_payloads(&self) -> &[Payload] {
+        let Some(e) = &self.error else {
+            return &self.payloads;
+        };
+        // Payloads must end at or before `end` (cut data) or strictly before it (a break).
+        let (end, strict) = match (e.layer, &e.kind) {
+            (Layer::IkeHeader, ErrorKind::Len(l)) if l.source == LenSource::Captured => {
+                (self.wire_len, false)
+            }
+            (Layer::IkeHeader, _) => (0, false),
+            (_, kind) => {
+                let at = u32::try_from(e.offset).unwrap_or(u32::MAX);
+                // An overrun is reported at the header of the payload that overruns.
+                let header =
+                    at_a_payload_header(kind) || self.payloads.iter().any(|p| p.offset == at);
+                (at, !header)
+            }
+        };
+        let n = self
+            .payloads
+            .iter()
+            .take_while(|p| {
+                let p_end = p.offset.saturating_add(u32::from(p.length));
+                p_end < end || (!strict && p_end == end)
+            })
+            .count();
+        &self.payloads[..n]
+    }
+
+    /// Notifies among [`IkeMessage::trusted_payloads`].
     pub fn notifies(&self) -> impl Iterator<Item = &Notify> {
-        self.payloads.iter().filter_map(|p| match &p.body {
-            PayloadBody::Notify(n) => Some(n),
-            _ => None,
-        })
+        self.trusted_payloads()
+            .iter()
+            .filter_map(|p| match &p.body {
+                PayloadBody::Notify(n) => Some(n),
+                _ => None,
+            })
     }
 
     pub fn has_notify(&self, notify_type: NotifyType) -> bool {
         self.notifies().any(|n| n.notify_type == notify_type)
     }
 
-    /// The first SA payload's proposals, if the message carries one in clear.
+    /// The first SA payload's proposals, if the message carries one in clear and it is among
+    /// [`IkeMessage::trusted_payloads`].
     pub fn proposals(&self) -> Option<&[Proposal]> {
-        self.payloads.iter().find_map(|p| match &p.body {
+        self.trusted_payloads().iter().find_map(|p| match &p.body {
             PayloadBody::Sa(props) => Some(props.as_slice()),
             _ => None,
         })
@@ -88,6 +129,24 @@ impl IkeMessage {
 
     pub fn exchange_name(&self) -> Option<&'static str> {
         self.exchange.name(self.version)
+    }
+}
+
+/// Whether a payload-chain error is about the generic header of a payload that was not
+/// decoded (so it sits where the payload before it ends), rather than inside a payload's body.
+/// Reading the kind is needed because a body that ends early is reported at its payload's last
+/// byte, which is also where the next header would start.
+fn at_a_payload_header(kind: &ErrorKind) -> bool {
+    let ErrorKind::Len(l) = kind else {
+        return false;
+    };
+    match l.what {
+        LenSubject::NextPayloadAnnounced { .. }
+        | LenSubject::NextPayloadEndsHere { .. }
+        | LenSubject::PayloadHeader { .. }
+        | LenSubject::GenericHeader => true,
+        LenSubject::LengthBelowMin => l.source == LenSource::Field(LenField::PayloadLength),
+        _ => false,
     }
 }
 
@@ -286,4 +345,108 @@ pub struct TrafficSelector {
     pub end_port: u16,
     pub start_addr: Option<IpAddr>,
     pub end_addr: Option<IpAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{LenError, LenField, LenSubject};
+
+    fn notify_at(offset: u32, length: u16, t: u16) -> Payload {
+        Payload {
+            payload_type: PayloadType::NOTIFY,
+            critical: false,
+            length,
+            offset,
+            body: PayloadBody::Notify(Notify {
+                notify_type: NotifyType(t),
+                ..Notify::default()
+            }),
+        }
+    }
+
+    fn msg(error: Option<DecodeError>) -> IkeMessage {
+        IkeMessage {
+            version: 2,
+            length: 100,
+            wire_len: 100,
+            payloads: vec![notify_at(28, 8, 16388), notify_at(36, 40, 28)],
+            error,
+            ..IkeMessage::default()
+        }
+    }
+
+    fn overrun(at: usize, source: LenSource) -> DecodeError {
+        LenError {
+            need: 40,
+            have: 8,
+            source,
+            what: LenSubject::LengthLeft,
+        }
+        .at(Layer::V2Payload, at)
+    }
+
+    #[test]
+    fn a_clean_message_trusts_every_payload() {
+        assert_eq!(msg(None).trusted_payloads().len(), 2);
+    }
+
+    /// A notify read out of a payload whose body is broken is not the peer's.
+    #[test]
+    fn payloads_at_or_past_the_break_are_not_trusted() {
+        let m = msg(Some(overrun(44, LenSource::Field(LenField::PayloadLength))));
+        let kept: Vec<_> = m.notifies().map(|n| n.notify_type.0).collect();
+        assert_eq!(kept, [16388]);
+        assert!(!m.has_notify(NotifyType(28)));
+        // A second payload that overruns the message: the first stays.
+        let m = msg(Some(overrun(36, LenSource::Field(LenField::IkeLength))));
+        assert_eq!(m.trusted_payloads().len(), 1);
+        // A break at the generic header where the first payload ends: the first stays.
+        let header = LenError {
+            need: 4,
+            have: 2,
+            source: LenSource::Field(LenField::IkeLength),
+            what: LenSubject::PayloadHeader { next: 41 },
+        };
+        let mut m = msg(Some(header.at(Layer::V2Payload, 36)));
+        m.payloads.truncate(1);
+        assert_eq!(m.trusted_payloads().len(), 1);
+        // A body that ends early, reported at the payload's last byte (Openswan lp08's
+        // INVALID_KE_PAYLOAD without its group): that payload goes.
+        let body = LenError {
+            need: 2,
+            have: 0,
+            source: LenSource::Field(LenField::PayloadLength),
+            what: LenSubject::Body { what: "Notify" },
+        };
+        let mut m = msg(Some(body.at(Layer::V2Payload, 36)));
+        m.payloads.truncate(1);
+        assert!(m.trusted_payloads().is_empty());
+        // A break inside the first payload's body leaves nothing.
+        let m = msg(Some(overrun(32, LenSource::Field(LenField::PayloadLength))));
+        assert!(m.trusted_payloads().is_empty());
+    }
+
+    #[test]
+    fn a_broken_header_trusts_nothing_and_a_cut_datagram_keeps_what_is_whole() {
+        let below_min = LenError {
+            need: 28,
+            have: 20,
+            source: LenSource::Field(LenField::IkeLength),
+            what: LenSubject::LengthBelowMin,
+        }
+        .at(Layer::IkeHeader, 24);
+        assert!(msg(Some(below_min)).trusted_payloads().is_empty());
+        let mut m = msg(Some(
+            LenError {
+                need: 1400,
+                have: 60,
+                source: LenSource::Captured,
+                what: LenSubject::LengthPresent,
+            }
+            .at(Layer::IkeHeader, 24),
+        ));
+        m.wire_len = 60;
+        assert_eq!(m.trusted_payloads().len(), 1);
+    }
 }

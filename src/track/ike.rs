@@ -313,7 +313,7 @@ impl IkeSa {
     /// Files a message under its exchange and step.
     pub fn place(&mut self, w: &Wire<'_>) -> Placed {
         let m = w.msg;
-        let response_v2 = m.is_response();
+        let response_v2 = self.is_response_v2(w.src, m);
         let requester = if m.version == 2 {
             if response_v2 { w.dst } else { w.src }
         } else {
@@ -422,6 +422,19 @@ impl IkeSa {
             exchange: idx,
             step: step_idx,
             transmission: s.count,
+        }
+    }
+
+    /// Whether an IKEv2 message is a response. IKE_SA_INIT is always the original initiator's
+    /// request and the responder's answer (RFC 7296 §1.2), so there the SA's roles decide and a
+    /// wrong R flag does not turn a request into a response (which would file the answer to it,
+    /// a cookie challenge say, as a request of the other side). Other exchanges go either way:
+    /// only the flag can tell.
+    pub fn is_response_v2(&self, src: IpAddr, m: &IkeMessage) -> bool {
+        if m.exchange == ExchangeType::IKE_SA_INIT && self.initiator != self.responder {
+            src == self.responder
+        } else {
+            m.is_response()
         }
     }
 
@@ -551,7 +564,7 @@ impl IkeSa {
             }
         }
         if !response {
-            for p in &m.payloads {
+            for p in m.trusted_payloads() {
                 if let PayloadBody::Ke { group, .. } = p.body
                     && group != 0
                 {
@@ -582,7 +595,7 @@ impl IkeSa {
         self.set_state(msg, ts);
         let transition = (before != self.state).then_some((before, self.state));
         let deletes = m
-            .payloads
+            .trusted_payloads()
             .iter()
             .filter(|p| matches!(p.body, PayloadBody::Delete(_)))
             .count() as u32;
@@ -630,7 +643,7 @@ fn classify(
         };
     }
     let deletes_isakmp = m
-        .payloads
+        .trusted_payloads()
         .iter()
         .any(|p| matches!(&p.body, PayloadBody::Delete(d) if d.protocol == 1));
     match exchange {
@@ -678,7 +691,7 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
         nat::check(m.ispi, m.rspi, wsrc, wdst, &srcs, dst)
     } else {
         let hashes: Vec<&[u8]> = m
-            .payloads
+            .trusted_payloads()
             .iter()
             .filter_map(|p| match &p.body {
                 PayloadBody::NatDiscovery(h) => Some(h.as_slice()),

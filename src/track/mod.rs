@@ -401,10 +401,16 @@ impl Tracker {
             ispi: m.ispi,
         };
         let (sa, new_sa, old) = self.sas.touch_or_insert_with(&key, || {
-            // Who initiated: IKEv2 says so (I flag); IKEv1's first message has no responder
-            // cookie. Otherwise assume the sender of the first message seen.
+            // Who initiated: IKEv1's first message has no responder cookie; IKEv2 says so (I
+            // flag), but an IKE_SA_INIT with a responder SPI can only be the responder's answer
+            // (RFC 7296 §3.1: zero in the request), whatever its flags claim. Otherwise assume
+            // the sender of the first message seen.
             let sender_is_initiator = if m.version == 2 {
-                m.from_original_initiator()
+                if m.exchange == ExchangeType::IKE_SA_INIT && m.rspi != 0 {
+                    false
+                } else {
+                    m.from_original_initiator()
+                }
             } else {
                 m.rspi == 0 || !matches!(m.exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE)
             };

@@ -30,6 +30,8 @@ rules! {
     cookie_challenge,
     ike_redirect,
     error_notify,
+    invalid_header,
+    ike_malformed,
     ike_ip_fragmented,
     ike_fragments_lost,
     esp_fragmented,

@@ -74,7 +74,7 @@ impl Rule for StaleSa {
                         .frames([cx.ev.pkt.frame]),
                     );
                 }
-                for p in &m.payloads {
+                for p in m.trusted_payloads() {
                     if let PayloadBody::Delete(d) = &p.body
                         && matches!(d.protocol, 2 | 3)
                     {
