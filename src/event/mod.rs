@@ -8,6 +8,7 @@ pub mod codes;
 mod error;
 pub mod ike;
 pub mod names;
+pub mod text;
 
 use std::net::IpAddr;
 

@@ -16,6 +16,7 @@ use crate::event::ike::{
     self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
 use crate::event::names;
+use crate::event::text::printable;
 use crate::event::{Body, DecodeError, Event, Flow};
 use crate::track::esp::EspKey;
 
@@ -515,7 +516,7 @@ fn id_value_text(id: &ike::Identification) -> String {
             b.copy_from_slice(&id.data);
             IpAddr::from(b).to_string()
         }
-        (2 | 3, _) => String::from_utf8_lossy(&id.data).into_owned(),
+        (2 | 3, _) => printable(&id.data),
         _ => HexBytes(&id.data).to_string(),
     }
 }

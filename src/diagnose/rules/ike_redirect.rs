@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::Body;
+use crate::event::text::printable;
 use crate::event::codes::NotifyType;
 
 pub const KIND: FindingKind = FindingKind {
@@ -27,7 +28,7 @@ fn gateway(data: &[u8]) -> String {
             IpAddr::V6(Ipv6Addr::from(o)).to_string()
         }
         [3, len, rest @ ..] if rest.len() >= usize::from(*len) => {
-            String::from_utf8_lossy(&rest[..usize::from(*len)]).into_owned()
+            printable(&rest[..usize::from(*len)])
         }
         _ => "an unreadable gateway identity".to_string(),
     }
@@ -78,5 +79,7 @@ mod tests {
     fn gateway_identities() {
         assert_eq!(gateway(&[1, 4, 10, 5, 2, 53, 0xaa]), "10.5.2.53");
         assert_eq!(gateway(&[3, 3, b'g', b'w', b'2']), "gw2");
+        // A gateway name is the peer's choice: it never reaches the terminal raw.
+        assert_eq!(gateway(&[3, 4, b'g', 0x1b, b'[', b'J']), "g\\x1b[J");
     }
 }
