@@ -458,6 +458,15 @@ mod tests {
     use crate::testutil::{A, B, Script, ip};
     use pair::MAX_CHILD_LOG;
 
+    /// The tracker after every event of `s`.
+    fn track(s: &Script) -> Tracker {
+        let mut t = Tracker::default();
+        for ev in &s.events {
+            t.observe(ev);
+        }
+        t
+    }
+
     /// AH after IKE_AUTH is the IKE SA's data plane like ESP: counted per side, logged with its
     /// SPI, bound to the SA, and it marks the SA established.
     #[test]
@@ -467,12 +476,8 @@ mod tests {
         s.ah(3_000, A, B, 0xa1, 1);
         s.ah(3_050, B, A, 0xa2, 1);
         s.ah(3_100, A, B, 0xa1, 2);
-        let mut t = Tracker::default();
-        for ev in &s.events {
-            t.observe(ev);
-        }
-        let (key, _) = PairKey::of(ip(A), ip(B));
-        let p = t.pair(&key).expect("pair");
+        let t = track(&s);
+        let p = t.pair(&PairKey::of(ip(A), ip(B)).0).expect("pair");
         let a = p.key.side(ip(A));
         assert_eq!(p.ah_packets[a], 2);
         assert_eq!(p.ah_packets[1 - a], 1);
@@ -498,12 +503,8 @@ mod tests {
         s.esp(3_020, A, B, 0xc1, 3);
         s.esp(3_030, B, A, 0xc2, 2);
         s.esp(3_040, A, B, 0xc1, 4);
-        let mut t = Tracker::default();
-        for ev in &s.events {
-            t.observe(ev);
-        }
-        let (key, _) = PairKey::of(ip(A), ip(B));
-        let p = t.pair(&key).expect("pair");
+        let t = track(&s);
+        let p = t.pair(&PairKey::of(ip(A), ip(B)).0).expect("pair");
         let a = p.key.side(ip(A));
         let longest = p.longest_unanswered[a];
         assert_eq!((longest.packets, longest.after_frame), (2, 2));
@@ -529,12 +530,8 @@ mod tests {
                 ms += 1;
             }
         }
-        let mut t = Tracker::default();
-        for ev in &s.events {
-            t.observe(ev);
-        }
-        let (key, _) = PairKey::of(ip(A), ip(B));
-        let p = t.pair(&key).expect("pair");
+        let t = track(&s);
+        let p = t.pair(&PairKey::of(ip(A), ip(B)).0).expect("pair");
         assert_eq!(p.children.len(), MAX_CHILD_LOG);
         assert_eq!(p.children_dropped, 8);
         for c in &p.children {
