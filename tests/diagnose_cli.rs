@@ -1,7 +1,4 @@
 //! The binary's JSON contract for findings and tunnels: `ike-sniff -r FILE --json -q`.
-//!
-//! Ignored until the pipeline (src/run.rs on main) feeds the analyzer and prints its findings
-//! and tunnels; then run with `cargo test --test diagnose_cli -- --ignored`.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -71,4 +68,23 @@ fn binary_matches_library() {
             .collect();
         assert_eq!(a, lib, "{rel}");
     }
+}
+
+/// The NAT column says NAT only when NAT-D says so (issue 11 §4): strongSwan floats to 4500
+/// with MOBIKE although the hashes match (lab healthy_ikev2), while the lab's NAT-T scenario
+/// puts the initiator behind a NAT.
+#[test]
+fn nat_only_when_nat_detection_says_so() {
+    let (_, mobike) = run("lab/pcaps/healthy_ikev2.pcap");
+    assert_eq!(mobike[0]["nat"]["nat_detection"], "no_nat");
+    assert_eq!(mobike[0]["nat"]["floated_to_4500"], true);
+    assert!(
+        mobike[0]["nat"]["behind_nat"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (_, nat) = run("lab/pcaps/nat_t.pcap");
+    assert_eq!(nat[0]["nat"]["nat_detection"], "nat");
+    assert_eq!(nat[0]["nat"]["behind_nat"][0], "192.0.2.10");
 }

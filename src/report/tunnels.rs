@@ -52,6 +52,9 @@ pub struct TunnelSummary {
 pub struct NatSummary {
     /// Addresses found behind NAT by the NAT-D hashes.
     pub behind_nat: Vec<IpAddr>,
+    /// What the NAT-D hashes said: `nat`, `no_nat` (they matched both ways) or `unknown`
+    /// (none seen). UDP 4500 alone says nothing: MOBIKE and forced encapsulation use it too.
+    pub nat_detection: &'static str,
     pub ike_on_4500: bool,
     pub floated_to_4500: bool,
     pub esp_in_udp: bool,
@@ -159,6 +162,11 @@ fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
                 .filter(|&s| p.nat_behind[s] == Some(true))
                 .map(|s| p.addr(s))
                 .collect(),
+            nat_detection: match p.nat_behind {
+                [Some(true), _] | [_, Some(true)] => "nat",
+                [None, None] => "unknown",
+                _ => "no_nat",
+            },
             ike_on_4500: p.ike_on_4500,
             floated_to_4500: p.float_frame.is_some(),
             esp_in_udp: p.esp_in_udp,
@@ -317,12 +325,13 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             .map(|v| format!("v{v}"))
             .collect::<Vec<_>>()
             .join("+");
-        let nat = if !t.nat.behind_nat.is_empty() {
-            "yes"
-        } else if t.nat.esp_in_udp || t.nat.ike_on_4500 {
-            "nat-t"
-        } else {
-            "-"
+        let on_4500 = t.nat.esp_in_udp || t.nat.ike_on_4500;
+        // NAT only when NAT-D says so; port 4500 without NAT is shown as such.
+        let nat = match (t.nat.nat_detection, on_4500) {
+            ("nat", _) => "yes",
+            ("no_nat", true) => "no/4500",
+            (_, true) => "4500",
+            _ => "-",
         };
         writeln!(
             w,
@@ -371,6 +380,12 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
                 c.packets[1],
                 c.bytes[0],
                 c.bytes[1]
+            )?;
+        }
+        if t.nat.nat_detection == "no_nat" && (t.nat.ike_on_4500 || t.nat.esp_in_udp) {
+            writeln!(
+                w,
+                "    UDP 4500 without NAT: the NAT-D hashes match both ways (MOBIKE, or encapsulation forced)"
             )?;
         }
         if let Some(r) = &t.ike_response_time {
