@@ -59,6 +59,53 @@ fn text(p: &Pending, outcome: &str) -> String {
     )
 }
 
+/// strongSwan's proposal keyword for a group (swanctl.conf / ipsec.conf `ike=`).
+fn strongswan_keyword(g: u16) -> Option<&'static str> {
+    Some(match g {
+        1 => "modp768",
+        2 => "modp1024",
+        5 => "modp1536",
+        14 => "modp2048",
+        15 => "modp3072",
+        16 => "modp4096",
+        17 => "modp6144",
+        18 => "modp8192",
+        19 => "ecp256",
+        20 => "ecp384",
+        21 => "ecp521",
+        22 => "modp1024s160",
+        23 => "modp2048s224",
+        24 => "modp2048s256",
+        25 => "ecp192",
+        26 => "ecp224",
+        27 => "ecp224bp",
+        28 => "ecp256bp",
+        29 => "ecp384bp",
+        30 => "ecp512bp",
+        31 => "curve25519",
+        32 => "curve448",
+        _ => return None,
+    })
+}
+
+/// The remedy for the group the responder asked for, in the words each daemon's
+/// configuration uses; the catalogue's generic text when the responder named none.
+fn remedy(p: &Pending) -> String {
+    let Some(w) = p.wanted else {
+        return KIND.remedy.to_string();
+    };
+    let strongswan = strongswan_keyword(w)
+        .map(|k| format!("strongSwan ike=aes256-sha256-{k}, "))
+        .unwrap_or_default();
+    let offered = p
+        .offered
+        .map_or("the initiator's group".to_string(), names::dh_group);
+    format!(
+        "Put {} first in the initiator's IKE proposal ({strongswan}Libreswan ike=aes256-sha2;dh{w}, Cisco 'group {w}' in the IKEv2 proposal), or allow {offered} on the responder.",
+        names::dh_group(w)
+    )
+}
+
 impl DhGroupMismatch {
     fn emit(p: Pending, ok: Option<(Timestamp, u64, Option<u16>)>, out: &mut Emit<'_>) {
         let (sev, outcome, last, extra) = match ok {
@@ -80,6 +127,7 @@ impl DhGroupMismatch {
             ),
         };
         let summary = text(&p, &outcome);
+        let remedy = remedy(&p);
         let frames: Vec<u64> = p.frames.iter().copied().chain(extra).collect();
         out.push(
             p.ispi,
@@ -91,6 +139,7 @@ impl DhGroupMismatch {
                 summary,
             )
             .severity(sev)
+            .remedy(remedy)
             .frames(frames),
         );
     }
@@ -169,6 +218,24 @@ impl Rule for DhGroupMismatch {
 mod tests {
     use crate::diagnose::finding::Severity;
     use crate::diagnose::testutil::*;
+
+    /// The remedy names the group the responder asked for (issue 11 §1), not a fixed example.
+    #[test]
+    fn remedy_names_the_group_asked_for() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(
+            10,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(notify(N::INVALID_KE_PAYLOAD, &[0, 19])),
+        );
+        let all = s.all();
+        let f = all.iter().find(|f| f.kind == "dh_group_mismatch").expect("reported");
+        assert!(f.remedy.starts_with("Put ECP_256 (group 19) first"), "{}", f.remedy);
+        assert!(f.remedy.contains("ike=aes256-sha256-ecp256"), "{}", f.remedy);
+        assert!(f.remedy.contains("dh19") && f.remedy.contains("'group 19'"), "{}", f.remedy);
+    }
     use crate::event::ike::PayloadBody;
 
     fn ke(g: u16) -> crate::event::ike::Payload {
