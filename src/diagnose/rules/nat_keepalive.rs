@@ -17,6 +17,22 @@ pub const KIND: FindingKind = FindingKind {
 /// Silence from a peer behind NAT that outlasts common NAT UDP timeouts.
 const IDLE_SECS: f64 = 60.0;
 
+/// The shortest UDP mapping timeout common NATs use (RFC 4787 REQ-5 asks for at least 120 s,
+/// but many home and carrier NATs drop idle UDP mappings after 30 s): keepalives further
+/// apart than this may not hold the mapping.
+const SHORT_NAT_TIMEOUT_SECS: f64 = 30.0;
+
+/// What to do about keepalives that are present: nothing while they come often enough; lower
+/// the interval when the longest gap outlasts short NAT timeouts. Never "enable" them.
+fn present_remedy(max_gap: Option<f64>) -> String {
+    match max_gap {
+        Some(g) if g > SHORT_NAT_TIMEOUT_SECS => format!(
+            "Keepalives are on, but up to {g:.0} s apart: lower the interval below the NAT's UDP timeout (often 30 s) (strongSwan keep_alive=20s, Libreswan keep-alive=20, Cisco 'crypto isakmp nat keepalive 20')."
+        ),
+        _ => "Nothing to change: keepalives are on and come often enough for common NAT UDP timeouts (30 s and up).".to_string(),
+    }
+}
+
 pub struct NatKeepalive;
 
 pub const RULE: RuleDef = RuleDef {
@@ -55,6 +71,7 @@ impl Rule for NatKeepalive {
                         (p.first_ts, ka.last.unwrap_or(p.last_ts)),
                         summary,
                     )
+                    .remedy(present_remedy(ka.max_interval))
                     .frames([ka.first_frame]),
                 );
             } else if p.nat_behind[s] == Some(true)
@@ -84,6 +101,17 @@ impl Rule for NatKeepalive {
 #[cfg(test)]
 mod tests {
     use crate::diagnose::testutil::*;
+
+    /// Keepalives that are present are never met with advice to enable them (issue 11 §1).
+    #[test]
+    fn present_keepalives_get_no_advice_to_enable_them() {
+        let ok = super::present_remedy(Some(20.0));
+        assert!(ok.starts_with("Nothing to change"), "{ok}");
+        assert!(!ok.contains("Enable"));
+        let sparse = super::present_remedy(Some(45.0));
+        assert!(sparse.contains("up to 45 s apart") && !sparse.contains("Enable"), "{sparse}");
+        assert!(super::present_remedy(None).starts_with("Nothing to change"));
+    }
     use crate::event::{Body, ipproto};
 
     #[test]
