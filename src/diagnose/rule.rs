@@ -62,6 +62,9 @@ pub(super) struct Said {
     set: HashMap<SaidKey, Option<usize>>,
     order: VecDeque<SaidKey>,
     kept: Vec<Kept>,
+    /// Finding id → its slot in `kept`, so a finding about to go out finds its latest form
+    /// without a scan.
+    slots: HashMap<u64, usize>,
     /// Next slot of `kept` to reuse once it is full (oldest first).
     next: usize,
 }
@@ -84,6 +87,7 @@ impl Said {
             set: HashMap::new(),
             order: VecDeque::new(),
             kept: Vec::new(),
+            slots: HashMap::new(),
             next: 0,
         }
     }
@@ -113,9 +117,11 @@ impl Said {
             if let Some(s) = self.set.get_mut(&old.key) {
                 *s = None;
             }
+            self.slots.remove(&old.finding.id);
             slot
         };
         self.set.insert(k, Some(slot));
+        self.slots.insert(f.id, slot);
         self.order.push_back(k);
         true
     }
@@ -133,11 +139,8 @@ impl Said {
     /// added to them before they were written).
     pub(super) fn refresh(&mut self, fs: &mut [Finding]) {
         for f in fs {
-            if let Some(kept) = self
-                .kept
-                .iter_mut()
-                .rev()
-                .find(|k| k.changed && k.finding.id == f.id)
+            if let Some(kept) = self.slots.get(&f.id).and_then(|&s| self.kept.get_mut(s))
+                && kept.changed
             {
                 *f = kept.finding.clone();
                 kept.changed = false;

@@ -382,7 +382,7 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
                 c.bytes[1]
             )?;
         }
-        if t.nat.nat_detection == "no_nat" && (t.nat.ike_on_4500 || t.nat.esp_in_udp) {
+        if t.nat.nat_detection == "no_nat" && on_4500 {
             writeln!(
                 w,
                 "    UDP 4500 without NAT: the NAT-D hashes match both ways (MOBIKE, or encapsulation forced)"
