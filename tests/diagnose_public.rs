@@ -216,3 +216,19 @@ fn every_public_capture_runs() {
     }
     assert!(n > 50, "{n}");
 }
+
+/// nDPI's capture is merged out of order: frame 263 answers IKE_SA_INIT with INVALID_KE_PAYLOAD
+/// (group 14), frame 264 retries with a new SPI and frame 267 accepts it, but that SA's IKE_AUTH
+/// sits earlier in the file (frames 245-250). The retry succeeded: never "no successful retry".
+#[test]
+fn invalid_ke_retry_accepted_out_of_file_order_is_a_success() {
+    let r = run("public/ndpi/ipsec_isakmp_esp.pcap");
+    let dh: Vec<_> = r.all().filter(|f| f.kind == "dh_group_mismatch").collect();
+    assert!(!dh.is_empty());
+    let f = dh
+        .iter()
+        .find(|f| f.frames.starts_with(&[260, 263]))
+        .expect("the rejection at frame 263");
+    assert_eq!(f.severity, Severity::Info, "{}", f.summary);
+    assert!(f.summary.contains("succeeded"), "{}", f.summary);
+}

@@ -88,13 +88,6 @@ impl<'w> Pipeline<'w> {
         self.drain()
     }
 
-    /// One event decoded elsewhere (another thread), in capture order: tracked and diagnosed,
-    /// its line written by the caller through [`Pipeline::write_rendered`] or
-    /// [`Pipeline::print`], then [`Pipeline::write_findings`].
-    pub fn analyse_decoded(&mut self, ev: &Event) {
-        self.analyse(ev);
-    }
-
     /// Whether `ev` prints a line, for an event whose answer depends on the stream (ESP).
     pub fn wants_line(&mut self, ev: &Event) -> bool {
         self.printer.wants(ev)
@@ -127,8 +120,11 @@ impl<'w> Pipeline<'w> {
         self.write_findings()
     }
 
-    /// Everything but the packet's own line: counters, tracking, diagnosis, decode errors.
-    fn analyse(&mut self, ev: &Event) {
+    /// Everything but the packet's own line: counters, tracking, diagnosis, decode errors. An
+    /// event decoded on another thread comes in here, in capture order; its line then goes
+    /// out through [`Pipeline::write_rendered`] or [`Pipeline::print`], then
+    /// [`Pipeline::write_findings`].
+    pub fn analyse(&mut self, ev: &Event) {
         self.spis.observe(ev);
         self.analyzer.observe(ev, &mut self.findings);
         if let Body::Malformed(e) = &ev.body {

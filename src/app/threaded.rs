@@ -93,7 +93,7 @@ impl DecodedBatch {
     fn feed(&self, pipeline: &mut Pipeline<'_>) -> io::Result<()> {
         let mut from = 0;
         for (i, (ev, &print)) in self.events.iter().zip(&self.prints).enumerate() {
-            pipeline.analyse_decoded(ev);
+            pipeline.analyse(ev);
             let print = match print {
                 Print::InOrder => pipeline.wants_line(ev),
                 Print::Yes => !self.rendered,

@@ -7,7 +7,6 @@ use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity
 use crate::diagnose::names;
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
-use crate::track::ike::SaState;
 use crate::track::{PairKey, Tracker};
 use crate::event::codes::{ExchangeType, NotifyType};
 
@@ -193,7 +192,11 @@ impl Rule for DhGroupMismatch {
             });
             return;
         }
-        if matches!(cx.up.transition, Some((_, SaState::KeysExchanged))) {
+        // An IKE_SA_INIT response that carries an SA payload is a successful retry, whatever
+        // the state machine made of it: in captures merged out of order (nDPI's
+        // ipsec_isakmp_esp.pcap) the SA's IKE_AUTH comes first, so the SA is already past
+        // KeysExchanged when its IKE_SA_INIT shows up.
+        if m.proposals().is_some() {
             // A successful IKE_SA_INIT on the same pair from the same initiator resolves it.
             let mut i = 0;
             while i < self.pending.len() {
