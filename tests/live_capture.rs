@@ -383,3 +383,112 @@ fn live_text_output_streams() {
 fn is_ike_line(l: &str) -> bool {
     l.as_bytes().first().is_some_and(u8::is_ascii_digit) && l.contains(" IKEv2 ")
 }
+
+/// Lines of `kind` (by `type`), with when each arrived.
+fn arrived(s: &Sniffer, t: &str, kind: &str) -> Vec<(Instant, Value)> {
+    s.stdout_lines
+        .iter()
+        .filter_map(|(at, l)| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["type"] == t && v["kind"] == kind).then_some((*at, v))
+        })
+        .collect()
+}
+
+/// The lab's responder restart, replayed in real time: ESP stops one way and the DPD goes
+/// unanswered, then the responder comes back on a new IKE SA and ESP flows both ways again. A
+/// watcher sees both problems start and stop while ike-sniff runs: each finding, then its
+/// `finding_cleared` under the same id, all before the replay is over.
+#[test]
+fn live_findings_start_and_stop_while_running() {
+    let rel = "lab/pcaps/responder_restart.pcap";
+    if skip_if_unavailable(rel) {
+        return;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let (file, _) = lab.prepare(&capture(rel), None).expect("prepare");
+    let mut sniffer = Sniffer::start(&lab, &["--json", "--stats-interval", "0"]).expect("start");
+    let started = Instant::now();
+    lab.replay(&file, 1.0).expect("tcpreplay");
+    let replayed = Instant::now();
+    std::thread::sleep(Duration::from_millis(800));
+    sniffer.collect();
+    for kind in ["esp_one_way", "dead_peer"] {
+        let raised = arrived(&sniffer, "finding", kind);
+        let cleared = arrived(&sniffer, "finding_cleared", kind);
+        assert!(!raised.is_empty(), "{kind} not raised live");
+        assert_eq!(cleared.len(), 1, "{kind}: {cleared:?}");
+        let (r_at, r) = &raised[0];
+        let (c_at, c) = &cleared[0];
+        assert_eq!(r["id"], c["id"], "{kind}: cleared under the raised id");
+        assert!(
+            r_at < c_at && *c_at < replayed,
+            "{kind}: raised {:?} and cleared {:?} after the start, replay over at {:?}",
+            *r_at - started,
+            *c_at - started,
+            replayed - started
+        );
+        assert!(c["reason"].as_str().is_some_and(|r| !r.is_empty()), "{c}");
+        assert!(c["frame"].as_u64().is_some(), "{c}");
+    }
+    // The one-way stop was said within seconds of becoming one (5 s of unanswered ESP from
+    // 1.7 s into the capture), long before the ESP came back at 26.5 s.
+    let (r_at, _) = &arrived(&sniffer, "finding", "esp_one_way")[0];
+    assert!(
+        *r_at - started < Duration::from_secs(15),
+        "{:?}",
+        *r_at - started
+    );
+    sniffer.signal(Signal::SIGINT);
+    assert_eq!(sniffer.wait(Duration::from_secs(10)).expect("stops"), 0);
+}
+
+/// A refused Child SA (the lab's ESP proposal mismatch, 8 s of packets) is reported by the
+/// clock, 30 s after IKE_AUTH with no ESP, while the interface is quiet and ike-sniff runs on.
+#[test]
+fn live_refused_child_sa_is_said_by_the_clock() {
+    let rel = "lab/pcaps/child_proposal_mismatch.pcap";
+    if skip_if_unavailable(rel) {
+        return;
+    }
+    let lab = Lab::new().expect("namespaces");
+    let (file, _) = lab.prepare(&capture(rel), None).expect("prepare");
+    let mut sniffer = Sniffer::start(&lab, &["--json", "--stats-interval", "0"]).expect("start");
+    let started = Instant::now();
+    lab.replay(&file, 1.0).expect("tcpreplay");
+    let replayed = Instant::now();
+    let deadline = started + Duration::from_secs(45);
+    let found = loop {
+        sniffer.collect();
+        if let Some(f) = arrived(&sniffer, "finding", "child_sa_refused")
+            .into_iter()
+            .next()
+        {
+            break Some(f);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (at, f) = found.expect("child_sa_refused said while running");
+    assert!(at > replayed, "said after the last packet, by the clock");
+    assert!(
+        at - started >= Duration::from_secs(29),
+        "{:?}",
+        at - started
+    );
+    assert!(
+        f["summary"].as_str().unwrap().contains("no ESP flowed"),
+        "{f}"
+    );
+    sniffer.signal(Signal::SIGINT);
+    assert_eq!(sniffer.wait(Duration::from_secs(10)).expect("stops"), 0);
+    // Not said a second time at the end.
+    let live = sniffer.json();
+    let n = of_type(&live, "finding")
+        .iter()
+        .filter(|v| v["kind"] == "child_sa_refused" && v["update"] != true)
+        .count();
+    assert_eq!(n, 1);
+}

@@ -29,6 +29,7 @@ use nix::unistd::{Gid, Uid, User};
 use super::pipeline::Pipeline;
 use crate::capture::RawPacket;
 use crate::capture::live::{CaptureStats, LiveConfig, LiveSource, Next, PcapWriter};
+use crate::event::Timestamp;
 use crate::report::OutputOptions;
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
@@ -235,6 +236,9 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             stats_out.flush()?;
             last_flush = now;
         }
+        if idle {
+            pipeline.tick(wall_clock())?;
+        }
         if let Some(w) = &mut writer {
             if idle && let Err(e) = w.flush() {
                 eprintln!("ike-sniff: {}: {e}", w.current.display());
@@ -419,6 +423,14 @@ impl Rotator {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
+}
+
+/// Now, in the packets' time base (libpcap stamps packets with the system clock).
+fn wall_clock() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
 }
 
 fn epoch_secs() -> u64 {

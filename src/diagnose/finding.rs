@@ -98,6 +98,16 @@ impl Serialize for Peers {
     }
 }
 
+/// How a condition ended: the packet that showed it and what it showed ("ESP from B flows
+/// again", "the peer answered"). A finding stays what it was; the clearing is a fact added to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cleared {
+    pub ts: Timestamp,
+    /// 0 when the clock, not a packet, ended it (live mode on a quiet interface).
+    pub frame: u64,
+    pub reason: String,
+}
+
 /// Most frames a finding lists: the first and last halves are kept.
 pub const MAX_FRAMES: usize = 64;
 
@@ -114,6 +124,11 @@ pub struct Finding {
     /// The wording changed since it was first reported: the cause was judged again over more
     /// evidence (a retransmission loop that went on), not merely seen again.
     pub reworded: bool,
+    /// This record announces that the condition ended (a `finding_cleared` line), not the
+    /// finding itself.
+    pub clearing: bool,
+    /// The condition ended: set on the clearing record and on any later update of the finding.
+    pub cleared: Option<Box<Cleared>>,
     pub kind: &'static str,
     pub severity: Severity,
     pub confidence: Confidence,
@@ -139,6 +154,8 @@ impl Finding {
             update: false,
             repeats: 0,
             reworded: false,
+            clearing: false,
+            cleared: None,
             kind: kind.id,
             severity: kind.default_severity,
             confidence,
@@ -188,11 +205,15 @@ pub fn finding_id(kind: &str, pair: &PairKey, scope: u64) -> u64 {
 impl Finding {
     /// Folds a later report of the same cause into this one: frames and time span grow, the
     /// graver severity and the stronger confidence stay. A report whose frames cover all of
-    /// this one's judged the cause again over more evidence: its wording replaces this one's.
-    /// Any other is the cause seen again in other packets: it counts as a repeat and the first
-    /// wording stays. Returns whether anything changed.
+    /// this one's, or whose evidence starts at the same frame and reaches as far, judged the
+    /// cause again over more evidence (a run of packets that went on): its wording replaces
+    /// this one's. Any other is the cause seen again in other packets: it counts as a repeat
+    /// and the first wording stays. Returns whether anything changed.
     pub fn absorb(&mut self, later: Finding) -> bool {
-        let rejudged = self.frames.iter().all(|f| later.frames.contains(f));
+        let same_start = !self.frames.is_empty()
+            && self.frames.first() == later.frames.first()
+            && later.last_ts >= self.last_ts;
+        let rejudged = same_start || self.frames.iter().all(|f| later.frames.contains(f));
         let mut frames = self.frames.clone();
         frames.extend_from_slice(&later.frames);
         let (summary, remedy, repeats, reworded) = if rejudged {
@@ -212,6 +233,8 @@ impl Finding {
             update: self.update,
             repeats,
             reworded,
+            clearing: false,
+            cleared: self.cleared.clone(),
             kind: self.kind,
             severity: self.severity.min(later.severity),
             confidence: if self.confidence == Confidence::Observed {
@@ -308,6 +331,11 @@ mod tests {
         assert_eq!((one.repeats, one.reworded), (1, false));
         assert_eq!(one.frames, vec![7, 23]);
         assert_eq!((one.first_ts.secs, one.last_ts.secs), (7, 23));
+
+        // A run that went on: same first frame, later end, the middle frames not all kept.
+        let mut run = f(&[3, 5, 9], "9 so far");
+        assert!(run.absorb(f(&[3, 5, 14], "14 in all")));
+        assert_eq!((run.summary.as_str(), run.repeats), ("14 in all", 0));
 
         // Nothing new: nothing to update.
         let mut same = f(&[1, 2], "x");

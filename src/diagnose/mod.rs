@@ -25,8 +25,9 @@ use std::sync::OnceLock;
 pub use finding::{Confidence, Finding, FindingKind, Peers, Severity};
 
 use crate::event::Event;
+use crate::event::Timestamp;
 use crate::track::{Limits, Pair, PairKey, TrackStats, Tracker, Update};
-use rule::{Cx, Emit, Rule, Said};
+use rule::{Cx, Emit, Rule, Said, Wakes};
 
 /// Every kind of finding the rules can report, in the order of the rules.
 pub fn catalogue() -> &'static [FindingKind] {
@@ -47,6 +48,7 @@ pub struct Analyzer {
     tracker: Tracker,
     rules: Vec<Box<dyn Rule>>,
     said: Said,
+    wakes: Wakes,
     /// Ids of the findings about each pair the tracker holds, in the order first reported. Kept
     /// here, not in the tracker: the tracker only tracks.
     notes: HashMap<PairKey, Vec<&'static str>>,
@@ -73,6 +75,7 @@ impl Analyzer {
             tracker: Tracker::new(limits),
             rules: rules::RULES.iter().map(|r| (r.make)()).collect(),
             said: Said::new(),
+            wakes: Wakes::default(),
             notes: HashMap::new(),
             gone: VecDeque::new(),
             max_gone: limits.max_pairs,
@@ -87,6 +90,8 @@ impl Analyzer {
     /// Takes in one event; findings known now are appended to `out`.
     pub fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
         let start = out.len();
+        // Time moved on to this packet: what was due before it is judged first.
+        self.wake_due(ev.pkt.ts, out);
         let up = self.tracker.observe(ev);
         {
             let cx = Cx {
@@ -97,14 +102,41 @@ impl Analyzer {
             let mut em = Emit {
                 out,
                 said: &mut self.said,
+                wakes: &mut self.wakes,
+                rule: 0,
             };
-            for r in &mut self.rules {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
                 r.event(&cx, &mut em);
             }
         }
         self.closed(up, out);
         self.said.refresh(&mut out[start..]);
         self.note(&out[start..]);
+    }
+
+    /// Live mode on a quiet interface: the clock says it is `now` though no packet came.
+    /// Wake-ups due by then are judged and idle entries close, as a packet at `now` would have
+    /// made them. A `now` before the last packet changes nothing.
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+        let start = out.len();
+        self.wake_due(now, out);
+        let up = self.tracker.advance(now);
+        self.closed(up, out);
+        self.said.refresh(&mut out[start..]);
+        self.note(&out[start..]);
+    }
+
+    fn wake_due(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+        while let Some((rule, what, at)) = self.wakes.pop_due(now) {
+            let mut em = Emit {
+                out,
+                said: &mut self.said,
+                wakes: &mut self.wakes,
+                rule,
+            };
+            self.rules[rule].wake(what, at, &self.tracker, &mut em);
+        }
     }
 
     /// Findings that grew since they were reported (more retransmissions, a longer span), in
@@ -119,21 +151,26 @@ impl Analyzer {
         let mut em = Emit {
             out,
             said: &mut self.said,
+            wakes: &mut self.wakes,
+            rule: 0,
         };
         for (k, sa) in &up.closed_sas {
             let p = self.tracker.pair(&k.pair);
-            for r in &mut self.rules {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
                 r.sa_closed(sa, p, &mut em);
             }
         }
         for (k, e) in &up.closed_esp {
             let p = self.tracker.pair(&PairKey::of(k.src, k.dst).0);
-            for r in &mut self.rules {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
                 r.esp_closed(k, e, p, &mut em);
             }
         }
         for p in &up.closed_pairs {
-            for r in &mut self.rules {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
                 r.pair_closed(p, &mut em);
             }
         }
@@ -174,15 +211,19 @@ impl Analyzer {
             let mut em = Emit {
                 out,
                 said: &mut self.said,
+                wakes: &mut self.wakes,
+                rule: 0,
             };
             let mut pairs: Vec<&Pair> = self.tracker.pairs().collect();
             pairs.sort_by_key(|p| (p.first_ts, p.key));
             for p in pairs {
-                for r in &mut self.rules {
+                for (i, r) in self.rules.iter_mut().enumerate() {
+                    em.rule = i;
                     r.pair_closed(p, &mut em);
                 }
             }
-            for r in &mut self.rules {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
                 r.finish(&self.tracker, &mut em);
             }
         }
@@ -321,6 +362,62 @@ mod analyzer_tests {
         assert!(st.pairs_evicted >= 90 && st.ike_sas_evicted >= 90 && st.esp_sas_evicted >= 90);
         a.finish(&mut out);
         assert!(a.pairs().count() <= 16);
+    }
+
+    /// Live on a quiet interface: no packet follows, the clock alone brings the finding out.
+    #[test]
+    fn the_clock_brings_out_what_waits_for_quiet() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        s.ike(
+            2,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(
+            4,
+            A,
+            B,
+            Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR)
+                .len(288)
+                .with(sk(260)),
+        );
+        s.ike(
+            5,
+            B,
+            A,
+            Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER)
+                .len(144)
+                .with(sk(116)),
+        );
+        s.ike(
+            970,
+            A,
+            B,
+            Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR)
+                .len(80)
+                .with(sk(52)),
+        );
+        s.ike(
+            971,
+            B,
+            A,
+            Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER)
+                .len(80)
+                .with(sk(52)),
+        );
+        let mut a = Analyzer::new();
+        let mut out = Vec::new();
+        for e in &s.events {
+            a.observe(e, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        let last = s.events.last().unwrap().pkt.ts;
+        a.advance(last.plus(20.0), &mut out);
+        assert!(out.is_empty(), "too early: {out:?}");
+        a.advance(last.plus(30.0), &mut out);
+        assert_eq!(kinds(&out), ["child_sa_refused"]);
     }
 
     #[test]

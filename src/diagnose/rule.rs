@@ -2,13 +2,14 @@
 //! ([`Emit`], which says each problem once), the [`Rule`] trait, and [`RuleDef`], the line a rule
 //! takes in the one list of rules (`rules/mod.rs`).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
-use super::finding::{Finding, FindingKind, finding_id};
-use crate::event::Event;
+use super::finding::{Cleared, Finding, FindingKind, finding_id};
+use crate::event::{Event, Timestamp};
 use crate::track::esp::{EspKey, EspSa};
 use crate::track::ike::IkeSa;
-use crate::track::{Pair, PairKey, Tracker, Update};
+use crate::track::{Pair, PairKey, SaKey, Tracker, Update};
 
 /// What a rule sees on each event: the event, what it did to the tables, and the tables.
 pub struct Cx<'a> {
@@ -28,28 +29,137 @@ impl Cx<'_> {
 
 /// Where rules put findings. A finding whose (kind, peers, scope) was already reported is not
 /// said again: it is folded into the one reported ([`Finding::absorb`]), and the analyzer
-/// reports the fuller version as an update (same `id`) at the end or at the next summary.
+/// reports the fuller version as an update (same `id`) at the end or at the next summary. A
+/// condition that ends is cleared ([`Emit::clear`]); evidence of a new episode after that
+/// raises the finding again under the same `id`.
 pub struct Emit<'a> {
     pub(super) out: &'a mut Vec<Finding>,
     pub(super) said: &'a mut Said,
+    pub(super) wakes: &'a mut Wakes,
+    /// The rule being run (its place in the list), for the wake-ups it asks for.
+    pub(super) rule: usize,
 }
 
 impl Emit<'_> {
     /// Reports `f` unless the same kind was already reported for the same pair and `scope`
     /// (an SPI, a message ID… or 0 for once per pair), in which case `f` updates it. Returns
-    /// whether it went out as a new finding.
+    /// whether it went out as a new finding (or raised a cleared one again).
     pub fn push(&mut self, scope: u64, mut f: Finding) -> bool {
         let key = (f.kind, f.peers.key(), scope);
         f.id = finding_id(f.kind, &key.1, scope);
-        if !self.said.insert(key, &f) {
-            self.said.update(&key, f);
-            return false;
+        match self.said.insert(key, &f) {
+            Said::NEW => {}
+            Said::RAISED_AGAIN => f.repeats = 0,
+            _ => {
+                self.said.update(&key, f);
+                return false;
+            }
         }
         self.out.push(f);
         true
     }
+
     pub fn already(&self, kind: &'static str, pair: PairKey, scope: u64) -> bool {
         self.said.set.contains_key(&(kind, pair, scope))
+    }
+
+    /// The finding was reported and its condition has not been cleared since.
+    pub fn active(&self, kind: &'static str, pair: PairKey, scope: u64) -> bool {
+        self.said.active(&(kind, pair, scope))
+    }
+
+    /// The condition behind an active finding ended, shown by the packet `frame` at `ts` (0
+    /// when the clock showed it): writes a `finding_cleared` record under the finding's id,
+    /// with the reason `reason` words from the finding as it stands. Returns whether there was
+    /// an active finding to clear.
+    pub fn clear(
+        &mut self,
+        kind: &'static str,
+        pair: PairKey,
+        scope: u64,
+        at: (Timestamp, u64),
+        reason: impl FnOnce(&Finding) -> String,
+    ) -> bool {
+        match self.said.clear(&(kind, pair, scope), at, reason) {
+            Some(f) => {
+                self.out.push(f);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks for [`Rule::wake`] with `what` once packet time (or, live, the clock) reaches `at`:
+    /// for evidence that is complete when nothing happens for a while.
+    pub fn wake_at(&mut self, at: Timestamp, what: Wake) {
+        self.wakes.push(at, self.rule, what);
+    }
+}
+
+/// What a wake-up is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    Sa(SaKey),
+    Pair(PairKey),
+}
+
+/// Most wake-ups pending; past it new ones are refused and counted (a rule that misses one
+/// still judges at close, as before wake-ups existed).
+const MAX_WAKES: usize = 1 << 16;
+
+struct Pending {
+    at: Timestamp,
+    seq: u64,
+    rule: usize,
+    what: Wake,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Wake-ups the rules asked for, earliest first (ties in the order asked).
+#[derive(Default)]
+pub(super) struct Wakes {
+    heap: BinaryHeap<Reverse<Pending>>,
+    seq: u64,
+    pub(super) refused: u64,
+}
+
+impl Wakes {
+    fn push(&mut self, at: Timestamp, rule: usize, what: Wake) {
+        if self.heap.len() >= MAX_WAKES {
+            self.refused += 1;
+            return;
+        }
+        self.seq += 1;
+        self.heap.push(Reverse(Pending {
+            at,
+            seq: self.seq,
+            rule,
+            what,
+        }));
+    }
+
+    /// The next wake-up due at `now`, if any.
+    pub(super) fn pop_due(&mut self, now: Timestamp) -> Option<(usize, Wake, Timestamp)> {
+        if self.heap.peek().is_none_or(|p| p.0.at > now) {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(p)| (p.rule, p.what, p.at))
     }
 }
 
@@ -92,9 +202,30 @@ impl Said {
         }
     }
 
-    fn insert(&mut self, k: SaidKey, f: &Finding) -> bool {
-        if self.set.contains_key(&k) {
-            return false;
+    const NEW: u8 = 0;
+    const KNOWN: u8 = 1;
+    const RAISED_AGAIN: u8 = 2;
+
+    /// Remembers a cause: [`Said::NEW`], [`Said::KNOWN`] (fold `f` in with [`Said::update`]),
+    /// or [`Said::RAISED_AGAIN`] when the cause was cleared and `f`'s evidence starts after the
+    /// clearing: a new episode, which replaces the finding kept. Evidence from before the
+    /// clearing belongs to the episode that ended and is folded in.
+    fn insert(&mut self, k: SaidKey, f: &Finding) -> u8 {
+        if let Some(slot) = self.set.get(&k) {
+            if let Some(kept) = slot.and_then(|s| self.kept.get_mut(s))
+                && kept
+                    .finding
+                    .cleared
+                    .as_ref()
+                    .is_some_and(|c| f.first_ts >= c.ts)
+            {
+                let mut again = f.clone();
+                again.repeats = 0;
+                kept.finding = again;
+                kept.changed = false;
+                return Self::RAISED_AGAIN;
+            }
+            return Self::KNOWN;
         }
         // The oldest cause is forgotten; its kept slot, if any, waits to be reused.
         if self.order.len() >= MAX_SAID
@@ -123,7 +254,44 @@ impl Said {
         self.set.insert(k, Some(slot));
         self.slots.insert(f.id, slot);
         self.order.push_back(k);
-        true
+        Self::NEW
+    }
+
+    fn kept(&self, k: &SaidKey) -> Option<&Kept> {
+        self.set
+            .get(k)
+            .copied()
+            .flatten()
+            .and_then(|s| self.kept.get(s))
+    }
+
+    fn active(&self, k: &SaidKey) -> bool {
+        self.kept(k)
+            .is_some_and(|kept| kept.finding.cleared.is_none())
+    }
+
+    /// Marks the kept finding cleared; returns the clearing record to write, or `None` when
+    /// the cause is unknown, no longer kept, or already cleared.
+    fn clear(
+        &mut self,
+        k: &SaidKey,
+        at: (Timestamp, u64),
+        reason: impl FnOnce(&Finding) -> String,
+    ) -> Option<Finding> {
+        let slot = self.set.get(k).copied().flatten()?;
+        let kept = self.kept.get_mut(slot)?;
+        if kept.finding.cleared.is_some() {
+            return None;
+        }
+        let reason = reason(&kept.finding);
+        kept.finding.cleared = Some(Box::new(Cleared {
+            ts: at.0,
+            frame: at.1,
+            reason,
+        }));
+        let mut record = kept.finding.clone();
+        record.clearing = true;
+        Some(record)
     }
 
     fn update(&mut self, k: &SaidKey, f: Finding) {
@@ -138,7 +306,7 @@ impl Said {
     /// Findings about to go out for the first time take their latest form (a rule may have
     /// added to them before they were written).
     pub(super) fn refresh(&mut self, fs: &mut [Finding]) {
-        for f in fs {
+        for f in fs.iter_mut().filter(|f| !f.clearing) {
             if let Some(kept) = self.slots.get(&f.id).and_then(|&s| self.kept.get_mut(s))
                 && kept.changed
             {
@@ -186,6 +354,9 @@ pub trait Rule {
     fn pair_closed(&mut self, _pair: &Pair, _out: &mut Emit<'_>) {}
     /// End of input, after everything was closed.
     fn finish(&mut self, _t: &Tracker, _out: &mut Emit<'_>) {}
+    /// A wake-up this rule asked for ([`Emit::wake_at`]) is due: packet time, or live the
+    /// clock, reached `now` with nothing else having happened to make it moot.
+    fn wake(&mut self, _what: Wake, _now: Timestamp, _t: &Tracker, _out: &mut Emit<'_>) {}
 }
 
 /// A rule's entry in the list: the kinds of finding it reports (what `--list-findings` and the

@@ -12,6 +12,9 @@ pub trait Run {
     fn run(&self) -> (Vec<Finding>, Vec<Finding>, Analyzer);
     /// Every finding, in order.
     fn all(&self) -> Vec<Finding>;
+    /// Each cause once, as it stood at the end (what a reader keeping the last line of each
+    /// id has): the last record of each id, a clearing record counting as the finding cleared.
+    fn settled(&self) -> Vec<Finding>;
 }
 
 impl Run for Script {
@@ -31,6 +34,18 @@ impl Run for Script {
         let (mut l, e, _) = self.run();
         l.extend(e);
         l
+    }
+
+    fn settled(&self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = Vec::new();
+        for mut f in self.all() {
+            f.clearing = false;
+            match out.iter_mut().find(|o| o.id == f.id) {
+                Some(o) => *o = f,
+                None => out.push(f),
+            }
+        }
+        out
     }
 }
 

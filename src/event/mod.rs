@@ -39,6 +39,15 @@ impl Timestamp {
         (self.secs - earlier.secs) as f64 + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
     }
 
+    /// This time plus `secs` (non-negative, finite): a deadline.
+    pub fn plus(self, secs: f64) -> Timestamp {
+        let total = u64::from(self.nanos) + (secs.max(0.0) * 1e9) as u64;
+        Timestamp {
+            secs: self.secs.saturating_add((total / 1_000_000_000) as i64),
+            nanos: (total % 1_000_000_000) as u32,
+        }
+    }
+
     /// Difference in nanoseconds, saturating at zero when `earlier` is later (captures merged
     /// from several interfaces are not always in time order).
     pub fn nanos_since(self, earlier: Timestamp) -> u64 {

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::fmt::{EpochMicros, Hex64, Rfc3339};
+use crate::diagnose::finding::Cleared;
 use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
 
 /// Serializes `v` as one line.
@@ -36,6 +37,46 @@ struct FindingLine<'a> {
     last_ts: EpochMicros,
     summary: &'a str,
     remedy: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cleared: Option<ClearedJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClearedJson<'a> {
+    ts: EpochMicros,
+    /// Absent when the clock, not a packet, ended the condition.
+    #[serde(skip_serializing_if = "is_zero_frame")]
+    frame: u64,
+    reason: &'a str,
+}
+
+fn is_zero_frame(n: &u64) -> bool {
+    *n == 0
+}
+
+impl<'a> ClearedJson<'a> {
+    fn of(c: &'a Cleared) -> Self {
+        ClearedJson {
+            ts: EpochMicros(c.ts),
+            frame: c.frame,
+            reason: &c.reason,
+        }
+    }
+}
+
+/// The `finding_cleared` line: the condition behind finding `id` ended.
+#[derive(Serialize)]
+struct ClearedLine<'a> {
+    #[serde(rename = "type")]
+    kind_tag: &'static str,
+    id: Hex64,
+    kind: &'static str,
+    severity: &'static str,
+    peers: &'a Peers,
+    /// When the finding's evidence began: with `ts`, how long the condition lasted.
+    raised_ts: EpochMicros,
+    #[serde(flatten)]
+    cleared: ClearedJson<'a>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -45,6 +86,22 @@ fn is_zero(n: &u32) -> bool {
 /// One finding as one JSON line. An update (`"update": true`, same `id`) carries the final
 /// frames, span and repeat count; a consumer keeps the last line of each id.
 pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    if f.clearing
+        && let Some(c) = &f.cleared
+    {
+        return write_line(
+            w,
+            &ClearedLine {
+                kind_tag: "finding_cleared",
+                id: Hex64(f.id),
+                kind: f.kind,
+                severity: f.severity.as_str(),
+                peers: &f.peers,
+                raised_ts: EpochMicros(f.first_ts),
+                cleared: ClearedJson::of(c),
+            },
+        );
+    }
     let line = FindingLine {
         kind_tag: "finding",
         id: Hex64(f.id),
@@ -59,6 +116,7 @@ pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         last_ts: EpochMicros(f.last_ts),
         summary: &f.summary,
         remedy: &f.remedy,
+        cleared: f.cleared.as_deref().map(ClearedJson::of),
     };
     write_line(w, &line)
 }
@@ -95,6 +153,23 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         .find(|k| k.id == f.kind)
         .map_or(f.kind, |k| k.title);
     let [a, b] = f.peers.strings();
+    if f.clearing
+        && let Some(c) = &f.cleared
+    {
+        writeln!(w, "CLEARED [{}] {title}", f.kind)?;
+        writeln!(w, "  peers:   {a} <-> {b}")?;
+        writeln!(
+            w,
+            "  when:    {} ({:.1} s after it began)",
+            Rfc3339(c.ts),
+            c.ts.since(f.first_ts)
+        )?;
+        writeln!(w, "  what:    {}", c.reason)?;
+        if c.frame != 0 {
+            writeln!(w, "  frame:   {}", c.frame)?;
+        }
+        return writeln!(w);
+    }
     writeln!(
         w,
         "{} [{}] {} ({}{})",
@@ -120,6 +195,9 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         )?;
     }
     writeln!(w, "  what:    {}", f.summary)?;
+    if let Some(c) = &f.cleared {
+        writeln!(w, "  cleared: {} ({})", Rfc3339(c.ts), c.reason)?;
+    }
     writeln!(w, "  do:      {}", f.remedy)?;
     if !f.frames.is_empty() {
         writeln!(w, "  frames:  {}", frames_text(&f.frames))?;
@@ -175,6 +253,8 @@ mod tests {
             update: false,
             repeats: 0,
             reworded: false,
+            clearing: false,
+            cleared: None,
             kind: "ike_unanswered",
             severity: Severity::Error,
             confidence: Confidence::Inferred,

@@ -21,12 +21,24 @@ const WORST_SHOWN: usize = 5;
 pub struct Verdict {
     /// Finding id → (kind, gravest severity, pair).
     causes: HashMap<u64, (&'static str, Severity, [IpAddr; 2])>,
+    /// Ids whose condition ended (and has not come back since).
+    cleared: HashMap<u64, &'static str>,
     dropped: u64,
 }
 
 impl Verdict {
     /// Counts a finding (an update only raises the severity of the cause it updates).
     pub fn observe(&mut self, f: &Finding) {
+        if f.clearing {
+            if self.causes.contains_key(&f.id) {
+                self.cleared.insert(f.id, f.kind);
+            }
+            return;
+        }
+        if !f.update && f.cleared.is_none() {
+            // Raised (again): whatever ended before is back.
+            self.cleared.remove(&f.id);
+        }
         let pair = f.peers.key();
         if let Some(c) = self.causes.get_mut(&f.id) {
             c.1 = c.1.min(f.severity);
@@ -107,6 +119,29 @@ impl Verdict {
             };
             writeln!(w, "  {:<8} {}{folded}", sev.as_str(), kinds.join(", "))?;
         }
+        if !self.cleared.is_empty() {
+            let mut m: HashMap<&'static str, u64> = HashMap::new();
+            for k in self.cleared.values() {
+                *m.entry(k).or_default() += 1;
+            }
+            let mut v: Vec<_> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let kinds: Vec<String> = v
+                .into_iter()
+                .map(|(k, n)| {
+                    if n > 1 {
+                        format!("{k} x{n}")
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect();
+            writeln!(
+                w,
+                "  cleared  {} (the condition ended before the capture did)",
+                kinds.join(", ")
+            )?;
+        }
         let worst = self.worst();
         let shown: Vec<String> = worst
             .iter()
@@ -153,6 +188,9 @@ impl Verdict {
             info: u64,
             kinds: Vec<Kind>,
             tunnels: Vec<Tunnel>,
+            /// Findings whose condition ended and did not come back.
+            #[serde(skip_serializing_if = "is_zero")]
+            cleared: u64,
             #[serde(skip_serializing_if = "is_zero")]
             not_counted: u64,
         }
@@ -183,6 +221,7 @@ impl Verdict {
                         info: n[2],
                     })
                     .collect(),
+                cleared: self.cleared.len() as u64,
                 not_counted: self.dropped,
             },
         )

@@ -32,6 +32,11 @@ pub const AUTH_RESPONSE_MIN_SK: u32 = 64;
 #[derive(Clone, Debug)]
 pub struct Step {
     pub from: IpAddr,
+    /// The sender's UDP port and the responder SPI/cookie the message carried: a copy that
+    /// differs in either is another message, not a retransmission (a responder that restarted
+    /// answers with a fresh cookie; a NAT or a second daemon shows a different port).
+    pub sport: u16,
+    pub rspi: u64,
     pub response: bool,
     pub len: u32,
     pub count: u32,
@@ -171,6 +176,10 @@ pub struct IkeSa {
     pub responder: IpAddr,
     pub initiator_port: u16,
     pub responder_port: u16,
+    /// The first message seen was the responder's answer to an IKE_SA_INIT, Main or
+    /// Aggressive Mode request the capture never saw: the capture started mid-exchange, or
+    /// the request never crossed this point (a spoofed request: reflection).
+    pub unsolicited: bool,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     pub first_frame: u64,
@@ -217,6 +226,7 @@ impl IkeSa {
             responder: responder.0,
             initiator_port: initiator.1,
             responder_port: responder.1,
+            unsolicited: false,
             first_ts: ts,
             last_ts: ts,
             first_frame: frame,
@@ -268,6 +278,14 @@ impl IkeSa {
         })
     }
 
+    /// An answer nobody on this side asked for and nobody went on with: the SA began with the
+    /// responder's answer and the initiator has sent nothing since (a reflection, or a request
+    /// that never crossed the capture point). What such an answer says is about the responder,
+    /// not about a tunnel of the initiator's.
+    pub fn unasked(&self) -> bool {
+        self.unsolicited && self.last_from[0].is_none()
+    }
+
     /// Notes a packet from `from` at `ts`; returns the silence it ended (seconds).
     pub fn heard(&mut self, from: IpAddr, ts: Timestamp) -> f64 {
         let i = usize::from(from != self.initiator);
@@ -306,6 +324,7 @@ pub struct Wire<'a> {
     pub ip_len: u32,
     pub ip_fragments: u16,
     pub dont_fragment: bool,
+    pub sport: u16,
     pub msg: &'a IkeMessage,
 }
 
@@ -316,8 +335,14 @@ impl IkeSa {
         let response_v2 = self.is_response_v2(w.src, m);
         let requester = if m.version == 2 {
             if response_v2 { w.dst } else { w.src }
+        } else if m.message_id == 0
+            && matches!(m.exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE)
+        {
+            // Phase 1 is always the initiator's request, even when the capture starts at the
+            // responder's answer (or holds only answers, as in a reflection attack).
+            self.initiator
         } else {
-            // IKEv1: whoever sent the exchange's first message.
+            // Other IKEv1 exchanges: whoever sent the exchange's first message.
             self.exchanges
                 .iter()
                 .rev()
@@ -371,10 +396,13 @@ impl IkeSa {
             || m.payloads
                 .iter()
                 .any(|p| matches!(p.body, PayloadBody::EncryptedFragment { .. }));
-        let step_idx = x
-            .steps
-            .iter()
-            .rposition(|s| s.from == w.src && s.response == response && s.len == len);
+        let step_idx = x.steps.iter().rposition(|s| {
+            s.from == w.src
+                && s.response == response
+                && s.len == len
+                && s.rspi == m.rspi
+                && s.sport == w.sport
+        });
         let step_idx = match step_idx {
             Some(i) => i,
             None => {
@@ -383,6 +411,8 @@ impl IkeSa {
                 }
                 x.steps.push(Step {
                     from: w.src,
+                    sport: w.sport,
+                    rspi: m.rspi,
                     response,
                     len,
                     count: 0,
@@ -521,6 +551,7 @@ impl IkeSa {
                 ev.ip.fragments
             },
             dont_fragment: ev.ip.dont_fragment,
+            sport: ev.flow.sport,
             msg: m,
         };
         let placed = self.place(&wire);

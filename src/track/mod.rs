@@ -80,6 +80,8 @@ pub struct Update {
     pub transition: Option<(SaState, SaState)>,
     pub esp: Option<EspKey>,
     pub seq: Option<SeqVerdict>,
+    /// A data-plane packet answered the other side: the run of that side's packets it ended.
+    pub ended_run: Option<Unanswered>,
     /// Entries that left the tables while handling this event (idle or evicted).
     pub closed_sas: Vec<(SaKey, IkeSa)>,
     pub closed_esp: Vec<(EspKey, EspSa)>,
@@ -102,6 +104,19 @@ const MAX_FIRST_FRAGMENTS: usize = 256;
 impl Default for Tracker {
     fn default() -> Self {
         Self::new(Limits::default())
+    }
+}
+
+/// An IKEv1 message that can only be a responder's answer when it opens an SA: phase 1 with
+/// a responder cookie (the initiator's first message has none), or a cleartext Informational
+/// with no responder cookie carrying an error notify (the refusal of a phase-1 request).
+fn v1_answer(m: &IkeMessage) -> bool {
+    match m.exchange {
+        ExchangeType::MAIN | ExchangeType::AGGRESSIVE => m.rspi != 0,
+        ExchangeType::INFORMATIONAL_V1 => {
+            !m.encrypted && m.rspi == 0 && m.notifies().any(|n| n.notify_type.is_error())
+        }
+        _ => false,
     }
 }
 
@@ -162,6 +177,14 @@ impl Tracker {
             closed_esp: self.esps.drain_oldest_first(),
             ..Update::default()
         }
+    }
+
+    /// No packet, but the clock says `now` (live mode on a quiet interface): idle entries close
+    /// as a packet at `now` would have closed them.
+    pub fn advance(&mut self, now: Timestamp) -> Update {
+        let mut up = Update::default();
+        self.sweep(now, &mut up);
+        up
     }
 
     pub fn observe(&mut self, ev: &Event) -> Update {
@@ -333,7 +356,7 @@ impl Tracker {
             p.esp_fragmented += 1;
         }
         let bind = p.current_sa;
-        p.data_seen(side, ts, ev.pkt.frame, len, bind);
+        up.ended_run = p.data_seen(side, ts, ev.pkt.frame, len, bind);
         e.child_log_index = p.log_child(e.child_log_index, ev, spi, false, len, bind);
         // ESP after authentication proves the IKE SA (and a Child SA) came up.
         let Some(ispi) = bind else { return };
@@ -362,7 +385,7 @@ impl Tracker {
         p.ah_packets[side] += 1;
         p.ah_bytes[side] += u64::from(len);
         let bind = p.current_sa;
-        p.data_seen(side, ts, ev.pkt.frame, len, bind);
+        up.ended_run = p.data_seen(side, ts, ev.pkt.frame, len, bind);
         // Without an SA entry to remember where its log entry is, every packet scans.
         p.log_child(u64::MAX, ev, ah.spi, true, len, bind);
         let Some(ispi) = bind else { return };
@@ -412,7 +435,7 @@ impl Tracker {
                     m.from_original_initiator()
                 }
             } else {
-                m.rspi == 0 || !matches!(m.exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE)
+                !v1_answer(m)
             };
             let (i, r) = if sender_is_initiator {
                 ((src, ev.flow.sport), (dst, ev.flow.dport))
@@ -423,6 +446,17 @@ impl Tracker {
         });
         if let Some(old) = old {
             up.closed_sas.push(old);
+        }
+        if new_sa {
+            // Only a message that can be nothing but the answer to the opening request counts:
+            // IKE_SA_INIT's response, MM2/AM2 (the chosen SA), a refusal. A capture that starts
+            // at MM3..MM6 has both cookies too, but not the opening answer.
+            sa.unsolicited = src == sa.responder
+                && if m.version == 1 {
+                    m.exchange == ExchangeType::INFORMATIONAL_V1 || m.proposals().is_some()
+                } else {
+                    m.exchange == ExchangeType::IKE_SA_INIT
+                };
         }
         up.new_sa = new_sa;
         up.sa = Some(key);

@@ -279,7 +279,7 @@ impl Pair {
     }
 
     /// An ESP or AH packet of `len` bytes from `side`, bound to IKE SA `sa`: it extends that
-    /// side's unanswered run and answers the other side's.
+    /// side's unanswered run and answers the other side's, whose run it returns if there was one.
     pub(super) fn data_seen(
         &mut self,
         side: usize,
@@ -287,7 +287,7 @@ impl Pair {
         frame: u64,
         len: u32,
         sa: Option<u64>,
-    ) {
+    ) -> Option<Unanswered> {
         if self.last_data[1 - side].is_some() {
             // A new IKE SA starts a new run: the first packets on it go out before the peer's,
             // and counting them with the old SA's would stretch the run over the idle time of
@@ -313,12 +313,16 @@ impl Pair {
             u.last_frame = frame;
         }
         self.end_run(1 - side);
-        self.unanswered[1 - side] = Unanswered {
-            after_ts: Some(ts),
-            after_frame: frame,
-            ..Unanswered::default()
-        };
+        let ended = std::mem::replace(
+            &mut self.unanswered[1 - side],
+            Unanswered {
+                after_ts: Some(ts),
+                after_frame: frame,
+                ..Unanswered::default()
+            },
+        );
         self.last_data[side] = Some((ts, frame));
+        (ended.packets > 0).then_some(ended)
     }
 
     /// Keeps `side`'s current run if it is the longest that ended.

@@ -33,7 +33,11 @@ pub const RULE: RuleDef = RuleDef {
 impl Rule for AggressiveModePsk {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
         let Body::Ike(m) = &cx.ev.body else { return };
-        if m.version != 1 || m.exchange != ExchangeType::AGGRESSIVE {
+        // An answer nobody here asked for (`ike_reflection`) is not this host's Aggressive Mode.
+        if m.version != 1
+            || m.exchange != ExchangeType::AGGRESSIVE
+            || cx.sa().is_some_and(|sa| sa.unasked())
+        {
             return;
         }
         let Some(props) = m.proposals() else { return };

@@ -8,9 +8,12 @@
 
 use crate::diagnose::unanswered::{Cause, cause, describe, unanswered};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Severity, exchange_peers};
+use std::net::IpAddr;
+
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
-use crate::track::Pair;
-use crate::track::ike::IkeSa;
+use crate::event::Body;
+use crate::track::ike::{IkeSa, SaState};
+use crate::track::{Pair, PairKey};
 use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
@@ -24,16 +27,90 @@ pub const KIND: FindingKind = FindingKind {
 /// IKEv1: Informationals from one side in a row with the other side silent.
 const V1_RUN: usize = 3;
 
+/// Dead peers remembered until they come back; the oldest is forgotten past this.
+const MAX_DEAD: usize = 1024;
+
 #[derive(Default)]
-pub struct DeadPeer;
+pub struct DeadPeer {
+    /// Reported and not back yet: (pair, the dead SA's SPIi, the peer that went silent).
+    dead: Vec<(PairKey, u64, IpAddr)>,
+}
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
-    make: || Box::new(DeadPeer),
+    make: || Box::new(DeadPeer::default()),
 };
 
+impl DeadPeer {
+    /// The silent peer sent IKE again (it answered, or it restarted and started a new SA), or
+    /// a new IKE SA between the two came up: the liveness failure is over.
+    fn back(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let (Some(pair), Body::Ike(m)) = (cx.up.pair, &cx.ev.body) else {
+            return;
+        };
+        let from = cx.ev.flow.src;
+        let new_sa_up = matches!(
+            cx.up.transition,
+            Some((before, after)) if before < SaState::Authenticated && after >= SaState::Authenticated && after != SaState::Failed && after != SaState::Deleted
+        );
+        let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
+        self.dead.retain(|&(key, ispi, silent)| {
+            if key != pair {
+                return true;
+            }
+            let same_sa = m.ispi == ispi;
+            let reason = if from == silent && same_sa {
+                format!(
+                    "{silent} answered again on IKE SA {ispi:016x} ({} {})",
+                    m.exchange_name().unwrap_or("IKE"),
+                    if m.is_response() { "response" } else { "request" }
+                )
+            } else if from == silent {
+                format!(
+                    "{silent} is back: it {} {} on a new IKE SA (SPIi {:016x}); the old SA {ispi:016x} is gone",
+                    if m.is_response() { "answered" } else { "started" },
+                    m.exchange_name().unwrap_or("an exchange"),
+                    m.ispi
+                )
+            } else if new_sa_up && !same_sa {
+                format!(
+                    "a new IKE SA (SPIi {:016x}) between them authenticated: it replaces the dead SA {ispi:016x}",
+                    m.ispi
+                )
+            } else {
+                return true;
+            };
+            out.clear(KIND.id, key, ispi, at, |_| reason);
+            false
+        });
+    }
+
+    fn remember(&mut self, sa: &IkeSa, requester: IpAddr) {
+        let silent = if requester == sa.initiator {
+            sa.responder
+        } else {
+            sa.initiator
+        };
+        let key = PairKey::of(sa.initiator, sa.responder).0;
+        if self.dead.iter().any(|d| d.0 == key && d.1 == sa.ispi) {
+            return;
+        }
+        if self.dead.len() >= MAX_DEAD {
+            self.dead.remove(0);
+        }
+        self.dead.push((key, sa.ispi, silent));
+    }
+}
+
 impl Rule for DeadPeer {
+    fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
+        self.dead.retain(|d| d.0 != pair.key);
+    }
+
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        if !self.dead.is_empty() {
+            self.back(cx, out);
+        }
         let (Some(p), Some(sa)) = (cx.up.placed, cx.sa()) else {
             return;
         };
@@ -53,6 +130,7 @@ impl Rule for DeadPeer {
                 req.frames.clone(),
                 out,
             );
+            self.remember(sa, x.requester);
         }
     }
 
@@ -139,7 +217,7 @@ impl Rule for DeadPeer {
 
 fn report(
     sa: &IkeSa,
-    requester: std::net::IpAddr,
+    requester: IpAddr,
     text: &str,
     first: crate::event::Timestamp,
     last: crate::event::Timestamp,
@@ -177,6 +255,29 @@ mod tests {
         let (live, end, _) = s.run();
         assert!(kinds(&live).contains(&"dead_peer"), "{live:?}");
         assert!(!kinds(&end).contains(&"ike_unanswered"));
+    }
+
+    /// The peer restarts: a new IKE SA comes up between the two, which clears the finding.
+    #[test]
+    fn a_new_sa_clears_it() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        for ms in [20_000, 20_500, 21_500, 23_500] {
+            s.ike(ms, A, B, Msg::v2(X::INFORMATIONAL, 3, REQUEST, INITIATOR).len(80).with(sk(52)));
+        }
+        s.ike(40_000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(0x77, 0));
+        s.ike(
+            40_010,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).spis(0x77, 0x88).with(v2_sa(&[(4, 14)])),
+        );
+        let (live, _, _) = s.run();
+        let f: Vec<_> = live.iter().filter(|f| f.kind == "dead_peer").collect();
+        assert_eq!(f.len(), 2, "{live:?}");
+        assert!(f[1].clearing && f[1].id == f[0].id);
+        let reason = &f[1].cleared.as_ref().unwrap().reason;
+        assert!(reason.contains("is back: it answered IKE_SA_INIT on a new IKE SA (SPIi 0000000000000077)"), "{reason}");
     }
 
     /// The capture starts after the handshake: the liveness checks alone show the SA was up.

@@ -18,10 +18,13 @@
 //! (`group_traffic` describes it). A subnet's directed broadcast cannot be told from a unicast
 //! address without the prefix length, which the capture does not carry, so it is not excluded.
 
+use std::collections::HashMap;
+
 use super::group_traffic::is_group;
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::rule::{Emit, Rule, RuleDef};
-use crate::track::{Pair, Unanswered};
+use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::event::Body;
+use crate::track::{Pair, PairKey, Unanswered};
 
 pub const KIND: FindingKind = FindingKind {
     id: "esp_one_way",
@@ -50,11 +53,20 @@ const MIN_SECS: f64 = 2.0;
 const STOP_MIN_PACKETS: u64 = 5;
 const STOP_MIN_SECS: f64 = 5.0;
 
-pub struct EspOneWay;
+/// Most stops remembered as ongoing; each pair has at most two and leaves with its pair.
+const MAX_STOPS: usize = 8192;
+
+#[derive(Default)]
+pub struct EspOneWay {
+    /// Stops reported and not over yet: (pair, sending side) → what went unanswered since the
+    /// other side's last packet. Kept here because the tracker starts a new run when the IKE SA
+    /// changes, while the stop goes on until the silent side sends again.
+    stops: HashMap<(PairKey, usize), Unanswered>,
+}
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
-    make: || Box::new(EspOneWay),
+    make: || Box::new(EspOneWay::default()),
 };
 
 /// "ESP", "AH" or "ESP and AH": what a side sent.
@@ -77,20 +89,101 @@ fn context(p: &Pair) -> &'static str {
 }
 
 impl Rule for EspOneWay {
+    /// Judged on each data-plane packet, so a stop is reported as soon as it is one (the
+    /// evidence is the sender's own packets, so no clock is needed) and cleared by the silent
+    /// side's next packet.
+    fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        let len = match &cx.ev.body {
+            Body::Esp(e) => e.len,
+            Body::Ah(_) => cx.ev.ip.total_len,
+            _ => return,
+        };
+        let Some(p) = cx.pair() else { return };
+        let side = p.key.side(cx.ev.flow.src);
+        let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
+        if !self.stops.is_empty() {
+            if let Some(st) = self.stops.get_mut(&(p.key, side)) {
+                st.packets += 1;
+                st.bytes += u64::from(len);
+                st.last_ts = Some(at.0);
+                st.last_frame = at.1;
+            }
+            // This packet answers the other side: its reported stop ends here.
+            if let Some(st) = self.stops.remove(&(p.key, 1 - side)) {
+                stopped(p, 1 - side, &st, Tail::Resumed, out);
+                out.clear(KIND.id, p.key, 1 - side as u64, at, |f| {
+                    format!(
+                        "{} from {} to {} flows again, {:.1} s after it stopped; {} {} packets ({} bytes) from {} went unanswered meanwhile",
+                        protocols(p, side),
+                        p.addr(side),
+                        p.addr(1 - side),
+                        at.0.since(f.first_ts),
+                        st.packets,
+                        protocols(p, 1 - side),
+                        st.bytes,
+                        p.addr(1 - side),
+                    )
+                });
+            }
+        }
+        // The other side's first packet ever: a "never two-way" of the other side ends.
+        if sent(p, side) == 1 && sent(p, 1 - side) >= MIN_PACKETS {
+            out.clear(KIND.id, p.key, 1 - side as u64, at, |f| {
+                format!(
+                    "{} sent its first {} to {}, {:.1} s after {}'s first",
+                    p.addr(side),
+                    protocols(p, side),
+                    p.addr(1 - side),
+                    at.0.since(f.first_ts),
+                    p.addr(1 - side),
+                )
+            });
+        }
+        if is_group(p.key.a) || is_group(p.key.b) {
+            return;
+        }
+        let run = p.unanswered[side];
+        if run.packets >= STOP_MIN_PACKETS
+            && run.span() >= STOP_MIN_SECS
+            && !self.stops.contains_key(&(p.key, side))
+        {
+            stopped(p, side, &run, Tail::Ongoing, out);
+            if self.stops.len() < MAX_STOPS {
+                self.stops.insert((p.key, side), run);
+            }
+        } else if sent(p, 1 - side) == 0
+            && sent(p, side) >= MIN_PACKETS
+            && !out.active(KIND.id, p.key, side as u64)
+        {
+            never_two_way(p, out);
+        }
+    }
+
+    /// The final counts: a one-way state still going at the end of the capture (or when the
+    /// pair leaves the tables) is reported as it stands then.
     fn pair_closed(&mut self, p: &Pair, out: &mut Emit<'_>) {
+        let stops = [self.stops.remove(&(p.key, 0)), self.stops.remove(&(p.key, 1))];
         if is_group(p.key.a) || is_group(p.key.b) {
             return;
         }
         never_two_way(p, out);
-        for live in 0..2 {
-            stopped(p, live, out);
+        for (live, st) in stops.into_iter().enumerate() {
+            let run = p.unanswered[live];
+            if let Some(st) = st {
+                stopped(p, live, &st, Tail::End, out);
+            } else if run.packets >= STOP_MIN_PACKETS && run.span() >= STOP_MIN_SECS {
+                stopped(p, live, &run, Tail::End, out);
+            }
         }
     }
 }
 
+fn sent(p: &Pair, s: usize) -> u64 {
+    p.esp_packets[s] + p.ah_packets[s]
+}
+
 fn never_two_way(p: &Pair, out: &mut Emit<'_>) {
-    let sent = |s: usize| p.esp_packets[s] + p.ah_packets[s];
-    let (from, to, n) = match (sent(0), sent(1)) {
+    let (from, to, n) = match (sent(p, 0), sent(p, 1)) {
         (n, 0) if n >= MIN_PACKETS => (p.key.a, p.key.b, n),
         (0, n) if n >= MIN_PACKETS => (p.key.b, p.key.a, n),
         _ => return,
@@ -115,6 +208,13 @@ fn never_two_way(p: &Pair, out: &mut Emit<'_>) {
         0 => p.first_frame,
         f => f,
     };
+    // Without IKE both ways nothing shows the capture point sees both directions: a capture
+    // on one leg of an asymmetric path looks exactly like this. Said, not alarmed.
+    let severity = if p.ike_seen_both_ways() {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
     out.push(
         side as u64,
         Finding::new(
@@ -124,31 +224,33 @@ fn never_two_way(p: &Pair, out: &mut Emit<'_>) {
             (p.first_ts, p.last_ts),
             summary,
         )
+        .severity(severity)
         .frames([first, p.last_frame]),
     );
 }
 
-/// `live` kept sending after the other side's last data-plane packet.
-fn stopped(p: &Pair, live: usize, out: &mut Emit<'_>) {
-    let still = p.unanswered[live];
-    let ended = p.longest_unanswered[live];
-    let (run, until_end): (Unanswered, bool) = if still.span() >= ended.span() {
-        (still, true)
-    } else {
-        (ended, false)
-    };
+/// How a stop stands when it is told.
+#[derive(Clone, Copy, PartialEq)]
+enum Tail {
+    /// Still going: told the moment it became one.
+    Ongoing,
+    /// Still going when the capture ended.
+    End,
+    /// The silent side sent again.
+    Resumed,
+}
+
+/// `live` kept sending after the other side's last data-plane packet, for `run`.
+fn stopped(p: &Pair, live: usize, run: &Unanswered, tail: Tail, out: &mut Emit<'_>) {
     let (Some(after), Some(last)) = (run.after_ts, run.last_ts) else {
         return;
     };
-    if run.packets < STOP_MIN_PACKETS || run.span() < STOP_MIN_SECS {
-        return;
-    }
     let (from, silent) = (p.addr(live), p.addr(1 - live));
     let proto = protocols(p, live);
-    let tail = if until_end {
-        format!("nothing came back from {silent} up to the end of the capture")
-    } else {
-        format!("nothing came back from {silent} until it sent again")
+    let tail = match tail {
+        Tail::Ongoing => format!("nothing has come back from {silent} since"),
+        Tail::End => format!("nothing came back from {silent} up to the end of the capture"),
+        Tail::Resumed => format!("nothing came back from {silent} until it sent again"),
     };
     let summary = format!(
         "{} from {silent} to {from} stopped at frame {} ({:.1} s into the capture of this pair) while {from} kept sending: {} {proto} packets ({} bytes) over {:.1} s after it, frames {}-{}, {}; {tail}",
@@ -191,7 +293,13 @@ mod tests {
         s.ike(60, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(300).with(sk(270)));
     }
 
+    /// Each one-way cause as it stood at the end.
     fn one_way(s: &Script) -> Vec<Finding> {
+        s.settled().into_iter().filter(|f| f.kind == "esp_one_way").collect()
+    }
+
+    /// Every esp_one_way record, in the order written.
+    fn records(s: &Script) -> Vec<Finding> {
         s.all().into_iter().filter(|f| f.kind == "esp_one_way").collect()
     }
 
@@ -236,6 +344,14 @@ mod tests {
         assert_eq!(f[0].frames[0], b_last);
         assert!(f[0].summary.contains("8 ESP packets (960 bytes) over 7.0 s"), "{}", f[0].summary);
         assert!(f[0].summary.contains("up to the end of the capture"), "{}", f[0].summary);
+        assert!(f[0].cleared.is_none());
+        // Said while running, the moment the stop was one (the 6th unanswered packet, 5 s
+        // after the first), then updated with the final count at the end.
+        let (live, _, _) = s.run();
+        let first: Vec<_> = live.iter().filter(|f| f.kind == "esp_one_way").collect();
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(first[0].summary.contains("6 ESP packets") && first[0].summary.contains("nothing has come back from 198.51.100.2 since"), "{}", first[0].summary);
+        assert_eq!(first[0].id, f[0].id);
     }
 
     /// B stops, A goes on unanswered for 6 s, then B comes back (a new SA after a restart):
@@ -256,6 +372,41 @@ mod tests {
         let f = one_way(&s);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].summary.contains("until it sent again"), "{}", f[0].summary);
+        // Raised while A went on unanswered, cleared by B's first packet back (frame of the
+        // ESP at 9 s), with how long it lasted and what went unanswered.
+        let r = records(&s);
+        let clearing: Vec<_> = r.iter().filter(|f| f.clearing).collect();
+        assert_eq!(clearing.len(), 1, "{r:?}");
+        let c = clearing[0].cleared.as_ref().unwrap();
+        assert!(c.reason.starts_with("ESP from 198.51.100.2 to 192.0.2.1 flows again"), "{}", c.reason);
+        assert!(c.reason.contains("7 ESP packets (840 bytes) from 192.0.2.1 went unanswered"), "{}", c.reason);
+        assert_eq!(clearing[0].id, f[0].id);
+        assert!(f[0].cleared.is_some());
+        assert!(r[0].summary.contains("nothing has come back"), "{}", r[0].summary);
+    }
+
+    /// A tunnel that stops, resumes and stops again: two episodes under one id, the second
+    /// raised again after the first was cleared.
+    #[test]
+    fn a_second_stop_after_a_clearing_is_raised_again() {
+        let mut s = Script::default();
+        tunnel_up(&mut s);
+        s.esp(100, A, B, 0xc1, 1);
+        s.esp(150, B, A, 0xc2, 1);
+        let mut seq = 2;
+        for start in [1_000u64, 20_000] {
+            for i in 0..7u64 {
+                s.esp(start + i * 1000, A, B, 0xc1, seq);
+                seq += 1;
+            }
+            s.esp(start + 8_000, B, A, 0xc2, seq);
+        }
+        let r = records(&s);
+        let raised: Vec<_> = r.iter().filter(|f| !f.clearing && !f.update).collect();
+        let cleared: Vec<_> = r.iter().filter(|f| f.clearing).collect();
+        assert_eq!((raised.len(), cleared.len()), (2, 2), "{r:?}");
+        assert!(raised.iter().chain(&cleared).all(|f| f.id == raised[0].id));
+        assert!(raised[1].first_ts >= cleared[0].cleared.as_ref().unwrap().ts);
     }
 
     /// Quiet-but-healthy shapes: an idle spell followed by a burst answered at its end, and a

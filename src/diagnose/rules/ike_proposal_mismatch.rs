@@ -29,7 +29,9 @@ impl Rule for ProposalMismatch {
         let (Body::Ike(m), Some(sa)) = (&cx.ev.body, cx.sa()) else {
             return;
         };
-        if m.encrypted || !m.has_notify(NotifyType::NO_PROPOSAL_CHOSEN) {
+        // A refusal of a request nobody here sent (`ike_reflection`) is no mismatch of ours; a
+        // real one is refused again when the request is resent.
+        if m.encrypted || !m.has_notify(NotifyType::NO_PROPOSAL_CHOSEN) || sa.unasked() {
             return;
         }
         let phase1 = match m.version {

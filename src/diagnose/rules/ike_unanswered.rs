@@ -12,8 +12,11 @@ use crate::diagnose::finding::{FindingKind, Severity};
 use crate::diagnose::path::{icmp_about_pair, quotes_ike_without_spis};
 use crate::diagnose::rule::{Cx, Emit, PairCounts, Rule, RuleDef};
 use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
-use crate::track::Pair;
+use std::net::IpAddr;
+
+use crate::event::Body;
 use crate::track::ike::{Exchange, IkeSa, SaState, Step};
+use crate::track::{Pair, PairKey};
 use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
@@ -31,16 +34,16 @@ fn report(
     icmp_about_pair: bool,
     tail_secs: f64,
     out: &mut Emit<'_>,
-) {
+) -> bool {
     // An ICMP error about the request is an answer: `peer_unreachable` says what it means.
     if sa.icmp_errors > 0 || icmp_about_pair {
-        return;
+        return false;
     }
     let n = req.count;
     let first_exchange = matches!(x.exchange, ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE);
     let severity = match n {
         1 if tail_secs >= 10.0 && first_exchange => Severity::Info,
-        1 => return,
+        1 => return false,
         2 => Severity::Warning,
         _ => Severity::Error,
     };
@@ -53,12 +56,22 @@ fn report(
     }
     let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
     out.push(scope, finding.severity(severity));
+    true
 }
+
+fn p_key(sa: &IkeSa) -> PairKey {
+    PairKey::of(sa.initiator, sa.responder).0
+}
+
+/// Most unanswered requesters remembered until their peer answers; the oldest goes first.
+const MAX_WAITING: usize = 1024;
 
 #[derive(Default)]
 pub struct IkeUnanswered {
     /// ICMP errors per pair that quote IKE but not far enough to name the SA.
     icmp_about_ike: PairCounts,
+    /// Reported while running and not answered yet: (pair, finding scope, the silent peer).
+    waiting: Vec<(PairKey, u64, IpAddr)>,
 }
 
 impl IkeUnanswered {
@@ -74,6 +87,28 @@ pub const RULE: RuleDef = RuleDef {
 
 impl Rule for IkeUnanswered {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
+        if !self.waiting.is_empty()
+            && let (Some(pair), Body::Ike(m)) = (cx.up.pair, &cx.ev.body)
+        {
+            // The silent peer sent IKE: the request got through at last, or the peer answers
+            // other exchanges now. Either way the path and the daemon work again.
+            let from = cx.ev.flow.src;
+            let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
+            self.waiting.retain(|&(key, scope, silent)| {
+                if key != pair || from != silent {
+                    return true;
+                }
+                out.clear(KIND.id, key, scope, at, |f| {
+                    format!(
+                        "{silent} answered: {} {}, {:.1} s after the first unanswered copy",
+                        m.exchange_name().unwrap_or("IKE"),
+                        if m.is_response() { "response" } else { "request" },
+                        at.0.since(f.first_ts)
+                    )
+                });
+                false
+            });
+        }
         if let Some((key, e)) = icmp_about_pair(cx.ev)
             && quotes_ike_without_spis(e)
         {
@@ -88,8 +123,18 @@ impl Rule for IkeUnanswered {
         let x = &sa.exchanges[p.exchange];
         if let Some(req) = unanswered(sa, x).filter(|r| r.count >= LIVE_AFTER)
             && cause(sa, x, req) == Cause::Plain
+            && report(sa, x, req, self.icmp_about(cx.pair()), 0.0, out)
         {
-            report(sa, x, req, self.icmp_about(cx.pair()), 0.0, out);
+            let silent = if x.requester == sa.initiator {
+                sa.responder
+            } else {
+                sa.initiator
+            };
+            let scope = sa.ispi ^ u64::from(x.msg_id);
+            if self.waiting.len() >= MAX_WAITING {
+                self.waiting.remove(0);
+            }
+            self.waiting.push((p_key(sa), scope, silent));
         }
     }
 
@@ -109,6 +154,7 @@ impl Rule for IkeUnanswered {
 
     fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
         self.icmp_about_ike.forget(&pair.key);
+        self.waiting.retain(|w| w.0 != pair.key);
     }
 }
 
@@ -139,6 +185,24 @@ mod tests {
         assert!(u[0].update && u[0].reworded && u[0].id == f[0].id);
         assert!(u[0].summary.contains("sent 5 times over 7.5 s"), "{}", u[0].summary);
         assert_eq!(u[0].frames, vec![1, 2, 3, 4, 5]);
+    }
+
+    /// The firewall opens: the fifth copy is answered. Raised at the fourth, cleared by the
+    /// answer, under the same id.
+    #[test]
+    fn late_answer_clears_it() {
+        let mut s = Script::default();
+        for ms in [0, 500, 1500, 3500, 7500] {
+            s.ike(ms, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+        }
+        s.ike(7510, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])));
+        let (live, _, _) = s.run();
+        let f: Vec<_> = live.iter().filter(|f| f.kind == "ike_unanswered").collect();
+        assert_eq!(f.len(), 2, "{live:?}");
+        assert!(!f[0].clearing && f[1].clearing && f[0].id == f[1].id);
+        let c = f[1].cleared.as_ref().unwrap();
+        assert_eq!(c.frame, 6);
+        assert!(c.reason.contains("answered: IKE_SA_INIT response, 7.5 s after"), "{}", c.reason);
     }
 
     #[test]

@@ -22,6 +22,7 @@ rules! {
     peer_address_invalid,
     peer_unreachable,
     ike_unanswered,
+    ike_reflection,
     ike_response_lost,
     ike_proposal_mismatch,
     dh_group_mismatch,

@@ -163,7 +163,8 @@ impl Rule for WeakCrypto {
         let (Body::Ike(m), Some(sa)) = (&cx.ev.body, cx.sa()) else {
             return;
         };
-        if cx.ev.flow.src != sa.responder || m.proposals().is_none() {
+        // An unasked answer's choice is the responder's alone, not held against the initiator.
+        if cx.ev.flow.src != sa.responder || m.proposals().is_none() || sa.unasked() {
             return;
         }
         if let Some(ch) = sa.chosen.as_deref() {
@@ -174,6 +175,10 @@ impl Rule for WeakCrypto {
     fn sa_closed(&mut self, sa: &IkeSa, _pair: Option<&Pair>, out: &mut Emit<'_>) {
         if sa.chosen.is_none() && sa.offered.is_some() {
             Self::judge(sa, None, sa.last_ts, 0, out);
+        } else if sa.unsolicited && !sa.unasked() {
+            // The capture began at the responder's answer and the initiator went on with it:
+            // the choice is the tunnel's.
+            Self::judge(sa, sa.chosen.as_deref(), sa.last_ts, 0, out);
         }
     }
 }
