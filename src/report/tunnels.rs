@@ -11,7 +11,7 @@ use super::fmt::{EpochMicros, Hex32, Hex64};
 use crate::diagnose::Analyzer;
 use crate::event::Timestamp;
 use crate::track::hist::RttSummary;
-use crate::track::ike::SaState;
+use crate::track::ike::{SaEnd, SaState};
 use crate::track::{ChildSummary, Pair, SaSummary};
 
 /// One summary per peer pair the analyzer knows, in order of first appearance.
@@ -130,6 +130,8 @@ fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
     let state = match last {
         None if p.esp_packets != [0, 0] => "esp_only",
         None => "no_ike",
+        // An SA that was up and stopped answering is not a tunnel that is up.
+        Some(s) if matches!(s.end, SaEnd::Unanswered { .. }) => "not_answering",
         Some(s) => match s.state {
             SaState::Init => "connecting",
             SaState::KeysExchanged => "connecting",
@@ -223,6 +225,71 @@ struct SaLine<'a> {
     initiator: IpAddr,
     state: &'a SaState,
     established: bool,
+    end: EndLine,
+}
+
+/// How an SA ended, in JSON: `{"how": "up"|"incomplete"|"failed"|"deleted"|"not_answering"|
+/// "replaced", ...}` with who and where when known.
+#[derive(Serialize)]
+struct EndLine {
+    how: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmissions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced_by: Option<Hex64>,
+}
+
+impl EndLine {
+    fn of(e: SaEnd) -> Self {
+        let mut l = EndLine {
+            how: "up",
+            by: None,
+            frame: None,
+            transmissions: None,
+            replaced_by: None,
+        };
+        match e {
+            SaEnd::Up => {}
+            SaEnd::Incomplete => l.how = "incomplete",
+            SaEnd::Failed => l.how = "failed",
+            SaEnd::Deleted { by } => {
+                l.how = "deleted";
+                l.by = by.map(|b| b.0);
+                l.frame = by.map(|b| b.1);
+            }
+            SaEnd::Unanswered { from, count, frame } => {
+                l.how = "not_answering";
+                l.by = Some(from);
+                l.frame = Some(frame);
+                l.transmissions = Some(count);
+            }
+            SaEnd::Replaced { by } => {
+                l.how = "replaced";
+                l.replaced_by = Some(Hex64(by));
+            }
+        }
+        l
+    }
+}
+
+/// How an SA ended, for the text table ("" when it is simply up or never completed: the state
+/// says that).
+fn end_text(sa: &SaSummary) -> String {
+    match sa.end {
+        SaEnd::Up | SaEnd::Incomplete | SaEnd::Failed => String::new(),
+        SaEnd::Deleted {
+            by: Some((who, frame)),
+        } => format!(", deleted by {who} (frame {frame})"),
+        SaEnd::Deleted { by: None } => String::new(),
+        SaEnd::Unanswered { from, count, frame } => format!(
+            ", then the peer stopped answering: {from}'s request from frame {frame} went unanswered ({count} transmissions)"
+        ),
+        SaEnd::Replaced { by } => format!(", replaced by IKE SA {}", Hex64(by)),
+    }
 }
 
 #[derive(Serialize)]
@@ -272,6 +339,7 @@ pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()>
                 initiator: sa.initiator,
                 state: &sa.state,
                 established: sa.established,
+                end: EndLine::of(sa.end),
             })
             .collect(),
         child_sas: child_sas
@@ -358,7 +426,7 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
         for sa in &t.ike_sas {
             writeln!(
                 w,
-                "    IKEv{} SA {}:{} initiator {} state {}",
+                "    IKEv{} SA {}:{} initiator {} state {}{}",
                 sa.version,
                 Hex64(sa.ispi),
                 Hex64(sa.rspi),
@@ -366,7 +434,8 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
                 serde_json::to_value(sa.state)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                end_text(sa)
             )?;
         }
         for c in &t.child_sas {

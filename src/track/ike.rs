@@ -94,6 +94,35 @@ impl Exchange {
     }
 }
 
+/// How an IKE SA stands at the end of what was seen, beyond its state: what the tunnel table
+/// tells of each SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaEnd {
+    /// Established, and its last request was answered (or nothing was asked).
+    Up,
+    /// Never got as far as established (its state says how far).
+    Incomplete,
+    /// A clear error notify ended it.
+    Failed,
+    /// A clear Delete ended it (sender and frame when the Delete was seen).
+    Deleted { by: Option<(IpAddr, u64)> },
+    /// Established, then its last request went unanswered though sent `count` times: the
+    /// peer stopped answering (dead, restarted, or the path broke).
+    Unanswered {
+        from: IpAddr,
+        count: u32,
+        frame: u64,
+    },
+    /// A later IKE SA between the same peers was established (re-authentication, or a restart
+    /// that started afresh). Set by the pair's log, which sees the SAs side by side.
+    Replaced { by: u64 },
+}
+
+/// Transmissions of the last request before an established SA counts as no longer answered:
+/// RFC 7296 §2.4 leaves the count to the implementation; strongSwan's first three copies go
+/// within 7 s, Libreswan's within 1.5 s.
+const UNANSWERED_AFTER: u32 = 3;
+
 /// Where an IKE SA stands. IKEv1 phase 1 and IKEv2 IKE_SA_INIT/IKE_AUTH progress share it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +209,8 @@ pub struct IkeSa {
     /// Aggressive Mode request the capture never saw: the capture started mid-exchange, or
     /// the request never crossed this point (a spoofed request: reflection).
     pub unsolicited: bool,
+    /// Who sent the cleartext Delete that ended the SA (IKEv1; IKEv2 deletes are encrypted).
+    pub deleted_by: Option<(IpAddr, u64)>,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     pub first_frame: u64,
@@ -227,6 +258,7 @@ impl IkeSa {
             initiator_port: initiator.1,
             responder_port: responder.1,
             unsolicited: false,
+            deleted_by: None,
             first_ts: ts,
             last_ts: ts,
             first_frame: frame,
@@ -276,6 +308,31 @@ impl IkeSa {
                     ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE
                 )
         })
+    }
+
+    /// How the SA stands now (all but [`SaEnd::Replaced`], which needs the other SAs).
+    pub fn end(&self) -> SaEnd {
+        match self.state {
+            SaState::Failed => return SaEnd::Failed,
+            SaState::Deleted => {
+                return SaEnd::Deleted {
+                    by: self.deleted_by,
+                };
+            }
+            _ if !self.established() => return SaEnd::Incomplete,
+            _ => {}
+        }
+        let last = self.exchanges.iter().max_by_key(|x| x.first_ts);
+        match last.and_then(|x| x.pending_request().map(|r| (x, r))) {
+            Some((x, r)) if r.count >= UNANSWERED_AFTER && !x.steps.iter().any(|s| s.response) => {
+                SaEnd::Unanswered {
+                    from: r.from,
+                    count: r.count,
+                    frame: r.frames.first().copied().unwrap_or(r.last_frame),
+                }
+            }
+            _ => SaEnd::Up,
+        }
     }
 
     /// An answer nobody on this side asked for and nobody went on with: the SA began with the
@@ -624,6 +681,9 @@ impl IkeSa {
         }
         let before = self.state;
         self.set_state(msg, ts);
+        if matches!(msg, Msg::Delete) && self.deleted_by.is_none() {
+            self.deleted_by = Some((src, ev.pkt.frame));
+        }
         let transition = (before != self.state).then_some((before, self.state));
         let deletes = m
             .trusted_payloads()

@@ -490,6 +490,7 @@ impl Tracker {
 mod tests {
     use super::*;
     use crate::testutil::{A, B, Script, ip};
+    use ike::SaEnd;
     use pair::MAX_CHILD_LOG;
 
     /// The tracker after every event of `s`.
@@ -528,6 +529,67 @@ mod tests {
 
     /// The unanswered run: what one side sent since the other side's last data-plane packet,
     /// restarted when the other side sends and when the IKE SA changes.
+    /// The tunnel table's story of each SA: one that stops answering its liveness checks, then
+    /// a fresh SA between the same peers that replaces it.
+    #[test]
+    fn sa_ends_not_answering_then_replaced() {
+        use crate::testutil::{Msg, X, sk, v2_sa};
+        let mut s = Script::default();
+        crate::testutil::healthy_v2(&mut s);
+        for ms in [20_000, 20_500, 21_500] {
+            s.ike(
+                ms,
+                A,
+                B,
+                Msg::v2(X::INFORMATIONAL, 3, false, true)
+                    .len(80)
+                    .with(sk(52)),
+            );
+        }
+        let key = PairKey::of(ip(A), ip(B)).0;
+        let t = track(&s);
+        let end = t.pair(&key).unwrap().sas[0].end;
+        assert!(matches!(end, SaEnd::Unanswered { count: 3, .. }), "{end:?}");
+        s.ike(
+            30_000,
+            A,
+            B,
+            Msg::v2(X::IKE_SA_INIT, 0, false, true).spis(0x77, 0),
+        );
+        s.ike(
+            30_010,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, true, false)
+                .spis(0x77, 0x88)
+                .with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(
+            30_020,
+            A,
+            B,
+            Msg::v2(X::IKE_AUTH, 1, false, true)
+                .spis(0x77, 0x88)
+                .len(400)
+                .with(sk(370)),
+        );
+        s.ike(
+            30_030,
+            B,
+            A,
+            Msg::v2(X::IKE_AUTH, 1, true, false)
+                .spis(0x77, 0x88)
+                .len(300)
+                .with(sk(270)),
+        );
+        s.esp(30_040, A, B, 0xd1, 1);
+        let t = track(&s);
+        let sas = &t.pair(&key).unwrap().sas;
+        assert_eq!(sas.len(), 2);
+        assert_eq!(sas[0].end, SaEnd::Replaced { by: 0x77 });
+        assert_eq!(sas[1].end, SaEnd::Up);
+    }
+
     #[test]
     fn unanswered_runs() {
         let mut s = Script::default();

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::hist::Histogram;
-use super::ike::{IkeSa, SaState};
+use super::ike::{IkeSa, SaEnd, SaState};
 use crate::event::codes::NotifyType;
 use crate::event::ike::{IkeMessage, PayloadBody};
 use crate::event::{Event, Timestamp};
@@ -87,6 +87,7 @@ pub struct SaSummary {
     pub initiator: IpAddr,
     pub state: SaState,
     pub established: bool,
+    pub end: SaEnd,
     pub first_ts: Timestamp,
     pub first_frame: u64,
 }
@@ -100,6 +101,7 @@ impl SaSummary {
             initiator: sa.initiator,
             state: sa.state,
             established: sa.established(),
+            end: sa.end(),
             first_ts: sa.first_ts,
             first_frame: sa.first_frame,
         }
@@ -333,9 +335,29 @@ impl Pair {
         }
     }
 
-    pub(super) fn log_sa(&mut self, sum: SaSummary) {
+    /// Logs an SA as it stands after one of its messages (or a state change).
+    pub(super) fn log_sa(&mut self, mut sum: SaSummary) {
         let established = sum.established;
+        if established {
+            // An SA established after others that were up replaces them.
+            for s in self.sas.iter_mut() {
+                if s.ispi != sum.ispi
+                    && s.established
+                    && s.first_ts < sum.first_ts
+                    && matches!(s.end, SaEnd::Up | SaEnd::Unanswered { .. })
+                {
+                    s.end = SaEnd::Replaced { by: sum.ispi };
+                }
+            }
+        }
         if let Some(s) = self.sas.iter_mut().find(|s| s.ispi == sum.ispi) {
+            // An SA that speaks again after a newer one came up was not replaced (two
+            // connections between the same peers); a state change alone keeps the mark.
+            if let SaEnd::Replaced { .. } = s.end
+                && s.state != sum.state
+            {
+                sum.end = s.end;
+            }
             *s = sum;
         } else {
             if self.sas.len() >= MAX_LOG {

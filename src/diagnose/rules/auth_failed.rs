@@ -125,16 +125,36 @@ impl Rule for AuthFailed {
         }
         let mm4 = theirs[1];
         let repeated = mm4.times.iter().filter(|t| **t > mm5.times[0]).count();
-        let reaction = if repeated > 0 {
-            format!("the responder repeated MM4 {repeated} time(s)")
-        } else {
-            "the responder went silent".to_string()
+        // What the responder did meanwhile, as seen: encrypted Informationals after MM5 are
+        // its refusals (INVALID_HASH_INFORMATION, PAYLOAD_MALFORMED… under the new keys).
+        let refusals: Vec<u64> = sa
+            .exchanges
+            .iter()
+            .filter(|x| {
+                x.exchange == ExchangeType::INFORMATIONAL_V1
+                    && x.requester == sa.responder
+                    && x.first_ts >= mm5.times[0]
+            })
+            .flat_map(|x| x.steps.iter().flat_map(|s| s.frames.iter().copied()))
+            .collect();
+        let reaction = match (refusals.len(), repeated) {
+            (n, _) if n > 0 => format!(
+                "the responder answered with {n} encrypted Informational message{} instead (its refusal, encrypted)",
+                if n == 1 { "" } else { "s" }
+            ),
+            (_, r) if r > 0 => format!("the responder repeated MM4 {r} time(s)"),
+            _ => "the responder sent nothing back".to_string(),
         };
         let summary = format!(
             "{} sent the encrypted Main Mode message 5 (MM5) to {2} {1} times and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch)",
             sa.initiator, mm5.count, sa.responder
         );
-        let frames = mm5.frames.iter().chain(mm4.frames.iter()).copied();
+        let frames = mm5
+            .frames
+            .iter()
+            .chain(mm4.frames.iter())
+            .copied()
+            .chain(refusals);
         out.push(
             sa.ispi,
             Finding::new(
@@ -230,6 +250,25 @@ mod tests {
         s.ike(5050, B, A, Msg::v1(X::MAIN, 0).len(300));
         let all = s.all();
         assert!(kinds(&all).contains(&"auth_failed"), "{all:?}");
+    }
+
+    /// The lab's Libreswan/strongSwan PSK mismatch: each MM5 copy draws an encrypted
+    /// Informational. Said as seen, not as silence.
+    #[test]
+    fn v1_mm5_answered_by_encrypted_informationals() {
+        let mut s = Script::default();
+        s.ike(0, A, B, Msg::v1(X::MAIN, 0).spis(0x1111, 0).len(180).with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])));
+        s.ike(10, B, A, Msg::v1(X::MAIN, 0).len(160).with(v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)])));
+        s.ike(20, A, B, Msg::v1(X::MAIN, 0).len(300));
+        s.ike(30, B, A, Msg::v1(X::MAIN, 0).len(300));
+        for (i, ms) in [40u64, 540, 1540].iter().enumerate() {
+            s.ike(*ms, A, B, Msg::v1(X::MAIN, 0).len(124).encrypted());
+            s.ike(ms + 1, B, A, Msg::v1(X::INFORMATIONAL_V1, 0x100 + i as u32).len(92).encrypted());
+        }
+        let all = s.all();
+        let f = all.iter().find(|f| f.kind == "auth_failed").expect("auth_failed");
+        assert!(f.summary.contains("the responder answered with 3 encrypted Informational messages instead"), "{}", f.summary);
+        assert!(!f.summary.contains("silent"), "{}", f.summary);
     }
 
     #[test]
