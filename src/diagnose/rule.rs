@@ -408,6 +408,68 @@ impl PairCounts {
     }
 }
 
+/// Most pairs a [`PairNotes`] remembers.
+const MAX_NOTED_PAIRS: usize = 4096;
+
+/// What a rule remembers about pairs until something happens on them (a finding to clear
+/// when the peer answers, say): found with one lookup per event on the pair, forgotten with
+/// the pair; past [`MAX_NOTED_PAIRS`] pairs the oldest noted is forgotten.
+pub struct PairNotes<T> {
+    notes: HashMap<PairKey, Vec<T>>,
+    order: VecDeque<PairKey>,
+}
+
+impl<T> Default for PairNotes<T> {
+    fn default() -> Self {
+        PairNotes {
+            notes: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: PartialEq> PairNotes<T> {
+    pub fn is_empty(&self) -> bool {
+        self.notes.is_empty()
+    }
+
+    /// Notes `x` on `pair` (once).
+    pub fn add(&mut self, pair: PairKey, x: T) {
+        let v = self.notes.entry(pair).or_default();
+        if v.contains(&x) {
+            return;
+        }
+        v.push(x);
+        if v.len() == 1 {
+            self.order.push_back(pair);
+        }
+        while self.notes.len() > MAX_NOTED_PAIRS {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.notes.remove(&old);
+        }
+        if self.order.len() > 2 * MAX_NOTED_PAIRS {
+            let notes = &self.notes;
+            self.order.retain(|k| notes.contains_key(k));
+        }
+    }
+
+    /// Takes out the notes on `pair` that `done` says are done with.
+    pub fn settle(&mut self, pair: &PairKey, mut done: impl FnMut(&T) -> bool) {
+        if let Some(v) = self.notes.get_mut(pair) {
+            v.retain(|x| !done(x));
+            if v.is_empty() {
+                self.notes.remove(pair);
+            }
+        }
+    }
+
+    pub fn forget(&mut self, pair: &PairKey) {
+        self.notes.remove(pair);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 
 use crate::diagnose::unanswered::{unanswered, unanswered_finding};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef, Wake};
+use crate::diagnose::rule::{Cx, Emit, PairNotes, Rule, RuleDef, Wake};
 use crate::event::{Body, Timestamp};
 use crate::track::{PairKey, Tracker};
 use crate::track::Pair;
@@ -37,13 +37,10 @@ const QUIET_SECS: f64 = 5.0;
 /// judged over what the capture holds, with [`QUIET_SECS`].
 const LIVE_WAIT: f64 = 30.0;
 
-/// Refusals remembered until a Child SA comes up after all; the oldest is forgotten past this.
-const MAX_REFUSED: usize = 1024;
-
 #[derive(Default)]
 pub struct ChildSaRefused {
-    /// IKEv2 SAs reported Child-less while still in the tables: (pair, SPIi).
-    refused: Vec<(PairKey, u64)>,
+    /// IKEv2 SAs reported Child-less while still in the tables, per pair: their SPIi.
+    refused: PairNotes<u64>,
 }
 
 pub const RULE: RuleDef = RuleDef {
@@ -67,9 +64,9 @@ impl ChildSaRefused {
         };
         let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
         let proto = if matches!(cx.ev.body, Body::Ah(_)) { "AH" } else { "ESP" };
-        self.refused.retain(|&(key, ispi)| {
-            if key != pair || what.is_some_and(|i| i != ispi) {
-                return true;
+        self.refused.settle(&pair, |&ispi| {
+            if what.is_some_and(|i| i != ispi) {
+                return false;
             }
             let reason = match what {
                 None => format!(
@@ -81,8 +78,8 @@ impl ChildSaRefused {
                     cx.ev.flow.src
                 ),
             };
-            out.clear(KIND.id, key, ispi, at, |_| reason);
-            false
+            out.clear(KIND.id, pair, ispi, at, |_| reason);
+            true
         });
     }
 }
@@ -126,13 +123,13 @@ impl Rule for ChildSaRefused {
     }
 
     fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
-        self.refused.retain(|r| r.0 != pair.key);
+        self.refused.forget(&pair.key);
     }
 
     fn sa_closed(&mut self, sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) {
         if sa.version == 2 {
             let key = PairKey::of(sa.initiator, sa.responder).0;
-            self.refused.retain(|x| *x != (key, sa.ispi));
+            self.refused.settle(&key, |&x| x == sa.ispi);
             judge_v2(sa, pair, out);
             return;
         }
@@ -142,10 +139,7 @@ impl Rule for ChildSaRefused {
 
 impl ChildSaRefused {
     fn remember(&mut self, pair: PairKey, ispi: u64) {
-        if self.refused.len() >= MAX_REFUSED {
-            self.refused.remove(0);
-        }
-        self.refused.push((pair, ispi));
+        self.refused.add(pair, ispi);
     }
 }
 

@@ -10,7 +10,7 @@ use crate::diagnose::unanswered::{Cause, cause, describe, unanswered};
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Severity, exchange_peers};
 use std::net::IpAddr;
 
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::diagnose::rule::{Cx, Emit, PairNotes, Rule, RuleDef};
 use crate::event::Body;
 use crate::track::ike::{IkeSa, SaState};
 use crate::track::{Pair, PairKey};
@@ -27,13 +27,10 @@ pub const KIND: FindingKind = FindingKind {
 /// IKEv1: Informationals from one side in a row with the other side silent.
 const V1_RUN: usize = 3;
 
-/// Dead peers remembered until they come back; the oldest is forgotten past this.
-const MAX_DEAD: usize = 1024;
-
 #[derive(Default)]
 pub struct DeadPeer {
-    /// Reported and not back yet: (pair, the dead SA's SPIi, the peer that went silent).
-    dead: Vec<(PairKey, u64, IpAddr)>,
+    /// Reported and not back yet, per pair: (the dead SA's SPIi, the peer that went silent).
+    dead: PairNotes<(u64, IpAddr)>,
 }
 
 pub const RULE: RuleDef = RuleDef {
@@ -54,10 +51,7 @@ impl DeadPeer {
             Some((before, after)) if before < SaState::Authenticated && after >= SaState::Authenticated && after != SaState::Failed && after != SaState::Deleted
         );
         let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
-        self.dead.retain(|&(key, ispi, silent)| {
-            if key != pair {
-                return true;
-            }
+        self.dead.settle(&pair, |&(ispi, silent)| {
             let same_sa = m.ispi == ispi;
             let reason = if from == silent && same_sa {
                 format!(
@@ -78,10 +72,10 @@ impl DeadPeer {
                     m.ispi
                 )
             } else {
-                return true;
+                return false;
             };
-            out.clear(KIND.id, key, ispi, at, |_| reason);
-            false
+            out.clear(KIND.id, pair, ispi, at, |_| reason);
+            true
         });
     }
 
@@ -91,20 +85,14 @@ impl DeadPeer {
         } else {
             sa.initiator
         };
-        let key = PairKey::of(sa.initiator, sa.responder).0;
-        if self.dead.iter().any(|d| d.0 == key && d.1 == sa.ispi) {
-            return;
-        }
-        if self.dead.len() >= MAX_DEAD {
-            self.dead.remove(0);
-        }
-        self.dead.push((key, sa.ispi, silent));
+        self.dead
+            .add(PairKey::of(sa.initiator, sa.responder).0, (sa.ispi, silent));
     }
 }
 
 impl Rule for DeadPeer {
     fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
-        self.dead.retain(|d| d.0 != pair.key);
+        self.dead.forget(&pair.key);
     }
 
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {

@@ -77,7 +77,8 @@ impl Rule for IkeReflection {
         let Some(sa) = cx.sa() else { return };
         let (src, dst) = (cx.ev.flow.src, cx.ev.flow.dst);
         // The victim speaks to a responder: that one is a real peer, not a reflector.
-        if let Some(v) = self.victims.get_mut(&src)
+        if !self.victims.is_empty()
+            && let Some(v) = self.victims.get_mut(&src)
             && let Some(r) = v.reflectors.get_mut(&dst)
         {
             r.2 = true;

@@ -10,7 +10,7 @@
 
 use crate::diagnose::finding::{FindingKind, Severity};
 use crate::diagnose::path::{icmp_about_pair, quotes_ike_without_spis};
-use crate::diagnose::rule::{Cx, Emit, PairCounts, Rule, RuleDef};
+use crate::diagnose::rule::{Cx, Emit, PairCounts, PairNotes, Rule, RuleDef};
 use crate::diagnose::unanswered::{Cause, LIVE_AFTER, cause, describe, unanswered, unanswered_finding};
 use std::net::IpAddr;
 
@@ -63,15 +63,13 @@ fn p_key(sa: &IkeSa) -> PairKey {
     PairKey::of(sa.initiator, sa.responder).0
 }
 
-/// Most unanswered requesters remembered until their peer answers; the oldest goes first.
-const MAX_WAITING: usize = 1024;
 
 #[derive(Default)]
 pub struct IkeUnanswered {
     /// ICMP errors per pair that quote IKE but not far enough to name the SA.
     icmp_about_ike: PairCounts,
-    /// Reported while running and not answered yet: (pair, finding scope, the silent peer).
-    waiting: Vec<(PairKey, u64, IpAddr)>,
+    /// Reported while running and not answered yet: (finding scope, the silent peer).
+    waiting: PairNotes<(u64, IpAddr)>,
 }
 
 impl IkeUnanswered {
@@ -94,11 +92,11 @@ impl Rule for IkeUnanswered {
             // other exchanges now. Either way the path and the daemon work again.
             let from = cx.ev.flow.src;
             let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
-            self.waiting.retain(|&(key, scope, silent)| {
-                if key != pair || from != silent {
-                    return true;
+            self.waiting.settle(&pair, |&(scope, silent)| {
+                if from != silent {
+                    return false;
                 }
-                out.clear(KIND.id, key, scope, at, |f| {
+                out.clear(KIND.id, pair, scope, at, |f| {
                     format!(
                         "{silent} answered: {} {}, {:.1} s after the first unanswered copy",
                         m.exchange_name().unwrap_or("IKE"),
@@ -106,7 +104,7 @@ impl Rule for IkeUnanswered {
                         at.0.since(f.first_ts)
                     )
                 });
-                false
+                true
             });
         }
         if let Some((key, e)) = icmp_about_pair(cx.ev)
@@ -131,10 +129,7 @@ impl Rule for IkeUnanswered {
                 sa.initiator
             };
             let scope = sa.ispi ^ u64::from(x.msg_id);
-            if self.waiting.len() >= MAX_WAITING {
-                self.waiting.remove(0);
-            }
-            self.waiting.push((p_key(sa), scope, silent));
+            self.waiting.add(p_key(sa), (scope, silent));
         }
     }
 
@@ -154,7 +149,7 @@ impl Rule for IkeUnanswered {
 
     fn pair_closed(&mut self, pair: &Pair, _out: &mut Emit<'_>) {
         self.icmp_about_ike.forget(&pair.key);
-        self.waiting.retain(|w| w.0 != pair.key);
+        self.waiting.forget(&pair.key);
     }
 }
 
