@@ -7,8 +7,10 @@ use clap::{ArgAction, Parser};
 
 use crate::app::live::{LiveOptions, WriteOptions};
 use crate::app::{self, FileOptions, Options};
+use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{LiveConfig, build_filter};
 use crate::report::OutputOptions;
+use crate::report::time::TimeFormat;
 
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
 /// and says what is wrong with the VPN and what to do about it.
@@ -34,13 +36,14 @@ pub struct Args {
     #[arg(short = 'D', long = "list-interfaces", action = ArgAction::SetTrue)]
     pub list_interfaces: bool,
 
-    /// Live: kernel capture buffer in KiB (as tcpdump's -B).
-    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = LiveConfig::DEFAULT_BUFFER_KIB, value_parser = clap::value_parser!(u32).range(1..=2_097_151))]
-    pub buffer_kib: u32,
+    /// Live: kernel capture buffer in KiB (as tcpdump's -B) [default: 65536].
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", value_parser = clap::value_parser!(u32).range(1..=2_097_151))]
+    pub buffer_kib: Option<u32>,
 
-    /// Live: bytes kept of each packet.
-    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", default_value_t = LiveConfig::DEFAULT_SNAPLEN, value_parser = clap::value_parser!(u32).range(1500..=262_144))]
-    pub snaplen: u32,
+    /// Live: bytes kept of each packet, 1500 to 262144; 0 means the most, as tcpdump
+    /// [default: 262144].
+    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", value_parser = parse_snaplen)]
+    pub snaplen: Option<u32>,
 
     /// Live: do not put the interface into promiscuous mode.
     #[arg(short = 'p', long = "no-promiscuous-mode", action = ArgAction::SetTrue)]
@@ -50,9 +53,10 @@ pub struct Args {
     #[arg(long = "duration", value_name = "SECONDS")]
     pub duration: Option<f64>,
 
-    /// Live: print the summary and the capture counters every SECONDS (0: only at the end).
-    #[arg(long = "stats-interval", value_name = "SECONDS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Live: print the summary and the capture counters every SECONDS (0: only at the end)
+    /// [default: 60].
+    #[arg(long = "stats-interval", value_name = "SECONDS")]
+    pub stats_interval: Option<u64>,
 
     /// Live: also write the captured packets to FILE (pcap). It is created before privileges
     /// are dropped and given to the -Z user.
@@ -78,12 +82,13 @@ pub struct Args {
     #[arg(long = "print-filter", action = ArgAction::SetTrue)]
     pub print_filter: bool,
 
-    /// Live: a tcpdump filter expression that narrows what is captured
-    /// (`ike-sniff -i eth0 host 203.0.113.5`).
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    /// A tcpdump filter expression: only packets it matches are read, live (in the kernel) and
+    /// from a file alike (`ike-sniff -r vpn.pcap host 203.0.113.5`).
+    #[arg(value_name = "EXPRESSION", num_args = 1..)]
     pub expression: Vec<String>,
 
-    /// Stop after COUNT packets have been read.
+    /// Stop after COUNT packets have passed the filter (ike-sniff's IPsec filter, narrowed by
+    /// EXPRESSION), as tcpdump counts.
     #[arg(short = 'c', value_name = "COUNT")]
     pub count: Option<u64>,
 
@@ -91,9 +96,20 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Accepted for tcpdump's sake: addresses and ports are never resolved.
-    #[arg(short = 'n', action = ArgAction::SetTrue)]
-    pub numeric: bool,
+    /// Accepted for tcpdump's sake, once or more (`-nn`): addresses and ports are never
+    /// resolved.
+    #[arg(short = 'n', action = ArgAction::Count)]
+    pub numeric: u8,
+
+    /// Timestamps as tcpdump: `-t` none, `-tt` epoch seconds, `-ttt` since the previous line,
+    /// `-tttt` date and time, `-ttttt` since the first packet. Default: time of day in the
+    /// local zone (with the date once the capture has passed into another day).
+    #[arg(short = 't', action = ArgAction::Count)]
+    pub timestamps: u8,
+
+    /// Packet times in UTC instead of the local time zone.
+    #[arg(long = "utc", action = ArgAction::SetTrue)]
+    pub utc: bool,
 
     /// Print the frame number (as Wireshark counts) before each packet line.
     #[arg(short = '#', long = "number", action = ArgAction::SetTrue)]
@@ -134,59 +150,91 @@ impl Args {
         if self.list_interfaces {
             return Ok(Options::ListInterfaces);
         }
+        let output = OutputOptions {
+            json: self.json,
+            verbose: self.verbose,
+            frame_numbers: self.frame_numbers,
+            quiet: self.quiet,
+            time: TimeFormat::from_count(self.timestamps),
+            utc: self.utc,
+        };
         let live_only = [
-            ("-w", self.write.is_some()),
+            ("-s", self.snaplen.is_some()),
+            ("-B", self.buffer_kib.is_some()),
+            ("-p", self.no_promiscuous),
+            ("--stats-interval", self.stats_interval.is_some()),
             ("-Z", self.user.is_some()),
             ("--duration", self.duration.is_some()),
-            ("a filter expression", !self.expression.is_empty()),
+            ("-w", self.write.is_some()),
+            ("-C", self.rotate_mb.is_some()),
+            ("-G", self.rotate_secs.is_some()),
         ];
         if let Some(iface) = self.interface {
             return live_options(
                 iface,
                 self.expression,
                 LiveFlags {
-                    buffer_kib: self.buffer_kib,
-                    snaplen: self.snaplen,
+                    buffer_kib: self.buffer_kib.unwrap_or(LiveConfig::DEFAULT_BUFFER_KIB),
+                    snaplen: self.snaplen.unwrap_or(LiveConfig::DEFAULT_SNAPLEN),
                     promiscuous: !self.no_promiscuous,
                     duration: self.duration,
-                    stats_interval: self.stats_interval,
+                    stats_interval: self.stats_interval.unwrap_or(60),
                     write: self.write,
                     rotate_mb: self.rotate_mb,
                     rotate_secs: self.rotate_secs,
                     user: self.user,
                     count: self.count,
                 },
-                OutputOptions {
-                    json: self.json,
-                    verbose: self.verbose,
-                    frame_numbers: self.frame_numbers,
-                    quiet: self.quiet,
-                },
+                output,
             )
             .map(Options::Live);
         }
-        if let Some((flag, _)) = live_only.iter().find(|(_, set)| *set) {
-            return Err(format!("{flag} needs live capture (-i IFACE)"));
+        let given: Vec<&str> = live_only
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(flag, _)| *flag)
+            .collect();
+        if !given.is_empty() {
+            return Err(format!(
+                "{} only for live capture (-i IFACE); a capture file has no use for {}",
+                given.join(", "),
+                if given.len() == 1 { "it" } else { "them" }
+            ));
         }
         let Some(path) = self.read else {
             return Err(
                 "nothing to read: give -r FILE (or -r - for standard input), or -i IFACE".into(),
             );
         };
+        let filter = (!self.expression.is_empty()).then(|| self.expression.join(" "));
+        if let Some(e) = &filter {
+            OfflineFilter::check(e).map_err(|m| format!("filter expression '{e}': {m}"))?;
+        }
         Ok(Options::File(FileOptions {
             path,
             count: self.count,
-            output: OutputOptions {
-                json: self.json,
-                verbose: self.verbose,
-                frame_numbers: self.frame_numbers,
-                quiet: self.quiet,
-            },
+            filter,
+            output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |n| n as usize,
             ),
         }))
+    }
+}
+
+/// `-s`: tcpdump takes 0 for "the most there is".
+fn parse_snaplen(text: &str) -> Result<u32, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("'{text}': give a number of bytes"))?;
+    match n {
+        0 => Ok(LiveConfig::DEFAULT_SNAPLEN),
+        1500..=LiveConfig::DEFAULT_SNAPLEN => Ok(n),
+        _ => Err(format!(
+            "{n}: give 0 (the most) or 1500 to {} (a whole IKE message must fit)",
+            LiveConfig::DEFAULT_SNAPLEN
+        )),
     }
 }
 

@@ -4,8 +4,24 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+/// The binary in UTC, so text output is the same on every machine (packet lines are in local
+/// time, as tcpdump's).
 fn ike_sniff() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ike-sniff"));
+    c.env("TZ", "UTC");
+    c
+}
+
+/// Frame numbers of the packet lines of a `--json` run (every packet with `-v`).
+fn json_frames(stdout: &[u8]) -> Vec<u64> {
+    let mut frames: Vec<u64> = String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "packet")
+        .filter_map(|v| v["frame"].as_u64())
+        .collect();
+    frames.dedup();
+    frames
 }
 
 fn capture(rel: &str) -> String {
@@ -170,4 +186,129 @@ fn two_threads_give_the_same_output_as_one() {
         }
     }
     assert!(n > 50);
+}
+
+/// Issue 14: tcpdump's `-t` family and local time. Each ike-sniff packet line starts with the
+/// frame number and then exactly the timestamp `tcpdump -#nr` prints for that record, in a zone
+/// that is not UTC and in UTC. Every packet of ikev2four.pcap is IKE, so `-ttt` (time since the
+/// previous line) lines up too.
+#[test]
+fn packet_lines_line_up_with_tcpdump() {
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        panic!("tcpdump is needed (.ci/run installs it)");
+    }
+    let cases = [
+        (
+            "public/tcpdump/ikev2four.pcap",
+            &["", "-t", "-tt", "-ttt", "-tttt", "-ttttt"][..],
+        ),
+        (
+            "public/tcpdump/isakmp4500.pcap",
+            &["", "-tt", "-tttt", "-ttttt"],
+        ),
+        ("lab/pcaps/healthy_ikev2.pcap", &["", "-tttt"]),
+    ];
+    for tz in ["America/New_York", "UTC"] {
+        for (rel, flags) in cases {
+            for flag in flags {
+                let mut tcpdump = Command::new("tcpdump");
+                tcpdump.env("TZ", tz).args(["-#nr", &capture(rel)]);
+                let mut ours = ike_sniff();
+                ours.env("TZ", tz).args(["-#", "-r", &capture(rel)]);
+                if !flag.is_empty() {
+                    tcpdump.arg(flag);
+                    ours.arg(flag);
+                }
+                let theirs = tcpdump.output().unwrap();
+                assert!(theirs.status.success(), "tcpdump {rel} {flag}");
+                let stamps: Vec<String> = String::from_utf8_lossy(&theirs.stdout)
+                    .lines()
+                    .map(|l| {
+                        let (_, rest) = l.trim_start().split_once("  ").unwrap();
+                        // The stamp is what comes before the protocol's name (IP, ARP…).
+                        let end = rest.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+                        rest[..end].to_string()
+                    })
+                    .collect();
+                let ours = ours.output().unwrap();
+                let text = String::from_utf8_lossy(&ours.stdout);
+                let mut lines = 0;
+                for line in text.lines() {
+                    let Some((frame, _)) = line.split_once(' ') else {
+                        continue;
+                    };
+                    let Ok(frame) = frame.parse::<usize>() else {
+                        continue;
+                    };
+                    let want = format!("{frame} {}", stamps[frame - 1]);
+                    assert!(
+                        line.starts_with(&want),
+                        "TZ={tz} {rel} {flag}: {line:?} does not start with {want:?}"
+                    );
+                    lines += 1;
+                }
+                assert!(lines >= 10, "TZ={tz} {rel} {flag}: {lines} lines");
+            }
+        }
+    }
+}
+
+/// `--utc` wins over the local zone; without it the zone is the local one.
+#[test]
+fn utc_flag_and_local_zone() {
+    let run = |tz: &str, utc: bool| {
+        let mut c = ike_sniff();
+        c.env("TZ", tz)
+            .args(["-r", &capture("public/tcpdump/ikev2four.pcap"), "-c", "1"]);
+        if utc {
+            c.arg("--utc");
+        }
+        let out = c.output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert!(run("Asia/Tokyo", false).starts_with("21:21:24.386989 "));
+    assert!(run("Asia/Tokyo", true).starts_with("12:21:24.386989 "));
+    assert!(run("UTC", false).starts_with("12:21:24.386989 "));
+}
+
+/// tcpdump habits: `-nn`, `-nnn` are accepted; `-c` counts packets that passed the filter, not
+/// records read (the lab captures are mostly other traffic).
+#[test]
+fn tcpdump_habits() {
+    let f = capture("lab/pcaps/child_proposal_mismatch.pcap");
+    for n in ["-n", "-nn", "-nnn"] {
+        let out = ike_sniff().args(["-r", &f, n, "-q"]).output().unwrap();
+        assert!(out.status.success(), "{n}");
+    }
+    let all = ike_sniff()
+        .args(["-r", &f, "-v", "--json"])
+        .output()
+        .unwrap();
+    let all = json_frames(&all.stdout);
+    assert!(
+        all[2] > 3,
+        "the first IPsec packets are not the first records: {all:?}"
+    );
+    let three = ike_sniff()
+        .args(["-r", &f, "-v", "--json", "-c", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(json_frames(&three.stdout), all[..3]);
+    // With an expression, -c counts what it let through.
+    let tcpdump_like = ike_sniff()
+        .args([
+            "-r",
+            &capture("public/tcpdump/ikev2four.pcap"),
+            "--json",
+            "-c",
+            "2",
+        ])
+        .args(["src", "host", "192.168.1.1"])
+        .output()
+        .unwrap();
+    assert_eq!(json_frames(&tcpdump_like.stdout), [2, 4]);
 }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use crate::capture::file::FileSource;
+use crate::capture::filter::OfflineFilter;
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding, Severity};
@@ -19,7 +20,10 @@ use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
 /// `-r FILE`: what to read and how to show it.
 pub struct FileOptions {
     pub path: String,
+    /// `-c`: stop after this many IPsec-related packets have passed the filter.
     pub count: Option<u64>,
+    /// A tcpdump expression packets must match to be read at all.
+    pub filter: Option<String>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -79,6 +83,17 @@ impl<'w> Pipeline<'w> {
     }
 
     pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
+        self.packet_kept(raw).map(|_| ())
+    }
+
+    /// [`Pipeline::packet`], saying whether the packet was IPsec-related (what `-c` counts).
+    pub fn packet_kept(&mut self, raw: &RawPacket<'_>) -> io::Result<bool> {
+        let kept = self.decoder.stats.kept;
+        self.packet_events(raw)?;
+        Ok(self.decoder.stats.kept > kept)
+    }
+
+    fn packet_events(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
         warn_unsupported_link(&self.source, &mut self.unsupported_reported, raw);
         self.decoder.decode(raw, &mut self.events);
         // Most packets yield no event: skip the drain's bookkeeping for them.
@@ -125,6 +140,7 @@ impl<'w> Pipeline<'w> {
     /// out through [`Pipeline::write_rendered`] or [`Pipeline::print`], then
     /// [`Pipeline::write_findings`].
     pub fn analyse(&mut self, ev: &Event) {
+        self.printer.observe(ev);
         self.spis.observe(ev);
         self.analyzer.observe(ev, &mut self.findings);
         if let Body::Malformed(e) = &ev.body {
@@ -191,6 +207,7 @@ impl<'w> Pipeline<'w> {
             track: self.analyzer.stats(),
             spis: &self.spis,
             read_error,
+            utc: self.opts.utc,
         };
         if self.opts.json {
             summary::write_json(self.out, &info)
@@ -245,19 +262,30 @@ pub(super) fn warn_unsupported_link(
     }
 }
 
-/// The read loop every file run shares: hands each record to `packet` until the end, `count`
-/// records, or a read error, which is printed and returned (what was read is still analysed).
+/// The read loop every file run shares: hands each record the filter passes to `packet`
+/// until the end, `count` packets that `packet` says were IPsec-related (tcpdump's `-c`
+/// counts what passed its filter, and ike-sniff's filter is IPsec narrowed by the
+/// expression), or a read error, which is printed and returned (what was read is still
+/// analysed).
 pub(super) fn read_packets(
     source: &mut FileSource,
-    count: Option<u64>,
-    mut packet: impl FnMut(&RawPacket<'_>) -> io::Result<()>,
+    opts: &FileOptions,
+    mut packet: impl FnMut(&RawPacket<'_>) -> io::Result<bool>,
 ) -> io::Result<Option<String>> {
-    let mut read = 0u64;
-    while count.is_none_or(|c| read < c) {
+    let mut filter = opts
+        .filter
+        .as_deref()
+        .map(|e| OfflineFilter::new(e, source.name()));
+    let mut passed = 0u64;
+    while opts.count.is_none_or(|c| passed < c) {
         match source.next_packet() {
             Ok(Some(raw)) => {
-                read += 1;
-                packet(&raw)?;
+                if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                    continue;
+                }
+                if packet(&raw)? {
+                    passed += 1;
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -292,7 +320,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
-    let read_error = read_packets(&mut source, opts.count, |raw| pipeline.packet(raw))?;
+    let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
     pipeline.finish(read_error.clone())?;
     Ok(if read_error.is_some() {
         ExitCode::from(1)

@@ -62,21 +62,27 @@ impl DecodedBatch {
 
     /// Readies the batch to be sent: decides which events print where the event alone decides
     /// it, and renders their lines when this (the decode) thread is to do it.
-    fn seal(&mut self, printer: Option<&mut PacketPrinter>, render_here: bool) -> io::Result<()> {
-        self.choose(printer.as_deref());
+    fn seal(
+        &mut self,
+        mut printer: Option<&mut PacketPrinter>,
+        render_here: bool,
+    ) -> io::Result<()> {
+        self.choose(printer.as_deref_mut());
         match printer {
-            Some(p) if render_here => self.render(p),
+            // A line that depends on the one before it (`-ttt`) is rendered in order there.
+            Some(p) if render_here && !p.in_order_only() => self.render(p),
             _ => Ok(()),
         }
     }
 
     /// Decides which of the events from `prints.len()` on print a line, where the event alone
     /// decides it.
-    fn choose(&mut self, printer: Option<&PacketPrinter>) {
+    fn choose(&mut self, printer: Option<&mut PacketPrinter>) {
         let new = self.prints.len()..self.events.len();
         match printer {
             Some(p) => {
                 for ev in &self.events[new] {
+                    p.observe(ev);
                     self.prints.push(match p.wants_alone(ev) {
                         Some(true) => Print::Yes,
                         Some(false) => Print::No,
@@ -181,11 +187,13 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
         let mut worker_gone = false;
-        let read_error = read_packets(&mut source, opts.count, |raw| {
+        let read_error = read_packets(&mut source, opts, |raw| {
             warn_unsupported_link(&name, &mut unsupported, raw);
+            let kept = decoder.stats.kept;
             decoder.decode(raw, &mut batch.events);
+            let kept = decoder.stats.kept > kept;
             if batch.events.len() < EVENT_BATCH {
-                return Ok(());
+                return Ok(kept);
             }
             // Batches piling up: the analysis thread is the slower one, so this one renders.
             batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
@@ -205,7 +213,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 worker_gone = true;
                 return Err(io::Error::from(io::ErrorKind::BrokenPipe));
             }
-            Ok(())
+            Ok(kept)
         });
         let read_error = match read_error {
             Ok(e) => e,
@@ -236,6 +244,7 @@ mod tests {
         FileOptions {
             path: path.to_string(),
             count: None,
+            filter: None,
             threads,
             output: OutputOptions {
                 json,

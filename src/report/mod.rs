@@ -5,6 +5,7 @@ pub mod findings;
 pub mod fmt;
 pub mod packets;
 pub mod summary;
+pub mod time;
 pub mod tunnels;
 pub mod verdict;
 
@@ -19,6 +20,10 @@ pub struct OutputOptions {
     pub frame_numbers: bool,
     /// `-q`: no per-packet lines.
     pub quiet: bool,
+    /// tcpdump's `-t` … `-ttttt`.
+    pub time: time::TimeFormat,
+    /// `--utc`: packet times in UTC rather than the local zone.
+    pub utc: bool,
 }
 
 /// Bumped when a JSON line changes incompatibly.

@@ -20,7 +20,8 @@ use crate::event::text::printable;
 use crate::event::{Body, DecodeError, Event, Flow};
 use crate::track::esp::EspKey;
 
-use super::fmt::{Clock, EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::time::Stamper;
 
 /// Remembering every ESP SPI ever printed would grow without bound on a flood of random SPIs;
 /// past this many the set is cleared and first packets may be printed again.
@@ -30,6 +31,7 @@ pub struct PacketPrinter {
     opts: OutputOptions,
     esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
+    stamper: Stamper,
 }
 
 impl PacketPrinter {
@@ -38,7 +40,19 @@ impl PacketPrinter {
             opts,
             esp_seen: HashSet::default(),
             line: String::with_capacity(256),
+            stamper: Stamper::new(opts.time, opts.utc),
         }
+    }
+
+    /// Every event, printed or not, in capture order: the time column counts from the first.
+    pub fn observe(&mut self, ev: &Event) {
+        self.stamper.observe(ev.pkt.ts);
+    }
+
+    /// Whether a line depends on the lines printed before it (`-ttt`): then every line is
+    /// rendered in order by the thread that decides which ESP packets print.
+    pub fn in_order_only(&self) -> bool {
+        self.stamper.depends_on_previous_line()
     }
 
     /// Whether this event gets a line at all (ESP only the first time its SPI is seen unless -v).
@@ -79,7 +93,7 @@ impl PacketPrinter {
             return write_packet_json(w, ev, self.opts.verbose);
         }
         self.line.clear();
-        text_line(&mut self.line, ev, self.opts);
+        text_line(&mut self.line, &mut self.stamper, ev, self.opts);
         w.write_all(self.line.as_bytes())
     }
 }
@@ -104,12 +118,11 @@ fn flow_text(out: &mut String, flow: &Flow) {
     }
 }
 
-fn text_line(out: &mut String, ev: &Event, opts: OutputOptions) {
+fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOptions) {
     if opts.frame_numbers {
         let _ = write!(out, "{} ", ev.pkt.frame);
     }
-    let _ = write!(out, "{}", Clock(ev.pkt.ts));
-    out.push(' ');
+    stamper.write(out, ev.pkt.ts);
     flow_text(out, &ev.flow);
     out.push(' ');
     match &ev.body {

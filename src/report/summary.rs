@@ -12,7 +12,8 @@ use crate::event::{Body, Event, Timestamp};
 use crate::track::TrackStats;
 use crate::track::esp::EspKey;
 
-use super::fmt::{Clock, EpochF64, Hex32};
+use super::fmt::{EpochF64, Hex32};
+use super::time::{Stamper, TimeFormat};
 
 /// A flood of random SPIs must not grow this without bound.
 const SPI_CAP: usize = 100_000;
@@ -90,6 +91,8 @@ pub struct RunInfo<'a> {
     pub spis: &'a SpiCounter,
     /// Set when the input could not be read to its end.
     pub read_error: Option<String>,
+    /// `--utc`: times in UTC rather than the local zone, as the packet lines.
+    pub utc: bool,
 }
 
 pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
@@ -127,12 +130,13 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         s.ip_fragments, s.ip_reassembled, s.ip_fragments_incomplete, s.malformed, s.truncated
     )?;
     let spis = info.spis.sorted();
+    let times = Stamper::new(TimeFormat::Clock, info.utc);
     if !spis.is_empty() {
         writeln!(w, "ESP SAs seen ({}):", spis.len())?;
         for c in spis {
             writeln!(
                 w,
-                "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} .. {} (frames {}..{})",
+                "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} (frames {}..{})",
                 Hex32(c.spi),
                 c.src,
                 c.dst,
@@ -145,8 +149,7 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
                 c.bytes,
                 c.first_seq,
                 c.last_seq,
-                Clock(c.first_ts),
-                Clock(c.last_ts),
+                times.span(c.first_ts, c.last_ts),
                 c.first_frame,
                 c.last_frame
             )?;
