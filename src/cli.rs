@@ -58,8 +58,9 @@ pub struct Args {
     #[arg(long = "stats-interval", value_name = "SECONDS")]
     pub stats_interval: Option<u64>,
 
-    /// Live: also write the captured packets to FILE (pcap). It is created before privileges
-    /// are dropped and given to the -Z user.
+    /// Write the packets analysed to FILE (pcap, original timestamps and link type). With -r:
+    /// every IPsec-related packet that passed the filters. Live: every captured packet; the
+    /// file is created before privileges are dropped and given to the -Z user.
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<String>,
 
@@ -165,7 +166,6 @@ impl Args {
             ("--stats-interval", self.stats_interval.is_some()),
             ("-Z", self.user.is_some()),
             ("--duration", self.duration.is_some()),
-            ("-w", self.write.is_some()),
             ("-C", self.rotate_mb.is_some()),
             ("-G", self.rotate_secs.is_some()),
         ];
@@ -210,10 +210,15 @@ impl Args {
         if let Some(e) = &filter {
             OfflineFilter::check(e).map_err(|m| format!("filter expression '{e}': {m}"))?;
         }
+        let write = match self.write {
+            None => None,
+            Some(w) => Some(extract_path(&path, w)?),
+        };
         Ok(Options::File(FileOptions {
             path,
             count: self.count,
             filter,
+            write,
             output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -221,6 +226,23 @@ impl Args {
             ),
         }))
     }
+}
+
+/// `-w` with `-r`: a file (standard output carries the report), never the input itself.
+fn extract_path(input: &str, write: String) -> Result<std::path::PathBuf, String> {
+    if write == "-" {
+        return Err("-w -: with -r the report is on standard output; give a file name".into());
+    }
+    let out = std::path::PathBuf::from(write);
+    app::live::check_write_path(&out)?;
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if input != "-" && same(std::path::Path::new(input), &out) {
+        return Err(format!(
+            "-w {}: that is the capture being read",
+            out.display()
+        ));
+    }
+    Ok(out)
 }
 
 /// `-s`: tcpdump takes 0 for "the most there is".

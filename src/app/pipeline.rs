@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use super::extract::Extract;
 use crate::capture::file::FileSource;
 use crate::capture::filter::OfflineFilter;
 use crate::capture::{PacketSource, RawPacket};
@@ -24,6 +25,8 @@ pub struct FileOptions {
     pub count: Option<u64>,
     /// A tcpdump expression packets must match to be read at all.
     pub filter: Option<String>,
+    /// `-w`: where the packets that passed are written.
+    pub write: Option<std::path::PathBuf>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -266,7 +269,7 @@ pub(super) fn warn_unsupported_link(
 /// until the end, `count` packets that `packet` says were IPsec-related (tcpdump's `-c`
 /// counts what passed its filter, and ike-sniff's filter is IPsec narrowed by the
 /// expression), or a read error, which is printed and returned (what was read is still
-/// analysed).
+/// analysed). Those packets go to the `-w` file.
 pub(super) fn read_packets(
     source: &mut FileSource,
     opts: &FileOptions,
@@ -276,25 +279,37 @@ pub(super) fn read_packets(
         .filter
         .as_deref()
         .map(|e| OfflineFilter::new(e, source.name()));
+    let mut extract = opts.write.as_deref().map(Extract::create).transpose()?;
     let mut passed = 0u64;
+    let mut read_error = None;
     while opts.count.is_none_or(|c| passed < c) {
         match source.next_packet() {
             Ok(Some(raw)) => {
+                if let Some(x) = &mut extract {
+                    x.seen(&raw);
+                }
                 if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
                     continue;
                 }
                 if packet(&raw)? {
                     passed += 1;
+                    if let Some(x) = &mut extract {
+                        x.write(&raw)?;
+                    }
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 eprintln!("ike-sniff: {e}");
-                return Ok(Some(e.to_string()));
+                read_error = Some(e.to_string());
+                break;
             }
         }
     }
-    Ok(None)
+    if let Some(x) = extract {
+        x.finish()?;
+    }
+    Ok(read_error)
 }
 
 /// Opens a capture file, saying why on standard error when it cannot.

@@ -245,6 +245,7 @@ mod tests {
             path: path.to_string(),
             count: None,
             filter: None,
+            write: None,
             threads,
             output: OutputOptions {
                 json,
