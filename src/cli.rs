@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser};
 
 use crate::app::live::{LiveOptions, WriteOptions};
+use crate::app::select::{self, SelectArgs};
 use crate::app::{self, FileOptions, Options};
 use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{LiveConfig, build_filter};
@@ -129,6 +130,21 @@ pub struct Args {
     #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub threads: Option<u64>,
 
+    /// With -r: only packets, findings and tunnels of this peer (either side of a pair; give it
+    /// again for more).
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peer: Vec<std::net::IpAddr>,
+
+    /// With -r: only the SA with this SPI and its tunnel: an IKE SPI or IKEv1 cookie (16 hex
+    /// digits) or an ESP/AH SPI (8), `0x` optional.
+    #[arg(long = "spi", value_name = "HEX", value_parser = select::parse_spi)]
+    pub spi: Option<u64>,
+
+    /// With -r: only findings of KIND (`--list-findings` has them) and the tunnels they are
+    /// about, with their packets.
+    #[arg(long = "finding", value_name = "KIND")]
+    pub finding: Option<String>,
+
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
     pub list_findings: bool,
@@ -151,6 +167,18 @@ impl Args {
         if self.list_interfaces {
             return Ok(Options::ListInterfaces);
         }
+        let select = SelectArgs {
+            peers: self.peer,
+            spi: self.spi,
+            finding: self.finding,
+        };
+        if let Some(kind) = &select.finding
+            && !crate::diagnose::catalogue().iter().any(|k| k.id == kind)
+        {
+            return Err(format!(
+                "--finding {kind}: no such finding (ike-sniff --list-findings lists them)"
+            ));
+        }
         let output = OutputOptions {
             json: self.json,
             verbose: self.verbose,
@@ -169,6 +197,9 @@ impl Args {
             ("-C", self.rotate_mb.is_some()),
             ("-G", self.rotate_secs.is_some()),
         ];
+        if self.interface.is_some() && !select.is_empty() {
+            return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
+        }
         if let Some(iface) = self.interface {
             return live_options(
                 iface,
@@ -210,6 +241,12 @@ impl Args {
         if let Some(e) = &filter {
             OfflineFilter::check(e).map_err(|m| format!("filter expression '{e}': {m}"))?;
         }
+        if path == "-" && select.needs_first_pass() {
+            return Err(
+                "--spi and --finding read the capture twice: give a file, not standard input"
+                    .into(),
+            );
+        }
         let write = match self.write {
             None => None,
             Some(w) => Some(extract_path(&path, w)?),
@@ -219,6 +256,7 @@ impl Args {
             count: self.count,
             filter,
             write,
+            select,
             output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -4,6 +4,7 @@
 mod extract;
 pub mod live;
 pub mod pipeline;
+pub mod select;
 mod threaded;
 
 use std::io::{self, BufWriter, Write};

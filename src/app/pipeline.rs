@@ -4,9 +4,11 @@
 
 use std::collections::HashSet;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::process::ExitCode;
 
 use super::extract::Extract;
+use super::select::{self, SelectArgs, Selection};
 use crate::capture::file::FileSource;
 use crate::capture::filter::OfflineFilter;
 use crate::capture::{PacketSource, RawPacket};
@@ -27,6 +29,8 @@ pub struct FileOptions {
     pub filter: Option<String>,
     /// `-w`: where the packets that passed are written.
     pub write: Option<std::path::PathBuf>,
+    /// `--peer`, `--spi`, `--finding`.
+    pub select: SelectArgs,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -50,6 +54,9 @@ pub struct Pipeline<'w> {
     events: Vec<Event>,
     unsupported_reported: HashSet<u32>,
     errors_printed: u64,
+    selection: Selection,
+    /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
+    collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
     out: &'w mut dyn Write,
 }
 
@@ -81,29 +88,56 @@ impl<'w> Pipeline<'w> {
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
             errors_printed: 0,
+            selection: Selection::default(),
+            collect: None,
             out,
         })
+    }
+
+    /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
+    pub fn set_selection(&mut self, selection: Selection) {
+        self.selection = selection;
+    }
+
+    /// Makes this a first pass that notes the pairs findings of `kind` are about.
+    pub(super) fn collect_pairs_of(&mut self, kind: &str) {
+        self.collect = Some((kind.to_string(), HashSet::new()));
+    }
+
+    /// Ends a first pass: the pairs with a finding of the kind looked for.
+    pub(super) fn finish_collecting(mut self) -> io::Result<HashSet<(IpAddr, IpAddr)>> {
+        self.decoder.finish(&mut self.events);
+        self.selection.retain(&mut self.events, 0);
+        self.drain()?;
+        self.analyzer.finish(&mut self.findings);
+        self.write_findings()?;
+        Ok(self
+            .collect
+            .take()
+            .map(|(_, pairs)| pairs)
+            .unwrap_or_default())
     }
 
     pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
         self.packet_kept(raw).map(|_| ())
     }
 
-    /// [`Pipeline::packet`], saying whether the packet was IPsec-related (what `-c` counts).
+    /// [`Pipeline::packet`], saying whether the packet was IPsec-related and selected (what
+    /// `-c` counts and `-w` writes).
     pub fn packet_kept(&mut self, raw: &RawPacket<'_>) -> io::Result<bool> {
         let kept = self.decoder.stats.kept;
-        self.packet_events(raw)?;
-        Ok(self.decoder.stats.kept > kept)
+        let selected = self.packet_events(raw)?;
+        Ok(selected && self.decoder.stats.kept > kept)
     }
 
-    fn packet_events(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
+    fn packet_events(&mut self, raw: &RawPacket<'_>) -> io::Result<bool> {
         warn_unsupported_link(&self.source, &mut self.unsupported_reported, raw);
         self.decoder.decode(raw, &mut self.events);
-        // Most packets yield no event: skip the drain's bookkeeping for them.
-        if self.events.is_empty() {
-            return Ok(());
+        if !self.selection.retain(&mut self.events, 0) {
+            return Ok(false);
         }
-        self.drain()
+        // Most packets yield no event: skip the drain's bookkeeping for them.
+        self.drain().map(|()| true)
     }
 
     /// Whether `ev` prints a line, for an event whose answer depends on the stream (ESP).
@@ -160,6 +194,19 @@ impl<'w> Pipeline<'w> {
     /// mode info-level ones are folded into the verdict unless `-v`.
     pub fn write_findings(&mut self) -> io::Result<()> {
         for f in self.findings.drain(..) {
+            if let Some((kind, pairs)) = &mut self.collect
+                && f.kind == kind.as_str()
+            {
+                pairs.insert(select::pair(f.peers.a, f.peers.b));
+            }
+            if self
+                .selection
+                .finding
+                .as_deref()
+                .is_some_and(|k| k != f.kind)
+            {
+                continue;
+            }
             self.verdict.observe(&f);
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
@@ -222,6 +269,7 @@ impl<'w> Pipeline<'w> {
     /// End of input: flush what the decoder holds, then the summary.
     pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
         self.decoder.finish(&mut self.events);
+        self.selection.retain(&mut self.events, 0);
         self.drain()?;
         self.finish_analysis(read_error)
     }
@@ -333,8 +381,16 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
+    let selection = match Selection::resolve(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
+    pipeline.set_selection(selection);
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
     pipeline.finish(read_error.clone())?;
     Ok(if read_error.is_some() {

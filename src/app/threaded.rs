@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use super::pipeline::{
     FileOptions, Pipeline, exit_code, open_file, read_packets, warn_unsupported_link,
 };
+use super::select::Selection;
 use crate::capture::PacketSource;
 use crate::decode::{DecodeStats, Decoder};
 use crate::event::Event;
@@ -154,6 +155,13 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
+    let selection = match Selection::resolve(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let name = source.name().to_string();
     let output = opts.output;
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
@@ -162,12 +170,14 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<DecodedBatch>(66);
     std::thread::scope(|scope| {
         let worker_name = name.clone();
+        let worker_selection = selection.clone();
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
             .spawn_scoped(scope, move || -> io::Result<()> {
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                pipeline.set_selection(worker_selection);
                 for batch in rx {
                     match batch {
                         Batch::Events(batch) => {
@@ -190,8 +200,9 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let read_error = read_packets(&mut source, opts, |raw| {
             warn_unsupported_link(&name, &mut unsupported, raw);
             let kept = decoder.stats.kept;
+            let from = batch.events.len();
             decoder.decode(raw, &mut batch.events);
-            let kept = decoder.stats.kept > kept;
+            let kept = selection.retain(&mut batch.events, from) && decoder.stats.kept > kept;
             if batch.events.len() < EVENT_BATCH {
                 return Ok(kept);
             }
@@ -221,7 +232,9 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             Err(e) => return Err(e),
         };
         if !worker_gone {
+            let from = batch.events.len();
             decoder.finish(&mut batch.events);
+            selection.retain(&mut batch.events, from);
             batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
             let _ = tx.send(Batch::Events(batch));
             let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
@@ -246,6 +259,7 @@ mod tests {
             count: None,
             filter: None,
             write: None,
+            select: Default::default(),
             threads,
             output: OutputOptions {
                 json,
