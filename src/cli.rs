@@ -10,6 +10,7 @@ use crate::app::select::{self, SelectArgs};
 use crate::app::{self, FileOptions, Options};
 use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{LiveConfig, build_filter};
+use crate::diagnose::Severity;
 use crate::report::OutputOptions;
 use crate::report::time::TimeFormat;
 
@@ -145,6 +146,11 @@ pub struct Args {
     #[arg(long = "finding", value_name = "KIND")]
     pub finding: Option<String>,
 
+    /// With -r: exit 3 when a finding of this severity or graver was reported (for scripts
+    /// and CI).
+    #[arg(long = "fail-on", value_name = "SEVERITY", value_parser = ["error", "warning", "info"])]
+    pub fail_on: Option<String>,
+
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
     pub list_findings: bool,
@@ -200,6 +206,16 @@ impl Args {
         if self.interface.is_some() && !select.is_empty() {
             return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
         }
+        if self.interface.is_some() && self.fail_on.is_some() {
+            return Err(
+                "--fail-on only with -r: a live run ends on a signal, not a verdict".into(),
+            );
+        }
+        let fail_on = self.fail_on.as_deref().map(|s| match s {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        });
         if let Some(iface) = self.interface {
             return live_options(
                 iface,
@@ -257,6 +273,7 @@ impl Args {
             filter,
             write,
             select,
+            fail_on,
             output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -312,3 +312,66 @@ fn tcpdump_habits() {
         .unwrap();
     assert_eq!(json_frames(&tcpdump_like.stdout), [2, 4]);
 }
+
+/// Issue 14: `--fail-on` for scripts. 3 when a finding at least that grave was reported, 0
+/// otherwise; an input not read to its end is 1 whatever was found; one thread or two alike.
+#[test]
+fn fail_on_sets_exit_3() {
+    let code = |rel: &str, extra: &[&str], threads: &str| {
+        ike_sniff()
+            .args(["-q", "-r", &capture(rel), "--threads", threads])
+            .args(extra)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    for threads in ["1", "2"] {
+        // nat_t: info findings only; ike_udp500_blocked: an error; healthy_ikev2: none.
+        for (rel, error, warning, info) in [
+            ("lab/pcaps/nat_t.pcap", 0, 0, 3),
+            ("lab/pcaps/ike_udp500_blocked.pcap", 3, 3, 3),
+            ("lab/pcaps/healthy_ikev2.pcap", 0, 0, 0),
+        ] {
+            assert_eq!(code(rel, &[], threads), Some(0), "{rel}");
+            for (severity, want) in [("error", error), ("warning", warning), ("info", info)] {
+                assert_eq!(
+                    code(rel, &["--fail-on", severity], threads),
+                    Some(want),
+                    "{rel} --fail-on {severity} --threads {threads}"
+                );
+            }
+        }
+        // What --finding leaves out does not count.
+        let ndpi = "public/ndpi/ipsec_isakmp_esp.pcap";
+        assert_eq!(code(ndpi, &["--fail-on", "warning"], threads), Some(3));
+        assert_eq!(
+            code(
+                ndpi,
+                &["--fail-on", "warning", "--finding", "nat_detected"],
+                threads
+            ),
+            Some(0)
+        );
+    }
+    // A truncated capture: 1, even with findings at the threshold.
+    let whole = std::fs::read(capture("lab/pcaps/ike_udp500_blocked.pcap")).unwrap();
+    let cut = std::env::temp_dir().join(format!("ike-sniff-failon-{}.pcap", std::process::id()));
+    std::fs::write(&cut, &whole[..whole.len() - 7]).unwrap();
+    let out = ike_sniff()
+        .args(["-q", "--fail-on", "info", "-r"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_file(&cut);
+    assert_eq!(
+        ike_sniff()
+            .args(["-r", "x.pcap", "--fail-on", "fatal"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -31,6 +31,8 @@ pub struct FileOptions {
     pub write: Option<std::path::PathBuf>,
     /// `--peer`, `--spi`, `--finding`.
     pub select: SelectArgs,
+    /// `--fail-on`: exit 3 when a finding this grave or graver was reported.
+    pub fail_on: Option<Severity>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -267,11 +269,17 @@ impl<'w> Pipeline<'w> {
     }
 
     /// End of input: flush what the decoder holds, then the summary.
-    pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
+    pub fn finish(self, read_error: Option<String>) -> io::Result<()> {
+        self.finish_gravest(read_error).map(|_| ())
+    }
+
+    /// [`Pipeline::finish`], returning the gravest severity of the findings written.
+    pub fn finish_gravest(mut self, read_error: Option<String>) -> io::Result<Option<Severity>> {
         self.decoder.finish(&mut self.events);
         self.selection.retain(&mut self.events, 0);
         self.drain()?;
-        self.finish_analysis(read_error)
+        self.finish_analysis(read_error)?;
+        Ok(self.verdict.gravest())
     }
 
     /// End of input when decoding ran on another thread: `stats` are that decoder's counters,
@@ -280,9 +288,10 @@ impl<'w> Pipeline<'w> {
         mut self,
         stats: DecodeStats,
         read_error: Option<String>,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<Severity>> {
         self.decoder.stats = stats;
-        self.finish_analysis(read_error)
+        self.finish_analysis(read_error)?;
+        Ok(self.verdict.gravest())
     }
 
     fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
@@ -367,10 +376,18 @@ pub(super) fn open_file(path: &str) -> Option<FileSource> {
         .ok()
 }
 
-/// Exit status of a file run: 1 when the input could not be read to its end.
-pub(super) fn exit_code(read_error: &Option<String>) -> ExitCode {
+/// Exit status of a file run: 1 when the input could not be read to its end (the analysis
+/// is then partial, which matters more than what it found), 3 when `--fail-on` was given and
+/// a finding at least that grave was reported.
+pub(super) fn exit_code(
+    read_error: &Option<String>,
+    gravest: Option<Severity>,
+    fail_on: Option<Severity>,
+) -> ExitCode {
     if read_error.is_some() {
         ExitCode::from(1)
+    } else if matches!((gravest, fail_on), (Some(g), Some(f)) if g <= f) {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     }
@@ -392,10 +409,6 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
     pipeline.set_selection(selection);
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
-    pipeline.finish(read_error.clone())?;
-    Ok(if read_error.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let gravest = pipeline.finish_gravest(read_error.clone())?;
+    Ok(exit_code(&read_error, gravest, opts.fail_on))
 }

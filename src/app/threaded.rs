@@ -12,6 +12,7 @@ use super::pipeline::{
 use super::select::Selection;
 use crate::capture::PacketSource;
 use crate::decode::{DecodeStats, Decoder};
+use crate::diagnose::Severity;
 use crate::event::Event;
 use crate::report::packets::PacketPrinter;
 
@@ -174,10 +175,11 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
-            .spawn_scoped(scope, move || -> io::Result<()> {
+            .spawn_scoped(scope, move || -> io::Result<Option<Severity>> {
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
                 pipeline.set_selection(worker_selection);
+                let mut gravest = None;
                 for batch in rx {
                     match batch {
                         Batch::Events(batch) => {
@@ -185,12 +187,12 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                             let _ = recycle_tx.try_send(batch);
                         }
                         Batch::End(stats, read_error) => {
-                            pipeline.finish_decoded(stats, read_error)?;
+                            gravest = pipeline.finish_decoded(stats, read_error)?;
                             break;
                         }
                     }
                 }
-                out.flush()
+                out.flush().map(|()| gravest)
             })?;
         let mut decoder = Decoder::new();
         let mut unsupported = HashSet::new();
@@ -243,7 +245,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let analysed = worker
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the analysis thread panicked")));
-        analysed.map(|()| exit_code(&read_error))
+        analysed.map(|gravest| exit_code(&read_error, gravest, opts.fail_on))
     })
 }
 
@@ -260,6 +262,7 @@ mod tests {
             filter: None,
             write: None,
             select: Default::default(),
+            fail_on: None,
             threads,
             output: OutputOptions {
                 json,
