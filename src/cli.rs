@@ -12,6 +12,7 @@ use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{LiveConfig, build_filter};
 use crate::diagnose::Severity;
 use crate::report::OutputOptions;
+use crate::report::paint::{self, ColorChoice};
 use crate::report::time::TimeFormat;
 
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
@@ -150,6 +151,11 @@ pub struct Args {
     /// and CI).
     #[arg(long = "fail-on", value_name = "SEVERITY", value_parser = ["error", "warning", "info"])]
     pub fail_on: Option<String>,
+
+    /// Colour severities, finding ids and addresses: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never. JSON is never coloured.
+    #[arg(long = "color", value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
 
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
@@ -372,6 +378,14 @@ fn live_options(
 
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    paint::init(
+        match args.color.as_str() {
+            "always" => ColorChoice::Always,
+            "never" => ColorChoice::Never,
+            _ => ColorChoice::Auto,
+        },
+        args.json,
+    );
     match args.into_options() {
         Ok(opts) => app::run(opts),
         Err(msg) => {

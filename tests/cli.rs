@@ -375,3 +375,41 @@ fn fail_on_sets_exit_3() {
         Some(2)
     );
 }
+
+/// Issue 14: `--color`. Never into a pipe by default, nor with NO_COLOR; `always` colours
+/// severities, finding ids and addresses; JSON never.
+#[test]
+fn color_when_asked_and_never_into_pipes() {
+    let run = |args: &[&str], no_color: bool| {
+        let mut c = ike_sniff();
+        c.args(["-r", &capture("lab/pcaps/ike_udp500_blocked.pcap")])
+            .args(args);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        c.env_remove("CLICOLOR_FORCE");
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    let plain = run(&[], false);
+    assert!(!plain.contains('\u{1b}'));
+    assert_eq!(run(&["--color", "never"], false), plain);
+    assert_eq!(run(&["--color", "auto"], true), plain);
+    let coloured = run(&["--color", "always"], false);
+    assert!(
+        coloured.contains("\u{1b}[1m\u{1b}[31mERROR\u{1b}[0m [\u{1b}[1mike_unanswered\u{1b}[0m]")
+    );
+    assert!(coloured.contains("\u{1b}[32m192.0.2.10:500\u{1b}[0m > "));
+    // Without the escapes it is the plain text, byte for byte.
+    let mut stripped = String::new();
+    let mut rest = coloured.as_str();
+    while let Some(i) = rest.find('\u{1b}') {
+        stripped.push_str(&rest[..i]);
+        let end = rest[i..].find('m').unwrap();
+        rest = &rest[i + end + 1..];
+    }
+    stripped.push_str(rest);
+    assert_eq!(stripped, plain);
+    assert!(!run(&["--color", "always", "--json"], false).contains('\u{1b}'));
+}

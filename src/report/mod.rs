@@ -4,6 +4,7 @@
 pub mod findings;
 pub mod fmt;
 pub mod packets;
+pub mod paint;
 pub mod summary;
 pub mod time;
 pub mod tunnels;

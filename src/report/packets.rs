@@ -21,6 +21,7 @@ use crate::event::{Body, DecodeError, Event, Flow};
 use crate::track::esp::EspKey;
 
 use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::paint;
 use super::time::Stamper;
 
 /// Remembering every ESP SPI ever printed would grow without bound on a flood of random SPIs;
@@ -107,13 +108,13 @@ pub fn endpoint(addr: IpAddr, port: u16) -> String {
 
 fn flow_text(out: &mut String, flow: &Flow) {
     if flow.sport == 0 && flow.dport == 0 {
-        let _ = write!(out, "{} > {}", flow.src, flow.dst);
+        let _ = write!(out, "{} > {}", paint::addr(flow.src), paint::addr(flow.dst));
     } else {
         let _ = write!(
             out,
             "{} > {}",
-            endpoint(flow.src, flow.sport),
-            endpoint(flow.dst, flow.dport)
+            paint::addr(endpoint(flow.src, flow.sport)),
+            paint::addr(endpoint(flow.dst, flow.dport))
         );
     }
 }
