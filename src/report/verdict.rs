@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::findings::write_line;
-use super::paint;
 use crate::diagnose::{Finding, Severity};
 
 /// Causes remembered for the tally (the analyzer says each cause once and keeps as many).
@@ -111,14 +110,7 @@ impl Verdict {
             } else {
                 ""
             };
-            // Padded before painting: escape codes have no width.
-            let label = format!("{:<8}", sev.as_str());
-            writeln!(
-                w,
-                "  {} {}{folded}",
-                paint::severity(sev, label),
-                kinds.join(", ")
-            )?;
+            writeln!(w, "  {:<8} {}{folded}", sev.as_str(), kinds.join(", "))?;
         }
         let worst = self.worst();
         let shown: Vec<String> = worst
