@@ -413,3 +413,95 @@ fn color_when_asked_and_never_into_pipes() {
     assert_eq!(stripped, plain);
     assert!(!run(&["--color", "always", "--json"], false).contains('\u{1b}'));
 }
+
+/// Issue 14 and 13: `-q` is what a ticket wants (verdict, tunnel table, counters) without the
+/// per-SPI list or the tracker's table counters; the default lists the busiest ESP SAs and
+/// counts the rest; `-v` lists every one. JSON lists the busiest unless `-v`.
+#[test]
+fn quiet_is_for_tickets_and_the_spi_list_is_bounded() {
+    let f = capture("public/ndpi/ipsec_isakmp_esp.pcap");
+    let text = |args: &[&str]| {
+        let out = ike_sniff().args(["-r", &f]).args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let spi_lines = |t: &str| t.lines().filter(|l| l.starts_with("  spi ")).count();
+    let quiet = text(&["-q"]);
+    assert!(quiet.contains("== Verdict:") && quiet.contains("\nPEERS "));
+    assert_eq!(spi_lines(&quiet), 0);
+    assert!(quiet.contains("ESP SAs seen: 74 (315 packets, 218.2 KiB; -v lists them)"));
+    assert!(!quiet.contains("tracked:"));
+    let default = text(&[]);
+    assert_eq!(spi_lines(&default), 10);
+    assert!(default.contains("ESP SAs seen (74; the 10 busiest, -v lists all):"));
+    assert!(default.contains("  and 64 more ESP SAs: 257 packets, 169.6 KiB"));
+    let verbose = text(&["-v"]);
+    assert_eq!(spi_lines(&verbose), 74);
+    assert!(verbose.contains("\ntracked: "));
+    let summary = |args: &[&str]| {
+        let t = text(args);
+        let last = t.lines().last().unwrap().to_string();
+        serde_json::from_str::<serde_json::Value>(&last).unwrap()
+    };
+    let s = summary(&["--json"]);
+    assert_eq!(s["esp_sas"].as_array().unwrap().len(), 10);
+    assert_eq!(s["esp_sas_omitted"]["sas"], 64);
+    let s = summary(&["--json", "-v"]);
+    assert_eq!(s["esp_sas"].as_array().unwrap().len(), 74);
+    assert!(s.get("esp_sas_omitted").is_none());
+}
+
+/// Byte counts carry their unit, and the tunnel table's columns line up whatever the width
+/// of the peers (IPv6) and counters.
+#[test]
+fn tunnel_table_is_aligned_and_labelled() {
+    // The lab's IPv6 peers are short; the same capture with both addresses rewritten to the
+    // longest IPv6 text there is (39 characters) makes a row wider than the default column.
+    let v6 = std::fs::read(capture("lab/pcaps/healthy_ikev2_ipv6.pcap")).unwrap();
+    let addr = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let mut long = v6.clone();
+    for (from, to) in [
+        ("2001:db8:1::10", "2001:db8:1111:2222:3333:4444:5555:6666"),
+        ("2001:db8:2::20", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff"),
+    ] {
+        let (from, to) = (addr(from), addr(to));
+        let mut i = 0;
+        while let Some(at) = long[i..].windows(16).position(|w| w == from) {
+            long[i + at..i + at + 16].copy_from_slice(&to);
+            i += at + 16;
+        }
+    }
+    assert_ne!(long, v6);
+    let long_path =
+        std::env::temp_dir().join(format!("ike-sniff-long-v6-{}.pcap", std::process::id()));
+    std::fs::write(&long_path, &long).unwrap();
+    for file in [
+        long_path.to_str().unwrap().to_string(),
+        capture("lab/pcaps/healthy_ikev2_ipv6.pcap"),
+        capture("public/ndpi/ipsec_isakmp_esp.pcap"),
+        capture("lab/pcaps/healthy_ikev2.pcap"),
+    ] {
+        let rel = &file;
+        let out = ike_sniff().args(["-q", "-r", &file]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines().skip_while(|l| !l.starts_with("PEERS "));
+        let header = lines.next().unwrap();
+        let ike = header.find(" IKE ").unwrap() + 1;
+        let findings = header.find("FINDINGS").unwrap();
+        let rows: Vec<&str> = lines
+            .take_while(|l| !l.is_empty())
+            .filter(|l| !l.starts_with(' '))
+            .collect();
+        assert!(!rows.is_empty(), "{rel}");
+        for row in rows {
+            assert_eq!(&row[ike - 1..ike], " ", "{rel}: {row}");
+            assert!(
+                row[ike..].starts_with('v') || row[ike..].starts_with('-'),
+                "{rel}: {row}"
+            );
+            assert_eq!(&row[findings - 1..findings], " ", "{rel}: {row}");
+            assert_ne!(&row[findings..findings + 1], " ", "{rel}: {row}");
+            assert!(row.contains(" B/") || row.contains("iB/"), "{rel}: {row}");
+        }
+    }
+    let _ = std::fs::remove_file(&long_path);
+}

@@ -16,7 +16,7 @@ use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event};
 use crate::report::packets::PacketPrinter;
-use crate::report::summary::{self, RunInfo, SpiCounter};
+use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
 use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
 
@@ -260,6 +260,12 @@ impl<'w> Pipeline<'w> {
             spis: &self.spis,
             read_error,
             utc: self.opts.utc,
+            detail: match (self.opts.verbose, self.opts.quiet) {
+                (1.., _) => SpiDetail::All,
+                (0, true) => SpiDetail::None,
+                (0, false) => SpiDetail::Top,
+            },
+            verbose: self.opts.verbose > 0,
         };
         if self.opts.json {
             summary::write_json(self.out, &info)
