@@ -15,11 +15,30 @@ use crate::report::OutputOptions;
 use crate::report::paint::{self, ColorChoice};
 use crate::report::time::TimeFormat;
 
+/// Examples and exit statuses, after the options in `--help` and the man page.
+const AFTER_HELP: &str = "\
+Examples:
+  ike-sniff -r vpn.pcap                      what is wrong, packet lines as tcpdump's
+  ike-sniff -q -r vpn.pcap                   verdict and tunnel table, for a ticket
+  ike-sniff -r vpn.pcap host 203.0.113.5     a tcpdump filter, as tcpdump -r applies it
+  ike-sniff -r vpn.pcap --spi c1a2b3d4 -w sa.pcap
+                                             one SA's tunnel, written to a small pcap
+  ike-sniff -r vpn.pcap --json | jq 'select(.type == \"finding\")'
+  ike-sniff -r vpn.pcap --fail-on error      in a script: exit 3 on an error finding
+  sudo ike-sniff -i eth0 --stats-interval 30 live on a gateway, summaries every 30 s
+  ike-sniff --generate man > ike-sniff.1     the man page (bash, zsh, fish: completions)
+
+Exit status:
+  0  the whole input was read (and, with --fail-on, no finding that grave)
+  1  the input could not be read to its end (what was read is still analysed)
+  2  usage error
+  3  --fail-on: a finding of that severity or graver was reported";
+
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
 /// and says what is wrong with the VPN and what to do about it.
 #[derive(Parser, Debug)]
 #[command(name = "ike-sniff", version, about, long_about = None)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, after_help = AFTER_HELP)]
 pub struct Args {
     /// Read packets from FILE (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
@@ -156,6 +175,10 @@ pub struct Args {
     /// set), always, never. JSON is never coloured.
     #[arg(long = "color", value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
+
+    /// Print the man page (man) or a shell completion script (bash, zsh, fish), and exit.
+    #[arg(long = "generate", value_name = "WHAT", value_parser = ["man", "bash", "zsh", "fish"])]
+    pub generate: Option<String>,
 
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
@@ -376,8 +399,34 @@ fn live_options(
     })
 }
 
+/// `--generate`: the man page or a completion script, from the same definitions as `--help`.
+fn generate(what: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut cmd = Args::command();
+    let shell = match what {
+        "man" => return clap_mangen::Man::new(cmd).render(out),
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        _ => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "ike-sniff", out);
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = &args.generate {
+        let stdout = std::io::stdout();
+        return match generate(what, &mut stdout.lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ike-sniff: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     paint::init(
         match args.color.as_str() {
             "always" => ColorChoice::Always,
