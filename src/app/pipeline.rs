@@ -66,15 +66,25 @@ impl<'w> Pipeline<'w> {
     /// Starts a run; in JSON mode writes the `meta` line first.
     pub fn new(source: &str, opts: OutputOptions, out: &'w mut dyn Write) -> io::Result<Self> {
         if opts.json {
+            // `type` first, as on every line.
+            #[derive(serde::Serialize)]
+            struct Meta<'a> {
+                #[serde(rename = "type")]
+                kind: &'static str,
+                schema_version: u32,
+                source: &'a str,
+                tool: &'static str,
+                tool_version: &'static str,
+            }
             serde_json::to_writer(
                 &mut *out,
-                &serde_json::json!({
-                    "type": "meta",
-                    "schema_version": JSON_SCHEMA_VERSION,
-                    "tool": "ike-sniff",
-                    "tool_version": env!("CARGO_PKG_VERSION"),
-                    "source": source,
-                }),
+                &Meta {
+                    kind: "meta",
+                    schema_version: JSON_SCHEMA_VERSION,
+                    source,
+                    tool: "ike-sniff",
+                    tool_version: env!("CARGO_PKG_VERSION"),
+                },
             )?;
             out.write_all(b"\n")?;
         }

@@ -27,5 +27,5 @@ pub struct OutputOptions {
     pub utc: bool,
 }
 
-/// Bumped when a JSON line changes incompatibly.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+/// Bumped when a JSON line changes incompatibly; `docs/schema/CHANGELOG.md` says what changed.
+pub const JSON_SCHEMA_VERSION: u32 = 2;

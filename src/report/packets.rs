@@ -637,6 +637,9 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
 
 #[derive(Serialize)]
 struct PacketLine<'a> {
+    /// First on every line type, so a reader can dispatch before reading the rest.
+    #[serde(rename = "type")]
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     ah: Option<AhLine>,
     caplen: u32,
@@ -666,8 +669,6 @@ struct PacketLine<'a> {
     sport: u16,
     src: Shown<IpAddr>,
     ts: EpochF64,
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 /// Where decoding stopped: the packet's own `error` and an IKE message's. The one place that
@@ -1189,7 +1190,13 @@ mod tests {
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self, A::Error> {
             let mut last: Option<String> = None;
+            let mut first = true;
             while let Some(k) = a.next_key::<String>()? {
+                // A line's `type` comes first; the other keys are sorted.
+                if std::mem::take(&mut first) && k == "type" {
+                    a.next_value::<SortedKeys>()?;
+                    continue;
+                }
                 if let Some(l) = &last
                     && *l >= k
                 {
@@ -1270,7 +1277,7 @@ mod tests {
     }
 
     /// Every line of every event of every capture shipped with the repository (broken ones
-    /// included), with and without `-v`, has its keys sorted at every depth. The golden tests
+    /// included), with and without `-v`, has `type` first and its other keys sorted at every depth. The golden tests
     /// pin the bytes; this says which struct broke the order when one does.
     #[test]
     fn keys_are_sorted_everywhere() {

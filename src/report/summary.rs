@@ -312,10 +312,12 @@ pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
 }
 
 /// The summary line, streamed: with up to `SPI_CAP` ESP SAs, building it as one `Value` first
-/// took 460 MiB on the flood benchmark. Fields in sorted order, as a `serde_json::Map` keeps
-/// them, so the bytes are those the `json!` form gave.
+/// took 460 MiB on the flood benchmark. `type` first, as on every line, then the fields in
+/// sorted order.
 #[derive(serde::Serialize)]
 struct SummaryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
     complete: bool,
     counters: serde_json::Value,
     esp_not_counted: u64,
@@ -325,8 +327,6 @@ struct SummaryLine<'a> {
     read_error: &'a Option<String>,
     source: &'a str,
     tracking: serde_json::Value,
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 /// One SA at a time, each written before the next is looked at.
