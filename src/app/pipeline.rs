@@ -385,6 +385,63 @@ pub(super) fn read_packets(
     Ok(read_error)
 }
 
+/// Resolves `--peer`/`--spi`/`--finding` into a [`Selection`], reading the file once more when
+/// `--spi` or `--finding` needs it: an ESP SPI's tunnel starts with its IKE negotiation, a
+/// finding's packets come before it is concluded. With both, the `--finding` pass is narrowed
+/// to the `--spi` pairs (a third reading).
+pub(super) fn resolve_selection(opts: &FileOptions) -> io::Result<Selection> {
+    let args = &opts.select;
+    let mut sel = Selection::new(args);
+    if !args.needs_first_pass() {
+        return Ok(sel);
+    }
+    let filter = |source: &FileSource| {
+        opts.filter
+            .as_deref()
+            .map(|e| OfflineFilter::new(e, source.name()))
+    };
+    if let Some(spi) = args.spi {
+        let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
+        let mut filter = filter(&source);
+        let mut decoder = Decoder::new();
+        let mut events = Vec::new();
+        let mut pairs = HashSet::new();
+        while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
+            if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                continue;
+            }
+            decoder.decode(&raw, &mut events);
+            for ev in events.drain(..) {
+                if select::carries_spi(&ev, spi) {
+                    pairs.insert(select::pair(ev.flow.src, ev.flow.dst));
+                }
+            }
+        }
+        sel.narrow_to(pairs);
+    }
+    if let Some(kind) = &args.finding {
+        let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
+        let mut filter = filter(&source);
+        let mut sink = io::sink();
+        let quiet = OutputOptions {
+            quiet: true,
+            ..OutputOptions::default()
+        };
+        let mut p = Pipeline::new(source.name(), quiet, &mut sink)?;
+        // Narrowed as the run proper will be, so the findings found are the ones it makes.
+        p.set_selection(sel.clone());
+        p.collect_pairs_of(kind);
+        while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
+            if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                continue;
+            }
+            p.packet(&raw)?;
+        }
+        sel.narrow_to(p.finish_collecting()?);
+    }
+    Ok(sel)
+}
+
 /// Opens a capture file, saying why on standard error when it cannot.
 pub(super) fn open_file(path: &str) -> Option<FileSource> {
     FileSource::open(path)
@@ -414,7 +471,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
-    let selection = match Selection::resolve(opts) {
+    let selection = match resolve_selection(opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ike-sniff: {e}");

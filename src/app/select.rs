@@ -1,4 +1,5 @@
-//! `--peer`, `--spi` and `--finding`: narrowing a file run to what the user asks about.
+//! `--peer`, `--spi` and `--finding`: narrowing a file run to what the user asks about. The
+//! first pass that resolves `--spi` and `--finding` is [`super::pipeline::resolve_selection`].
 //!
 //! Narrowing happens on events, right after decoding: an event that is not selected is never
 //! tracked, diagnosed, printed or written with `-w`, so findings and tunnels narrow with the
@@ -11,17 +12,9 @@
 //! the pair's.
 
 use std::collections::HashSet;
-use std::io;
 use std::net::IpAddr;
 
-use crate::capture::PacketSource;
-use crate::capture::file::FileSource;
-use crate::capture::filter::OfflineFilter;
-use crate::decode::Decoder;
 use crate::event::{Body, Event};
-use crate::report::OutputOptions;
-
-use super::pipeline::{FileOptions, Pipeline};
 
 /// What the command line asked to narrow to.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +63,24 @@ fn flows(ev: &Event) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
 }
 
 impl Selection {
+    /// `--peer` and `--finding` as given; `--spi` and `--finding` add the pairs they resolve
+    /// to through [`Selection::narrow_to`].
+    pub fn new(args: &SelectArgs) -> Self {
+        Selection {
+            peers: args.peers.clone(),
+            pairs: None,
+            finding: args.finding.clone(),
+        }
+    }
+
+    /// Keeps only events about these pairs (and those already kept, when called again).
+    pub fn narrow_to(&mut self, pairs: HashSet<(IpAddr, IpAddr)>) {
+        self.pairs = Some(match self.pairs.take() {
+            Some(before) => before.intersection(&pairs).copied().collect(),
+            None => pairs,
+        });
+    }
+
     pub fn is_everything(&self) -> bool {
         self.peers.is_empty() && self.pairs.is_none()
     }
@@ -99,82 +110,11 @@ impl Selection {
         }
         events.len() > from
     }
-
-    /// Resolves the command line's selection, reading the file once more when `--spi` or
-    /// `--finding` needs it.
-    pub fn resolve(opts: &FileOptions) -> io::Result<Selection> {
-        let args = &opts.select;
-        let mut sel = Selection {
-            peers: args.peers.clone(),
-            pairs: None,
-            finding: args.finding.clone(),
-        };
-        if !args.needs_first_pass() {
-            return Ok(sel);
-        }
-        let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
-        let mut filter = opts
-            .filter
-            .as_deref()
-            .map(|e| OfflineFilter::new(e, source.name()));
-        let mut pairs = HashSet::new();
-        let mut spi_pairs = HashSet::new();
-        let mut decoder = Decoder::new();
-        let mut events = Vec::new();
-        let mut sink = io::sink();
-        let mut pipeline = match &args.finding {
-            Some(kind) => {
-                let quiet = OutputOptions {
-                    quiet: true,
-                    ..OutputOptions::default()
-                };
-                let mut p = Pipeline::new(source.name(), quiet, &mut sink)?;
-                // The first pass narrows by --peer and --spi as the run proper will, so the
-                // findings it looks for are the ones that run will make.
-                p.collect_pairs_of(kind);
-                Some(p)
-            }
-            None => None,
-        };
-        // --spi first: with --finding too, its pairs narrow the finding pass, a third reading.
-        if let Some(spi) = args.spi {
-            while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
-                if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
-                    continue;
-                }
-                decoder.decode(&raw, &mut events);
-                for ev in events.drain(..) {
-                    if carries_spi(&ev, spi) {
-                        spi_pairs.insert(pair(ev.flow.src, ev.flow.dst));
-                    }
-                }
-            }
-            sel.pairs = Some(spi_pairs);
-            if pipeline.is_none() {
-                return Ok(sel);
-            }
-            source = FileSource::open(&opts.path).map_err(io::Error::other)?;
-        }
-        let mut p = pipeline.take().expect("a --finding pass");
-        p.set_selection(sel.clone());
-        while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
-            if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
-                continue;
-            }
-            p.packet(&raw)?;
-        }
-        pairs.extend(p.finish_collecting()?);
-        sel.pairs = Some(match sel.pairs {
-            Some(spi) => spi.intersection(&pairs).copied().collect(),
-            None => pairs,
-        });
-        Ok(sel)
-    }
 }
 
 /// Whether an event belongs to the SA with this SPI: an IKE message of that IKE SA, an
 /// ESP/AH packet with that SPI, or an ICMP error quoting either.
-fn carries_spi(ev: &Event, spi: u64) -> bool {
+pub(super) fn carries_spi(ev: &Event, spi: u64) -> bool {
     match &ev.body {
         Body::Ike(m) => m.ispi == spi || (m.rspi == spi && spi != 0),
         Body::Esp(e) => u64::from(e.spi) == spi,

@@ -7,9 +7,9 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use super::pipeline::{
-    FileOptions, Pipeline, exit_code, open_file, read_packets, warn_unsupported_link,
+    FileOptions, Pipeline, exit_code, open_file, read_packets, resolve_selection,
+    warn_unsupported_link,
 };
-use super::select::Selection;
 use crate::capture::PacketSource;
 use crate::decode::{DecodeStats, Decoder};
 use crate::diagnose::Severity;
@@ -156,7 +156,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
-    let selection = match Selection::resolve(opts) {
+    let selection = match resolve_selection(opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ike-sniff: {e}");
