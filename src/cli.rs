@@ -6,15 +6,39 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser};
 
 use crate::app::live::{LiveOptions, WriteOptions};
+use crate::app::select::{self, SelectArgs};
 use crate::app::{self, FileOptions, Options};
+use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{LiveConfig, build_filter};
+use crate::diagnose::Severity;
 use crate::report::OutputOptions;
+use crate::report::paint::{self, ColorChoice};
+use crate::report::time::TimeFormat;
+
+/// Examples and exit statuses, after the options in `--help` and the man page.
+const AFTER_HELP: &str = "\
+Examples:
+  ike-sniff -r vpn.pcap                      what is wrong, packet lines as tcpdump's
+  ike-sniff -q -r vpn.pcap                   verdict and tunnel table, for a ticket
+  ike-sniff -r vpn.pcap host 203.0.113.5     a tcpdump filter, as tcpdump -r applies it
+  ike-sniff -r vpn.pcap --spi c1a2b3d4 -w sa.pcap
+                                             one SA's tunnel, written to a small pcap
+  ike-sniff -r vpn.pcap --json | jq 'select(.type == \"finding\")'
+  ike-sniff -r vpn.pcap --fail-on error      in a script: exit 3 on an error finding
+  sudo ike-sniff -i eth0 --stats-interval 30 live on a gateway, summaries every 30 s
+  ike-sniff --generate man > ike-sniff.1     the man page (bash, zsh, fish: completions)
+
+Exit status:
+  0  the whole input was read (and, with --fail-on, no finding that grave)
+  1  the input could not be read to its end (what was read is still analysed)
+  2  usage error
+  3  --fail-on: a finding of that severity or graver was reported";
 
 /// Reads IPsec traffic (IKEv1, IKEv2, ESP, NAT-T, ICMP errors, IP fragments) from a capture file
 /// and says what is wrong with the VPN and what to do about it.
 #[derive(Parser, Debug)]
 #[command(name = "ike-sniff", version, about, long_about = None)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, after_help = AFTER_HELP)]
 pub struct Args {
     /// Read packets from FILE (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
@@ -34,13 +58,14 @@ pub struct Args {
     #[arg(short = 'D', long = "list-interfaces", action = ArgAction::SetTrue)]
     pub list_interfaces: bool,
 
-    /// Live: kernel capture buffer in KiB (as tcpdump's -B).
-    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", default_value_t = LiveConfig::DEFAULT_BUFFER_KIB, value_parser = clap::value_parser!(u32).range(1..=2_097_151))]
-    pub buffer_kib: u32,
+    /// Live: kernel capture buffer in KiB (as tcpdump's -B) [default: 65536].
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", value_parser = clap::value_parser!(u32).range(1..=2_097_151))]
+    pub buffer_kib: Option<u32>,
 
-    /// Live: bytes kept of each packet.
-    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", default_value_t = LiveConfig::DEFAULT_SNAPLEN, value_parser = clap::value_parser!(u32).range(1500..=262_144))]
-    pub snaplen: u32,
+    /// Live: bytes kept of each packet, 1500 to 262144; 0 means the most, as tcpdump
+    /// [default: 262144].
+    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", value_parser = parse_snaplen)]
+    pub snaplen: Option<u32>,
 
     /// Live: do not put the interface into promiscuous mode.
     #[arg(short = 'p', long = "no-promiscuous-mode", action = ArgAction::SetTrue)]
@@ -50,12 +75,14 @@ pub struct Args {
     #[arg(long = "duration", value_name = "SECONDS")]
     pub duration: Option<f64>,
 
-    /// Live: print the summary and the capture counters every SECONDS (0: only at the end).
-    #[arg(long = "stats-interval", value_name = "SECONDS", default_value_t = 60)]
-    pub stats_interval: u64,
+    /// Live: print the summary and the capture counters every SECONDS (0: only at the end)
+    /// [default: 60].
+    #[arg(long = "stats-interval", value_name = "SECONDS")]
+    pub stats_interval: Option<u64>,
 
-    /// Live: also write the captured packets to FILE (pcap). It is created before privileges
-    /// are dropped and given to the -Z user.
+    /// Write the packets analysed to FILE (pcap, original timestamps and link type). With -r:
+    /// every IPsec-related packet that passed the filters. Live: every captured packet; the
+    /// file is created before privileges are dropped and given to the -Z user.
     #[arg(short = 'w', value_name = "FILE")]
     pub write: Option<String>,
 
@@ -78,12 +105,13 @@ pub struct Args {
     #[arg(long = "print-filter", action = ArgAction::SetTrue)]
     pub print_filter: bool,
 
-    /// Live: a tcpdump filter expression that narrows what is captured
-    /// (`ike-sniff -i eth0 host 203.0.113.5`).
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    /// A tcpdump filter expression: only packets it matches are read, live (in the kernel) and
+    /// from a file alike (`ike-sniff -r vpn.pcap host 203.0.113.5`).
+    #[arg(value_name = "EXPRESSION", num_args = 1..)]
     pub expression: Vec<String>,
 
-    /// Stop after COUNT packets have been read.
+    /// Stop after COUNT packets have passed the filter (ike-sniff's IPsec filter, narrowed by
+    /// EXPRESSION), as tcpdump counts.
     #[arg(short = 'c', value_name = "COUNT")]
     pub count: Option<u64>,
 
@@ -91,9 +119,20 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Accepted for tcpdump's sake: addresses and ports are never resolved.
-    #[arg(short = 'n', action = ArgAction::SetTrue)]
-    pub numeric: bool,
+    /// Accepted for tcpdump's sake, once or more (`-nn`): addresses and ports are never
+    /// resolved.
+    #[arg(short = 'n', action = ArgAction::Count)]
+    pub numeric: u8,
+
+    /// Timestamps as tcpdump: `-t` none, `-tt` epoch seconds, `-ttt` since the previous line,
+    /// `-tttt` date and time, `-ttttt` since the first packet. Default: time of day in the
+    /// local zone (with the date once the capture has passed into another day).
+    #[arg(short = 't', action = ArgAction::Count)]
+    pub timestamps: u8,
+
+    /// Packet times in UTC instead of the local time zone.
+    #[arg(long = "utc", action = ArgAction::SetTrue)]
+    pub utc: bool,
 
     /// Print the frame number (as Wireshark counts) before each packet line.
     #[arg(short = '#', long = "number", action = ArgAction::SetTrue)]
@@ -111,6 +150,35 @@ pub struct Args {
     /// report on another (same output). Default: the number of CPUs.
     #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub threads: Option<u64>,
+
+    /// With -r: only packets, findings and tunnels of this peer (either side of a pair; give it
+    /// again for more).
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peer: Vec<std::net::IpAddr>,
+
+    /// With -r: only the SA with this SPI and its tunnel: an IKE SPI or IKEv1 cookie (16 hex
+    /// digits) or an ESP/AH SPI (8), `0x` optional.
+    #[arg(long = "spi", value_name = "HEX", value_parser = select::parse_spi)]
+    pub spi: Option<u64>,
+
+    /// With -r: only findings of KIND (`--list-findings` has them) and the tunnels they are
+    /// about, with their packets.
+    #[arg(long = "finding", value_name = "KIND")]
+    pub finding: Option<String>,
+
+    /// With -r: exit 3 when a finding of this severity or graver was reported (for scripts
+    /// and CI).
+    #[arg(long = "fail-on", value_name = "SEVERITY", value_parser = ["error", "warning", "info"])]
+    pub fail_on: Option<String>,
+
+    /// Colour severities, finding ids and addresses: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never. JSON is never coloured.
+    #[arg(long = "color", value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+
+    /// Print the man page (man) or a shell completion script (bash, zsh, fish), and exit.
+    #[arg(long = "generate", value_name = "WHAT", value_parser = ["man", "bash", "zsh", "fish"])]
+    pub generate: Option<String>,
 
     /// Print the catalogue of findings (ids, severities, what they mean, remedies) and exit.
     #[arg(long = "list-findings", action = ArgAction::SetTrue)]
@@ -134,59 +202,145 @@ impl Args {
         if self.list_interfaces {
             return Ok(Options::ListInterfaces);
         }
+        let select = SelectArgs {
+            peers: self.peer,
+            spi: self.spi,
+            finding: self.finding,
+        };
+        if let Some(kind) = &select.finding
+            && !crate::diagnose::catalogue().iter().any(|k| k.id == kind)
+        {
+            return Err(format!(
+                "--finding {kind}: no such finding (ike-sniff --list-findings lists them)"
+            ));
+        }
+        let output = OutputOptions {
+            json: self.json,
+            verbose: self.verbose,
+            frame_numbers: self.frame_numbers,
+            quiet: self.quiet,
+            time: TimeFormat::from_count(self.timestamps),
+            utc: self.utc,
+        };
         let live_only = [
-            ("-w", self.write.is_some()),
+            ("-s", self.snaplen.is_some()),
+            ("-B", self.buffer_kib.is_some()),
+            ("-p", self.no_promiscuous),
+            ("--stats-interval", self.stats_interval.is_some()),
             ("-Z", self.user.is_some()),
             ("--duration", self.duration.is_some()),
-            ("a filter expression", !self.expression.is_empty()),
+            ("-C", self.rotate_mb.is_some()),
+            ("-G", self.rotate_secs.is_some()),
         ];
+        if self.interface.is_some() && !select.is_empty() {
+            return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
+        }
+        if self.interface.is_some() && self.fail_on.is_some() {
+            return Err(
+                "--fail-on only with -r: a live run ends on a signal, not a verdict".into(),
+            );
+        }
+        let fail_on = self.fail_on.as_deref().map(|s| match s {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        });
         if let Some(iface) = self.interface {
             return live_options(
                 iface,
                 self.expression,
                 LiveFlags {
-                    buffer_kib: self.buffer_kib,
-                    snaplen: self.snaplen,
+                    buffer_kib: self.buffer_kib.unwrap_or(LiveConfig::DEFAULT_BUFFER_KIB),
+                    snaplen: self.snaplen.unwrap_or(LiveConfig::DEFAULT_SNAPLEN),
                     promiscuous: !self.no_promiscuous,
                     duration: self.duration,
-                    stats_interval: self.stats_interval,
+                    stats_interval: self.stats_interval.unwrap_or(60),
                     write: self.write,
                     rotate_mb: self.rotate_mb,
                     rotate_secs: self.rotate_secs,
                     user: self.user,
                     count: self.count,
                 },
-                OutputOptions {
-                    json: self.json,
-                    verbose: self.verbose,
-                    frame_numbers: self.frame_numbers,
-                    quiet: self.quiet,
-                },
+                output,
             )
             .map(Options::Live);
         }
-        if let Some((flag, _)) = live_only.iter().find(|(_, set)| *set) {
-            return Err(format!("{flag} needs live capture (-i IFACE)"));
+        let given: Vec<&str> = live_only
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(flag, _)| *flag)
+            .collect();
+        if !given.is_empty() {
+            return Err(format!(
+                "{} only for live capture (-i IFACE); a capture file has no use for {}",
+                given.join(", "),
+                if given.len() == 1 { "it" } else { "them" }
+            ));
         }
         let Some(path) = self.read else {
             return Err(
                 "nothing to read: give -r FILE (or -r - for standard input), or -i IFACE".into(),
             );
         };
+        let filter = (!self.expression.is_empty()).then(|| self.expression.join(" "));
+        if let Some(e) = &filter {
+            OfflineFilter::check(e).map_err(|m| format!("filter expression '{e}': {m}"))?;
+        }
+        if path == "-" && select.needs_first_pass() {
+            return Err(
+                "--spi and --finding read the capture twice: give a file, not standard input"
+                    .into(),
+            );
+        }
+        let write = match self.write {
+            None => None,
+            Some(w) => Some(extract_path(&path, w)?),
+        };
         Ok(Options::File(FileOptions {
             path,
             count: self.count,
-            output: OutputOptions {
-                json: self.json,
-                verbose: self.verbose,
-                frame_numbers: self.frame_numbers,
-                quiet: self.quiet,
-            },
+            filter,
+            write,
+            select,
+            fail_on,
+            output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |n| n as usize,
             ),
         }))
+    }
+}
+
+/// `-w` with `-r`: a file (standard output carries the report), never the input itself.
+fn extract_path(input: &str, write: String) -> Result<std::path::PathBuf, String> {
+    if write == "-" {
+        return Err("-w -: with -r the report is on standard output; give a file name".into());
+    }
+    let out = std::path::PathBuf::from(write);
+    app::live::check_write_path(&out)?;
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if input != "-" && same(std::path::Path::new(input), &out) {
+        return Err(format!(
+            "-w {}: that is the capture being read",
+            out.display()
+        ));
+    }
+    Ok(out)
+}
+
+/// `-s`: tcpdump takes 0 for "the most there is".
+fn parse_snaplen(text: &str) -> Result<u32, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("'{text}': give a number of bytes"))?;
+    match n {
+        0 => Ok(LiveConfig::DEFAULT_SNAPLEN),
+        1500..=LiveConfig::DEFAULT_SNAPLEN => Ok(n),
+        _ => Err(format!(
+            "{n}: give 0 (the most) or 1500 to {} (a whole IKE message must fit)",
+            LiveConfig::DEFAULT_SNAPLEN
+        )),
     }
 }
 
@@ -245,8 +399,42 @@ fn live_options(
     })
 }
 
+/// `--generate`: the man page or a completion script, from the same definitions as `--help`.
+fn generate(what: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut cmd = Args::command();
+    let shell = match what {
+        "man" => return clap_mangen::Man::new(cmd).render(out),
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        _ => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "ike-sniff", out);
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = &args.generate {
+        let stdout = std::io::stdout();
+        return match generate(what, &mut stdout.lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ike-sniff: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    paint::init(
+        match args.color.as_str() {
+            "always" => ColorChoice::Always,
+            "never" => ColorChoice::Never,
+            _ => ColorChoice::Auto,
+        },
+        args.json,
+    );
     match args.into_options() {
         Ok(opts) => app::run(opts),
         Err(msg) => {

@@ -45,7 +45,9 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 /// What one run printed: standard output, and standard error with the exit status after it
 /// (the file name in messages is the relative path, as the test passes it).
 fn run(rel: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    // Packet lines are in local time, as tcpdump's; the golden files are in UTC.
     let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .env("TZ", "UTC")
         .current_dir(root())
         .arg("-r")
         .arg(rel)

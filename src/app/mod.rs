@@ -1,8 +1,10 @@
 //! The program's modes: read a file (one thread or two), capture live, or answer a question
 //! (`-D`, `--print-filter`, `--list-findings`) — each a way of feeding the one [`Pipeline`].
 
+mod extract;
 pub mod live;
 pub mod pipeline;
+pub mod select;
 mod threaded;
 
 use std::io::{self, BufWriter, Write};

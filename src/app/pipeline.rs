@@ -4,22 +4,35 @@
 
 use std::collections::HashSet;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::process::ExitCode;
 
+use super::extract::Extract;
+use super::select::{self, SelectArgs, Selection};
 use crate::capture::file::FileSource;
+use crate::capture::filter::OfflineFilter;
 use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
 use crate::report::packets::PacketPrinter;
-use crate::report::summary::{self, RunInfo, SpiCounter};
+use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
 use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
 
 /// `-r FILE`: what to read and how to show it.
 pub struct FileOptions {
     pub path: String,
+    /// `-c`: stop after this many IPsec-related packets have passed the filter.
     pub count: Option<u64>,
+    /// A tcpdump expression packets must match to be read at all.
+    pub filter: Option<String>,
+    /// `-w`: where the packets that passed are written.
+    pub write: Option<std::path::PathBuf>,
+    /// `--peer`, `--spi`, `--finding`.
+    pub select: SelectArgs,
+    /// `--fail-on`: exit 3 when a finding this grave or graver was reported.
+    pub fail_on: Option<Severity>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -43,6 +56,9 @@ pub struct Pipeline<'w> {
     events: Vec<Event>,
     unsupported_reported: HashSet<u32>,
     errors_printed: u64,
+    selection: Selection,
+    /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
+    collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
     out: &'w mut dyn Write,
 }
 
@@ -50,15 +66,25 @@ impl<'w> Pipeline<'w> {
     /// Starts a run; in JSON mode writes the `meta` line first.
     pub fn new(source: &str, opts: OutputOptions, out: &'w mut dyn Write) -> io::Result<Self> {
         if opts.json {
+            // `type` first, as on every line.
+            #[derive(serde::Serialize)]
+            struct Meta<'a> {
+                #[serde(rename = "type")]
+                kind: &'static str,
+                schema_version: u32,
+                source: &'a str,
+                tool: &'static str,
+                tool_version: &'static str,
+            }
             serde_json::to_writer(
                 &mut *out,
-                &serde_json::json!({
-                    "type": "meta",
-                    "schema_version": JSON_SCHEMA_VERSION,
-                    "tool": "ike-sniff",
-                    "tool_version": env!("CARGO_PKG_VERSION"),
-                    "source": source,
-                }),
+                &Meta {
+                    kind: "meta",
+                    schema_version: JSON_SCHEMA_VERSION,
+                    source,
+                    tool: "ike-sniff",
+                    tool_version: env!("CARGO_PKG_VERSION"),
+                },
             )?;
             out.write_all(b"\n")?;
         }
@@ -74,18 +100,56 @@ impl<'w> Pipeline<'w> {
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
             errors_printed: 0,
+            selection: Selection::default(),
+            collect: None,
             out,
         })
     }
 
+    /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
+    pub fn set_selection(&mut self, selection: Selection) {
+        self.selection = selection;
+    }
+
+    /// Makes this a first pass that notes the pairs findings of `kind` are about.
+    pub(super) fn collect_pairs_of(&mut self, kind: &str) {
+        self.collect = Some((kind.to_string(), HashSet::new()));
+    }
+
+    /// Ends a first pass: the pairs with a finding of the kind looked for.
+    pub(super) fn finish_collecting(mut self) -> io::Result<HashSet<(IpAddr, IpAddr)>> {
+        self.decoder.finish(&mut self.events);
+        self.selection.retain(&mut self.events, 0);
+        self.drain()?;
+        self.analyzer.finish(&mut self.findings);
+        self.write_findings()?;
+        Ok(self
+            .collect
+            .take()
+            .map(|(_, pairs)| pairs)
+            .unwrap_or_default())
+    }
+
     pub fn packet(&mut self, raw: &RawPacket<'_>) -> io::Result<()> {
+        self.packet_kept(raw).map(|_| ())
+    }
+
+    /// [`Pipeline::packet`], saying whether the packet was IPsec-related and selected (what
+    /// `-c` counts and `-w` writes).
+    pub fn packet_kept(&mut self, raw: &RawPacket<'_>) -> io::Result<bool> {
+        let kept = self.decoder.stats.kept;
+        let selected = self.packet_events(raw)?;
+        Ok(selected && self.decoder.stats.kept > kept)
+    }
+
+    fn packet_events(&mut self, raw: &RawPacket<'_>) -> io::Result<bool> {
         warn_unsupported_link(&self.source, &mut self.unsupported_reported, raw);
         self.decoder.decode(raw, &mut self.events);
-        // Most packets yield no event: skip the drain's bookkeeping for them.
-        if self.events.is_empty() {
-            return Ok(());
+        if !self.selection.retain(&mut self.events, 0) {
+            return Ok(false);
         }
-        self.drain()
+        // Most packets yield no event: skip the drain's bookkeeping for them.
+        self.drain().map(|()| true)
     }
 
     /// Whether `ev` prints a line, for an event whose answer depends on the stream (ESP).
@@ -125,6 +189,7 @@ impl<'w> Pipeline<'w> {
     /// out through [`Pipeline::write_rendered`] or [`Pipeline::print`], then
     /// [`Pipeline::write_findings`].
     pub fn analyse(&mut self, ev: &Event) {
+        self.printer.observe(ev);
         self.spis.observe(ev);
         self.analyzer.observe(ev, &mut self.findings);
         if let Body::Malformed(e) = &ev.body {
@@ -141,6 +206,19 @@ impl<'w> Pipeline<'w> {
     /// mode info-level ones are folded into the verdict unless `-v`.
     pub fn write_findings(&mut self) -> io::Result<()> {
         for f in self.findings.drain(..) {
+            if let Some((kind, pairs)) = &mut self.collect
+                && f.kind == kind.as_str()
+            {
+                pairs.insert(select::pair(f.peers.a, f.peers.b));
+            }
+            if self
+                .selection
+                .finding
+                .as_deref()
+                .is_some_and(|k| k != f.kind)
+            {
+                continue;
+            }
             self.verdict.observe(&f);
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
@@ -199,6 +277,13 @@ impl<'w> Pipeline<'w> {
             track: self.analyzer.stats(),
             spis: &self.spis,
             read_error,
+            utc: self.opts.utc,
+            detail: match (self.opts.verbose, self.opts.quiet) {
+                (1.., _) => SpiDetail::All,
+                (0, true) => SpiDetail::None,
+                (0, false) => SpiDetail::Top,
+            },
+            verbose: self.opts.verbose > 0,
         };
         if self.opts.json {
             summary::write_json(self.out, &info)
@@ -208,10 +293,17 @@ impl<'w> Pipeline<'w> {
     }
 
     /// End of input: flush what the decoder holds, then the summary.
-    pub fn finish(mut self, read_error: Option<String>) -> io::Result<()> {
+    pub fn finish(self, read_error: Option<String>) -> io::Result<()> {
+        self.finish_gravest(read_error).map(|_| ())
+    }
+
+    /// [`Pipeline::finish`], returning the gravest severity of the findings written.
+    pub fn finish_gravest(mut self, read_error: Option<String>) -> io::Result<Option<Severity>> {
         self.decoder.finish(&mut self.events);
+        self.selection.retain(&mut self.events, 0);
         self.drain()?;
-        self.finish_analysis(read_error)
+        self.finish_analysis(read_error)?;
+        Ok(self.verdict.gravest())
     }
 
     /// End of input when decoding ran on another thread: `stats` are that decoder's counters,
@@ -220,9 +312,10 @@ impl<'w> Pipeline<'w> {
         mut self,
         stats: DecodeStats,
         read_error: Option<String>,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<Severity>> {
         self.decoder.stats = stats;
-        self.finish_analysis(read_error)
+        self.finish_analysis(read_error)?;
+        Ok(self.verdict.gravest())
     }
 
     fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
@@ -253,28 +346,108 @@ pub(super) fn warn_unsupported_link(
     }
 }
 
-/// The read loop every file run shares: hands each record to `packet` until the end, `count`
-/// records, or a read error, which is printed and returned (what was read is still analysed).
+/// The read loop every file run shares: hands each record the filter passes to `packet`
+/// until the end, `count` packets that `packet` says were IPsec-related (tcpdump's `-c`
+/// counts what passed its filter, and ike-sniff's filter is IPsec narrowed by the
+/// expression), or a read error, which is printed and returned (what was read is still
+/// analysed). Those packets go to the `-w` file.
 pub(super) fn read_packets(
     source: &mut FileSource,
-    count: Option<u64>,
-    mut packet: impl FnMut(&RawPacket<'_>) -> io::Result<()>,
+    opts: &FileOptions,
+    mut packet: impl FnMut(&RawPacket<'_>) -> io::Result<bool>,
 ) -> io::Result<Option<String>> {
-    let mut read = 0u64;
-    while count.is_none_or(|c| read < c) {
+    let mut filter = opts
+        .filter
+        .as_deref()
+        .map(|e| OfflineFilter::new(e, source.name()));
+    let mut extract = opts.write.as_deref().map(Extract::create).transpose()?;
+    let mut passed = 0u64;
+    let mut read_error = None;
+    while opts.count.is_none_or(|c| passed < c) {
         match source.next_packet() {
             Ok(Some(raw)) => {
-                read += 1;
-                packet(&raw)?;
+                if let Some(x) = &mut extract {
+                    x.seen(&raw);
+                }
+                if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                    continue;
+                }
+                if packet(&raw)? {
+                    passed += 1;
+                    if let Some(x) = &mut extract {
+                        x.write(&raw)?;
+                    }
+                }
             }
             Ok(None) => break,
             Err(e) => {
                 eprintln!("ike-sniff: {e}");
-                return Ok(Some(e.to_string()));
+                read_error = Some(e.to_string());
+                break;
             }
         }
     }
-    Ok(None)
+    if let Some(x) = extract {
+        x.finish()?;
+    }
+    Ok(read_error)
+}
+
+/// Resolves `--peer`/`--spi`/`--finding` into a [`Selection`], reading the file once more when
+/// `--spi` or `--finding` needs it: an ESP SPI's tunnel starts with its IKE negotiation, a
+/// finding's packets come before it is concluded. With both, the `--finding` pass is narrowed
+/// to the `--spi` pairs (a third reading).
+pub(super) fn resolve_selection(opts: &FileOptions) -> io::Result<Selection> {
+    let args = &opts.select;
+    let mut sel = Selection::new(args);
+    if !args.needs_first_pass() {
+        return Ok(sel);
+    }
+    let filter = |source: &FileSource| {
+        opts.filter
+            .as_deref()
+            .map(|e| OfflineFilter::new(e, source.name()))
+    };
+    if let Some(spi) = args.spi {
+        let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
+        let mut filter = filter(&source);
+        let mut decoder = Decoder::new();
+        let mut events = Vec::new();
+        let mut pairs = HashSet::new();
+        while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
+            if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                continue;
+            }
+            decoder.decode(&raw, &mut events);
+            for ev in events.drain(..) {
+                if select::carries_spi(&ev, spi) {
+                    pairs.insert(select::pair(ev.flow.src, ev.flow.dst));
+                }
+            }
+        }
+        sel.narrow_to(pairs);
+    }
+    if let Some(kind) = &args.finding {
+        let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
+        let mut filter = filter(&source);
+        let mut sink = io::sink();
+        let quiet = OutputOptions {
+            quiet: true,
+            ..OutputOptions::default()
+        };
+        let mut p = Pipeline::new(source.name(), quiet, &mut sink)?;
+        // Narrowed as the run proper will be, so the findings found are the ones it makes.
+        p.set_selection(sel.clone());
+        p.collect_pairs_of(kind);
+        while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
+            if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
+                continue;
+            }
+            p.packet(&raw)?;
+        }
+        sel.narrow_to(p.finish_collecting()?);
+    }
+    Ok(sel)
 }
 
 /// Opens a capture file, saying why on standard error when it cannot.
@@ -284,10 +457,18 @@ pub(super) fn open_file(path: &str) -> Option<FileSource> {
         .ok()
 }
 
-/// Exit status of a file run: 1 when the input could not be read to its end.
-pub(super) fn exit_code(read_error: &Option<String>) -> ExitCode {
+/// Exit status of a file run: 1 when the input could not be read to its end (the analysis
+/// is then partial, which matters more than what it found), 3 when `--fail-on` was given and
+/// a finding at least that grave was reported.
+pub(super) fn exit_code(
+    read_error: &Option<String>,
+    gravest: Option<Severity>,
+    fail_on: Option<Severity>,
+) -> ExitCode {
     if read_error.is_some() {
         ExitCode::from(1)
+    } else if matches!((gravest, fail_on), (Some(g), Some(f)) if g <= f) {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     }
@@ -298,13 +479,17 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
+    let selection = match resolve_selection(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
-    let read_error = read_packets(&mut source, opts.count, |raw| pipeline.packet(raw))?;
-    pipeline.finish(read_error.clone())?;
-    Ok(if read_error.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    pipeline.set_selection(selection);
+    let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
+    let gravest = pipeline.finish_gravest(read_error.clone())?;
+    Ok(exit_code(&read_error, gravest, opts.fail_on))
 }

@@ -7,10 +7,12 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use super::pipeline::{
-    FileOptions, Pipeline, exit_code, open_file, read_packets, warn_unsupported_link,
+    FileOptions, Pipeline, exit_code, open_file, read_packets, resolve_selection,
+    warn_unsupported_link,
 };
 use crate::capture::PacketSource;
 use crate::decode::{DecodeStats, Decoder};
+use crate::diagnose::Severity;
 use crate::event::Event;
 use crate::report::packets::PacketPrinter;
 
@@ -62,21 +64,27 @@ impl DecodedBatch {
 
     /// Readies the batch to be sent: decides which events print where the event alone decides
     /// it, and renders their lines when this (the decode) thread is to do it.
-    fn seal(&mut self, printer: Option<&mut PacketPrinter>, render_here: bool) -> io::Result<()> {
-        self.choose(printer.as_deref());
+    fn seal(
+        &mut self,
+        mut printer: Option<&mut PacketPrinter>,
+        render_here: bool,
+    ) -> io::Result<()> {
+        self.choose(printer.as_deref_mut());
         match printer {
-            Some(p) if render_here => self.render(p),
+            // A line that depends on the one before it (`-ttt`) is rendered in order there.
+            Some(p) if render_here && !p.in_order_only() => self.render(p),
             _ => Ok(()),
         }
     }
 
     /// Decides which of the events from `prints.len()` on print a line, where the event alone
     /// decides it.
-    fn choose(&mut self, printer: Option<&PacketPrinter>) {
+    fn choose(&mut self, printer: Option<&mut PacketPrinter>) {
         let new = self.prints.len()..self.events.len();
         match printer {
             Some(p) => {
                 for ev in &self.events[new] {
+                    p.observe(ev);
                     self.prints.push(match p.wants_alone(ev) {
                         Some(true) => Print::Yes,
                         Some(false) => Print::No,
@@ -148,6 +156,13 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     let Some(mut source) = open_file(&opts.path) else {
         return Ok(ExitCode::from(1));
     };
+    let selection = match resolve_selection(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ike-sniff: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let name = source.name().to_string();
     let output = opts.output;
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
@@ -156,12 +171,15 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<DecodedBatch>(66);
     std::thread::scope(|scope| {
         let worker_name = name.clone();
+        let worker_selection = selection.clone();
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
-            .spawn_scoped(scope, move || -> io::Result<()> {
+            .spawn_scoped(scope, move || -> io::Result<Option<Severity>> {
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                pipeline.set_selection(worker_selection);
+                let mut gravest = None;
                 for batch in rx {
                     match batch {
                         Batch::Events(batch) => {
@@ -169,23 +187,26 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                             let _ = recycle_tx.try_send(batch);
                         }
                         Batch::End(stats, read_error) => {
-                            pipeline.finish_decoded(stats, read_error)?;
+                            gravest = pipeline.finish_decoded(stats, read_error)?;
                             break;
                         }
                     }
                 }
-                out.flush()
+                out.flush().map(|()| gravest)
             })?;
         let mut decoder = Decoder::new();
         let mut unsupported = HashSet::new();
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
         let mut worker_gone = false;
-        let read_error = read_packets(&mut source, opts.count, |raw| {
+        let read_error = read_packets(&mut source, opts, |raw| {
             warn_unsupported_link(&name, &mut unsupported, raw);
+            let kept = decoder.stats.kept;
+            let from = batch.events.len();
             decoder.decode(raw, &mut batch.events);
+            let kept = selection.retain(&mut batch.events, from) && decoder.stats.kept > kept;
             if batch.events.len() < EVENT_BATCH {
-                return Ok(());
+                return Ok(kept);
             }
             // Batches piling up: the analysis thread is the slower one, so this one renders.
             batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
@@ -205,7 +226,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 worker_gone = true;
                 return Err(io::Error::from(io::ErrorKind::BrokenPipe));
             }
-            Ok(())
+            Ok(kept)
         });
         let read_error = match read_error {
             Ok(e) => e,
@@ -213,7 +234,9 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             Err(e) => return Err(e),
         };
         if !worker_gone {
+            let from = batch.events.len();
             decoder.finish(&mut batch.events);
+            selection.retain(&mut batch.events, from);
             batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
             let _ = tx.send(Batch::Events(batch));
             let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
@@ -222,7 +245,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let analysed = worker
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the analysis thread panicked")));
-        analysed.map(|()| exit_code(&read_error))
+        analysed.map(|gravest| exit_code(&read_error, gravest, opts.fail_on))
     })
 }
 
@@ -236,6 +259,10 @@ mod tests {
         FileOptions {
             path: path.to_string(),
             count: None,
+            filter: None,
+            write: None,
+            select: Default::default(),
+            fail_on: None,
             threads,
             output: OutputOptions {
                 json,

@@ -3,6 +3,7 @@
 //! until the next call, so no packet is copied on the way in.
 
 pub mod file;
+pub mod filter;
 pub mod live;
 
 use std::fmt;

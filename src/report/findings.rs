@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::fmt::{EpochMicros, Hex64, Rfc3339};
+use super::paint;
 use crate::diagnose::finding::Cleared;
 use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
 
@@ -173,8 +174,8 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
     writeln!(
         w,
         "{} [{}] {} ({}{})",
-        f.severity.as_str().to_uppercase(),
-        f.kind,
+        paint::severity(f.severity, f.severity.as_str().to_uppercase()),
+        paint::kind(f.kind),
         title,
         f.confidence.as_str(),
         if f.update {
@@ -183,7 +184,7 @@ pub fn write_finding_text(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
             ""
         }
     )?;
-    writeln!(w, "  peers:   {a} <-> {b}")?;
+    writeln!(w, "  peers:   {} <-> {}", paint::addr(a), paint::addr(b))?;
     if f.first_ts == f.last_ts {
         writeln!(w, "  when:    {}", Rfc3339(f.first_ts))?;
     } else {

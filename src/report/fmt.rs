@@ -100,25 +100,6 @@ impl Serialize for HexBytes<'_> {
     }
 }
 
-/// Time of day in UTC, `HH:MM:SS.uuuuuu`: tcpdump's default, so packet lines line up with
-/// `tcpdump -r` output of the same capture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Clock(pub Timestamp);
-
-impl fmt::Display for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sod = self.0.secs.rem_euclid(86_400);
-        write!(
-            f,
-            "{:02}:{:02}:{:02}.{:06}",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60,
-            self.0.nanos / 1000
-        )
-    }
-}
-
 /// RFC 3339 in UTC with microseconds, like `tcpdump -tttt` but unambiguous: the finding blocks'
 /// `when`, which has to stand alone without the capture's date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,33 +107,26 @@ pub struct Rfc3339(pub Timestamp);
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.secs.div_euclid(86_400);
-        let sod = self.0.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60,
-            self.0.nanos / 1000
-        )
+        // Capture times are 32-bit seconds (pcap) or 64-bit (pcapng); the latter can reach
+        // past the years jiff represents, and then the epoch seconds stand in.
+        match jiff::Timestamp::new(self.0.secs, 0) {
+            Ok(t) => {
+                let dt = jiff::tz::Offset::UTC.to_datetime(t);
+                write!(
+                    f,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                    dt.year(),
+                    dt.month(),
+                    dt.day(),
+                    dt.hour(),
+                    dt.minute(),
+                    dt.second(),
+                    self.0.nanos / 1000
+                )
+            }
+            Err(_) => write!(f, "@{}.{:06}", self.0.secs, self.0.nanos / 1000),
+        }
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm), so the
-/// report needs no time-zone crate and is the same on every machine.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 // Two JSON forms of epoch seconds are in the schema, and both stay: packet and summary lines
@@ -238,11 +212,18 @@ mod tests {
     #[test]
     fn times() {
         let ts = Timestamp::new(1_700_000_002, 500_000_999);
-        assert_eq!(Clock(ts).to_string(), "22:13:22.500000");
         assert_eq!(Rfc3339(ts).to_string(), "2023-11-14T22:13:22.500000Z");
         assert_eq!(
             Rfc3339(Timestamp::new(951_782_400, 0)).to_string(),
             "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Rfc3339(Timestamp::new(-1, 0)).to_string(),
+            "1969-12-31T23:59:59.000000Z"
+        );
+        assert_eq!(
+            Rfc3339(Timestamp::new(i64::MAX, 0)).to_string(),
+            format!("@{}.000000", i64::MAX)
         );
         assert_eq!(json(&EpochF64(ts)), "1700000002.5");
         assert_eq!(json(&EpochMicros(ts)), "1700000002.500000");

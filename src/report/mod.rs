@@ -4,7 +4,9 @@
 pub mod findings;
 pub mod fmt;
 pub mod packets;
+pub mod paint;
 pub mod summary;
+pub mod time;
 pub mod tunnels;
 pub mod verdict;
 
@@ -19,7 +21,11 @@ pub struct OutputOptions {
     pub frame_numbers: bool,
     /// `-q`: no per-packet lines.
     pub quiet: bool,
+    /// tcpdump's `-t` … `-ttttt`.
+    pub time: time::TimeFormat,
+    /// `--utc`: packet times in UTC rather than the local zone.
+    pub utc: bool,
 }
 
-/// Bumped when a JSON line changes incompatibly.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+/// Bumped when a JSON line changes incompatibly; `docs/schema/CHANGELOG.md` says what changed.
+pub const JSON_SCHEMA_VERSION: u32 = 2;

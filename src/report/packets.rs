@@ -20,7 +20,9 @@ use crate::event::text::printable;
 use crate::event::{Body, DecodeError, Event, Flow};
 use crate::track::esp::EspKey;
 
-use super::fmt::{Clock, EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::paint;
+use super::time::Stamper;
 
 /// Remembering every ESP SPI ever printed would grow without bound on a flood of random SPIs;
 /// past this many the set is cleared and first packets may be printed again.
@@ -30,6 +32,7 @@ pub struct PacketPrinter {
     opts: OutputOptions,
     esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
+    stamper: Stamper,
 }
 
 impl PacketPrinter {
@@ -38,7 +41,19 @@ impl PacketPrinter {
             opts,
             esp_seen: HashSet::default(),
             line: String::with_capacity(256),
+            stamper: Stamper::new(opts.time, opts.utc),
         }
+    }
+
+    /// Every event, printed or not, in capture order: the time column counts from the first.
+    pub fn observe(&mut self, ev: &Event) {
+        self.stamper.observe(ev.pkt.ts);
+    }
+
+    /// Whether a line depends on the lines printed before it (`-ttt`): then every line is
+    /// rendered in order by the thread that decides which ESP packets print.
+    pub fn in_order_only(&self) -> bool {
+        self.stamper.depends_on_previous_line()
     }
 
     /// Whether this event gets a line at all (ESP only the first time its SPI is seen unless -v).
@@ -79,7 +94,7 @@ impl PacketPrinter {
             return write_packet_json(w, ev, self.opts.verbose);
         }
         self.line.clear();
-        text_line(&mut self.line, ev, self.opts);
+        text_line(&mut self.line, &mut self.stamper, ev, self.opts);
         w.write_all(self.line.as_bytes())
     }
 }
@@ -93,23 +108,22 @@ pub fn endpoint(addr: IpAddr, port: u16) -> String {
 
 fn flow_text(out: &mut String, flow: &Flow) {
     if flow.sport == 0 && flow.dport == 0 {
-        let _ = write!(out, "{} > {}", flow.src, flow.dst);
+        let _ = write!(out, "{} > {}", paint::addr(flow.src), paint::addr(flow.dst));
     } else {
         let _ = write!(
             out,
             "{} > {}",
-            endpoint(flow.src, flow.sport),
-            endpoint(flow.dst, flow.dport)
+            paint::addr(endpoint(flow.src, flow.sport)),
+            paint::addr(endpoint(flow.dst, flow.dport))
         );
     }
 }
 
-fn text_line(out: &mut String, ev: &Event, opts: OutputOptions) {
+fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOptions) {
     if opts.frame_numbers {
         let _ = write!(out, "{} ", ev.pkt.frame);
     }
-    let _ = write!(out, "{}", Clock(ev.pkt.ts));
-    out.push(' ');
+    stamper.write(out, ev.pkt.ts);
     flow_text(out, &ev.flow);
     out.push(' ');
     match &ev.body {
@@ -623,6 +637,9 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
 
 #[derive(Serialize)]
 struct PacketLine<'a> {
+    /// First on every line type, so a reader can dispatch before reading the rest.
+    #[serde(rename = "type")]
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     ah: Option<AhLine>,
     caplen: u32,
@@ -652,8 +669,6 @@ struct PacketLine<'a> {
     sport: u16,
     src: Shown<IpAddr>,
     ts: EpochF64,
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 /// Where decoding stopped: the packet's own `error` and an IKE message's. The one place that
@@ -1175,7 +1190,13 @@ mod tests {
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self, A::Error> {
             let mut last: Option<String> = None;
+            let mut first = true;
             while let Some(k) = a.next_key::<String>()? {
+                // A line's `type` comes first; the other keys are sorted.
+                if std::mem::take(&mut first) && k == "type" {
+                    a.next_value::<SortedKeys>()?;
+                    continue;
+                }
                 if let Some(l) = &last
                     && *l >= k
                 {
@@ -1256,7 +1277,7 @@ mod tests {
     }
 
     /// Every line of every event of every capture shipped with the repository (broken ones
-    /// included), with and without `-v`, has its keys sorted at every depth. The golden tests
+    /// included), with and without `-v`, has `type` first and its other keys sorted at every depth. The golden tests
     /// pin the bytes; this says which struct broke the order when one does.
     #[test]
     fn keys_are_sorted_everywhere() {

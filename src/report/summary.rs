@@ -12,10 +12,26 @@ use crate::event::{Body, Event, Timestamp};
 use crate::track::TrackStats;
 use crate::track::esp::EspKey;
 
-use super::fmt::{Clock, EpochF64, Hex32};
+use super::fmt::{EpochF64, Hex32};
+use super::time::{Stamper, TimeFormat};
 
 /// A flood of random SPIs must not grow this without bound.
 const SPI_CAP: usize = 100_000;
+
+/// ESP SAs listed in a summary without `-v`: the busiest, by bytes. A flood of random SPIs
+/// would otherwise write a line (or a JSON object) per SPI at every live summary.
+pub const SPIS_SHOWN: usize = 10;
+
+/// How much per-SPI detail a summary gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpiDetail {
+    /// `-q` text: none (the tunnel table has each tunnel's Child SAs).
+    None,
+    /// The busiest [`SPIS_SHOWN`], the rest counted.
+    Top,
+    /// `-v`: every one.
+    All,
+}
 
 #[derive(Clone, Debug)]
 pub struct SpiCount {
@@ -81,6 +97,34 @@ impl SpiCounter {
         v.sort_by_key(|c| c.first_frame);
         v
     }
+
+    /// The SAs `detail` lists, in the order they were first seen, and what the others add up
+    /// to.
+    pub fn shown(&self, detail: SpiDetail) -> (Vec<&SpiCount>, Omitted) {
+        let mut v: Vec<_> = self.spis.values().collect();
+        let keep = match detail {
+            SpiDetail::All => v.len(),
+            SpiDetail::Top => SPIS_SHOWN.min(v.len()),
+            SpiDetail::None => 0,
+        };
+        if keep < v.len() {
+            v.sort_by(|a, b| {
+                b.bytes
+                    .cmp(&a.bytes)
+                    .then(b.packets.cmp(&a.packets))
+                    .then(a.first_frame.cmp(&b.first_frame))
+            });
+        }
+        let mut omitted = Omitted::default();
+        for c in &v[keep..] {
+            omitted.sas += 1;
+            omitted.packets += c.packets;
+            omitted.bytes += c.bytes;
+        }
+        v.truncate(keep);
+        v.sort_by_key(|c| c.first_frame);
+        (v, omitted)
+    }
 }
 
 pub struct RunInfo<'a> {
@@ -90,6 +134,34 @@ pub struct RunInfo<'a> {
     pub spis: &'a SpiCounter,
     /// Set when the input could not be read to its end.
     pub read_error: Option<String>,
+    /// `--utc`: times in UTC rather than the local zone, as the packet lines.
+    pub utc: bool,
+    pub detail: SpiDetail,
+    /// `-v`: the tracker's table counters even when nothing was evicted.
+    pub verbose: bool,
+}
+
+/// ESP SAs a summary leaves out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    pub sas: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// Bytes with a unit: `5968 B`, `58.9 KiB`, `1.2 MiB` (powers of 1024, as the labels say).
+pub fn bytes_text(b: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
@@ -126,13 +198,23 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         "IP fragments {} (datagrams reassembled {}, incomplete {}); malformed {}; cut by snap length {}",
         s.ip_fragments, s.ip_reassembled, s.ip_fragments_incomplete, s.malformed, s.truncated
     )?;
-    let spis = info.spis.sorted();
+    let (spis, omitted) = info.spis.shown(info.detail);
+    let times = Stamper::new(TimeFormat::Clock, info.utc);
     if !spis.is_empty() {
-        writeln!(w, "ESP SAs seen ({}):", spis.len())?;
+        let total = spis.len() as u64 + omitted.sas;
+        if omitted.sas > 0 {
+            writeln!(
+                w,
+                "ESP SAs seen ({total}; the {} busiest, -v lists all):",
+                spis.len()
+            )?;
+        } else {
+            writeln!(w, "ESP SAs seen ({total}):")?;
+        }
         for c in spis {
             writeln!(
                 w,
-                "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} .. {} (frames {}..{})",
+                "  spi {} {} > {}{}: {} packets, {} bytes, seq {}..{}, {} (frames {}..{})",
                 Hex32(c.spi),
                 c.src,
                 c.dst,
@@ -145,12 +227,28 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
                 c.bytes,
                 c.first_seq,
                 c.last_seq,
-                Clock(c.first_ts),
-                Clock(c.last_ts),
+                times.span(c.first_ts, c.last_ts),
                 c.first_frame,
                 c.last_frame
             )?;
         }
+        if omitted.sas > 0 {
+            writeln!(
+                w,
+                "  and {} more ESP SAs: {} packets, {}",
+                omitted.sas,
+                omitted.packets,
+                bytes_text(omitted.bytes)
+            )?;
+        }
+    } else if omitted.sas > 0 {
+        writeln!(
+            w,
+            "ESP SAs seen: {} ({} packets, {}; -v lists them)",
+            omitted.sas,
+            omitted.packets,
+            bytes_text(omitted.bytes)
+        )?;
     }
     if info.spis.not_counted > 0 {
         writeln!(
@@ -161,19 +259,28 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
     }
     let t = &info.track;
     let evicted = t.pairs_evicted + t.ike_sas_evicted + t.esp_sas_evicted;
-    writeln!(
-        w,
-        "tracked: {} peer pairs, {} IKE SAs, {} ESP SA directions; evicted by the table caps: {} ({} pairs, {} IKE SAs, {} ESP SAs); decoder fragment sets evicted: {} IP, {} IKE",
-        t.pairs_seen,
-        t.ike_sas_seen,
-        t.esp_sas_seen,
-        evicted,
-        t.pairs_evicted,
-        t.ike_sas_evicted,
-        t.esp_sas_evicted,
-        s.ip_fragment_sets_evicted,
-        s.ike_fragment_sets_evicted
-    )?;
+    let fragment_sets = s.ip_fragment_sets_evicted + s.ike_fragment_sets_evicted;
+    // The tables' workings are for -v; an eviction, which means state was lost, is said always.
+    if info.verbose {
+        writeln!(
+            w,
+            "tracked: {} peer pairs, {} IKE SAs, {} ESP SA directions; evicted by the table caps: {} ({} pairs, {} IKE SAs, {} ESP SAs); decoder fragment sets evicted: {} IP, {} IKE",
+            t.pairs_seen,
+            t.ike_sas_seen,
+            t.esp_sas_seen,
+            evicted,
+            t.pairs_evicted,
+            t.ike_sas_evicted,
+            t.esp_sas_evicted,
+            s.ip_fragment_sets_evicted,
+            s.ike_fragment_sets_evicted
+        )?;
+    } else if evicted + fragment_sets > 0 {
+        writeln!(
+            w,
+            "tables full: {evicted} tracked entries and {fragment_sets} fragment sets evicted, so some findings may be missing (-v for details)"
+        )?;
+    }
     if let Some(e) = &info.read_error {
         writeln!(w, "input not read to the end: {e}")?;
     }
@@ -181,11 +288,20 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
 }
 
 pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
+    // JSON lists the busiest SAs too unless -v: a periodic live summary under an SPI flood
+    // would otherwise be one line of megabytes.
+    let detail = if info.detail == SpiDetail::All {
+        SpiDetail::All
+    } else {
+        SpiDetail::Top
+    };
+    let (shown, omitted) = info.spis.shown(detail);
     let line = SummaryLine {
         complete: info.read_error.is_none(),
         counters: json!(info.stats),
         esp_not_counted: info.spis.not_counted,
-        esp_sas: EspSas(info.spis),
+        esp_sas: EspSas(shown),
+        esp_sas_omitted: (omitted.sas > 0).then_some(omitted),
         read_error: &info.read_error,
         source: info.source,
         tracking: json!(info.track),
@@ -196,27 +312,29 @@ pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
 }
 
 /// The summary line, streamed: with up to `SPI_CAP` ESP SAs, building it as one `Value` first
-/// took 460 MiB on the flood benchmark. Fields in sorted order, as a `serde_json::Map` keeps
-/// them, so the bytes are those the `json!` form gave.
+/// took 460 MiB on the flood benchmark. `type` first, as on every line, then the fields in
+/// sorted order.
 #[derive(serde::Serialize)]
 struct SummaryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
     complete: bool,
     counters: serde_json::Value,
     esp_not_counted: u64,
     esp_sas: EspSas<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    esp_sas_omitted: Option<Omitted>,
     read_error: &'a Option<String>,
     source: &'a str,
     tracking: serde_json::Value,
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 /// One SA at a time, each written before the next is looked at.
-struct EspSas<'a>(&'a SpiCounter);
+struct EspSas<'a>(Vec<&'a SpiCount>);
 
 impl Serialize for EspSas<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.sorted().into_iter().map(EspSaLine::new))
+        s.collect_seq(self.0.iter().map(|c| EspSaLine::new(c)))
     }
 }
 
@@ -253,5 +371,20 @@ impl EspSaLine {
             src: c.src,
             udp_encapsulated: c.udp_encapsulated,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_labelled() {
+        assert_eq!(bytes_text(0), "0 B");
+        assert_eq!(bytes_text(1023), "1023 B");
+        assert_eq!(bytes_text(60_288), "58.9 KiB");
+        assert_eq!(bytes_text(5 << 20), "5.0 MiB");
+        assert_eq!(bytes_text(3 << 30), "3.0 GiB");
+        assert_eq!(bytes_text(u64::MAX), "16777216.0 TiB");
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::findings::write_line;
 use super::fmt::{EpochMicros, Hex32, Hex64};
+use super::summary::bytes_text;
 use crate::diagnose::Analyzer;
 use crate::event::Timestamp;
 use crate::track::hist::RttSummary;
@@ -367,26 +368,58 @@ pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()>
     write_line(w, &line)
 }
 
-fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 10 << 30 => format!("{}G", b >> 30),
-        b if b >= 10 << 20 => format!("{}M", b >> 20),
-        b if b >= 10 << 10 => format!("{}K", b >> 10),
-        b => format!("{b}B"),
-    }
-}
-
 /// Tunnels as a table, one row per peer pair, then each tunnel's SAs.
 pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result<()> {
     if ts.is_empty() {
         return writeln!(w, "No IPsec peers seen.");
     }
+    // Columns as wide as their widest cell: IPv6 peers and GiB counters keep the table
+    // aligned.
+    let peers: Vec<String> = ts
+        .iter()
+        .map(|t| format!("{} <-> {}", t.peers[0], t.peers[1]))
+        .collect();
+    let packets: Vec<String> = ts
+        .iter()
+        .map(|t| format!("{}/{}", t.esp_packets[0], t.esp_packets[1]))
+        .collect();
+    let bytes: Vec<String> = ts
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}",
+                bytes_text(t.esp_bytes[0]),
+                bytes_text(t.esp_bytes[1])
+            )
+        })
+        .collect();
+    let width = |cells: &[String], header: &str| {
+        cells
+            .iter()
+            .map(|c| c.chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (wp, wk, wb) = (
+        width(&peers, "PEERS").max(41),
+        width(&packets, "ESP PKTS a>b/b>a"),
+        width(&bytes, "ESP BYTES a>b/b>a"),
+    );
     writeln!(
         w,
-        "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} FINDINGS",
-        "PEERS", "IKE", "STATE", "IKE", "CHILD", "ESP PKTS a>b/b>a", "ESP BYTES", "REKEYS", "NAT",
+        "{:<wp$} {:<4} {:<14} {:>4} {:>5} {:>wk$} {:>wb$} {:>6} {:<7} FINDINGS",
+        "PEERS",
+        "IKE",
+        "STATE",
+        "IKE",
+        "CHILD",
+        "ESP PKTS a>b/b>a",
+        "ESP BYTES a>b/b>a",
+        "REKEYS",
+        "NAT",
     )?;
-    for t in ts {
+    for (i, t) in ts.iter().enumerate() {
         let ver = t
             .ike_version
             .iter()
@@ -403,18 +436,14 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
         };
         writeln!(
             w,
-            "{:<41} {:<4} {:<14} {:>4} {:>5} {:>17} {:>15} {:>6} {:<6} {}",
-            format!("{} <-> {}", t.peers[0], t.peers[1]),
+            "{:<wp$} {:<4} {:<14} {:>4} {:>5} {:>wk$} {:>wb$} {:>6} {:<7} {}",
+            peers[i],
             if ver.is_empty() { "-".to_string() } else { ver },
             t.state,
             t.ike_sas.len(),
             t.child_sas.len(),
-            format!("{}/{}", t.esp_packets[0], t.esp_packets[1]),
-            format!(
-                "{}/{}",
-                human_bytes(t.esp_bytes[0]),
-                human_bytes(t.esp_bytes[1])
-            ),
+            packets[i],
+            bytes[i],
             t.child_rekeys,
             nat,
             if t.findings.is_empty() {
@@ -442,13 +471,13 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             let spi = |s: Option<u32>| s.map_or("-".to_string(), |x| format!("{:#}", Hex32(x)));
             writeln!(
                 w,
-                "    Child SA ESP {} / {}: {}/{} packets, {}/{} bytes",
+                "    Child SA ESP {} / {}: {}/{} packets, {}/{}",
                 spi(c.spis[0]),
                 spi(c.spis[1]),
                 c.packets[0],
                 c.packets[1],
-                c.bytes[0],
-                c.bytes[1]
+                bytes_text(c.bytes[0]),
+                bytes_text(c.bytes[1])
             )?;
         }
         if t.nat.nat_detection == "no_nat" && on_4500 {

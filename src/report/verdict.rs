@@ -52,6 +52,11 @@ impl Verdict {
             .insert(f.id, (f.kind, f.severity, [pair.a, pair.b]));
     }
 
+    /// The gravest severity written so far (`--fail-on`).
+    pub fn gravest(&self) -> Option<Severity> {
+        self.causes.values().map(|c| c.1).min()
+    }
+
     fn by_severity(&self) -> [u64; 3] {
         let mut n = [0u64; 3];
         for c in self.causes.values() {
