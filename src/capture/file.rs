@@ -20,12 +20,13 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pcap_parser::pcapng::{
     OptionCode, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
 };
 
-use super::{CaptureError, PacketSource, RawPacket};
+use super::{CaptureError, PacketSource, RawPacket, fault};
 use crate::event::Timestamp;
 
 /// Bytes requested from the reader at a time (the buffer's initial size).
@@ -325,6 +326,11 @@ impl FileSource {
             }
         };
         let (ts_sec, ts_frac, caplen, origlen) = (rd(0), rd(4), rd(8), rd(12));
+        if caplen == 0 {
+            // Rare in captures, and what the zeroed tail of a mapped file's last page reads as
+            // when another process truncated it mid-page.
+            self.input.recheck_len();
+        }
         if caplen > limit {
             return Err(self.error(format!(
                 "record length {caplen} is absurd (limit {limit}, from the file's snaplen)"
@@ -529,21 +535,59 @@ impl PacketSource for FileSource {
             return Ok(None);
         }
         // `advance` returns positions, not a borrow, so the buffer is borrowed only here, once
-        // no more reading can move it.
+        // no more reading can move it. One load decides whether the mapped file may have
+        // shrunk (see `Input::suspect`); the rest is off the per-packet path.
         match self.advance() {
-            Ok(Some(meta)) => {
-                self.frame += 1;
-                self.pending = meta.record_len;
-                let data = &self.input.available()[meta.data_at..][..meta.caplen as usize];
-                Ok(Some(RawPacket {
-                    frame: self.frame,
-                    ts: meta.ts,
-                    caplen: meta.caplen,
-                    origlen: meta.origlen,
-                    linktype: meta.linktype,
-                    data,
-                }))
-            }
+            Ok(Some(meta)) if !self.input.suspect() => Ok(Some(self.packet(meta))),
+            step => self.stop(step),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl FileSource {
+    #[inline(always)]
+    fn packet(&mut self, meta: PacketMeta) -> RawPacket<'_> {
+        self.frame += 1;
+        self.pending = meta.record_len;
+        let data = &self.input.available()[meta.data_at..][..meta.caplen as usize];
+        RawPacket {
+            frame: self.frame,
+            ts: meta.ts,
+            caplen: meta.caplen,
+            origlen: meta.origlen,
+            linktype: meta.linktype,
+            data,
+        }
+    }
+
+    /// The end of the input, an error, or a file that shrank while being read (found by
+    /// `fstat` before a window, or by a load that faulted, this record's or the last
+    /// packet's), which ends the run whatever `advance` made of the bytes: they may be the
+    /// zeros `fault` put in the file's place.
+    #[cold]
+    fn stop(
+        &mut self,
+        step: Result<Option<PacketMeta>, CaptureError>,
+    ) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        if !matches!(step, Ok(Some(_))) {
+            // A record cut short or made of nonsense may be the new end of a shrunk file, met
+            // before any load faulted (the kernel zeroes the tail of the last page instead).
+            self.input.recheck_len();
+        }
+        if let Some(len) = self.input.shrunk() {
+            self.finished = true;
+            return Err(self.error(format!(
+                "truncated during the run: the file shrank to {len} bytes while being read \
+                 (record starts at byte {})",
+                self.input.offset()
+            )));
+        }
+        match step {
+            Ok(Some(meta)) => Ok(Some(self.packet(meta))),
             Ok(None) => {
                 self.finished = true;
                 Ok(None)
@@ -553,10 +597,6 @@ impl PacketSource for FileSource {
                 Err(e)
             }
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -578,7 +618,14 @@ struct Input {
     /// File offset of `bytes[start]`, for messages and for placing the next window.
     offset: u64,
     eof: bool,
+    /// True once the mapped file may have shrunk: the current window's mark in `fault`, or
+    /// `SHRUNK` once `fstat` saw it, or `NEVER` (a stream, or no window).
+    suspect: &'static AtomicBool,
 }
+
+/// Targets of [`Input::suspect`] when there is no window's mark to point at.
+static NEVER: AtomicBool = AtomicBool::new(false);
+static SHRUNK: AtomicBool = AtomicBool::new(true);
 
 impl Input {
     fn new(reader: Box<dyn Read + Send>) -> Input {
@@ -599,7 +646,16 @@ impl Input {
             end: 0,
             offset: 0,
             eof: false,
+            suspect: &NEVER,
         }
+    }
+
+    /// Whether the mapped file may have shrunk under the reader (then [`Input::shrunk`] says
+    /// by how much): a single relaxed load per packet, the mark itself being set by the
+    /// SIGBUS handler of the thread that reads.
+    #[inline]
+    fn suspect(&self) -> bool {
+        self.suspect.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -612,6 +668,27 @@ impl Input {
 
     fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Looks at a mapped file's length now, to notice a shrink no load has faulted on.
+    #[cold]
+    fn recheck_len(&mut self) {
+        if let Backing::Mapped(m) = &mut self.backing
+            && let Ok(meta) = m.file.metadata()
+            && meta.len() < m.len
+        {
+            m.shrunk.get_or_insert(meta.len());
+            self.suspect = &SHRUNK;
+        }
+    }
+
+    /// The file's length when a mapped file shrank while being read.
+    #[inline]
+    fn shrunk(&mut self) -> Option<u64> {
+        match &mut self.backing {
+            Backing::Stream { .. } => None,
+            Backing::Mapped(m) => m.shrunk(),
+        }
     }
 
     fn consume(&mut self, n: usize) {
@@ -667,6 +744,11 @@ impl Input {
             }
             Backing::Mapped(m) => {
                 let (start, end) = m.map_from(self.offset, n)?;
+                self.suspect = match (&m.shrunk, &m.map) {
+                    (Some(_), _) => &SHRUNK,
+                    (None, Some(w)) => w.guard.mark(),
+                    (None, None) => &NEVER,
+                };
                 self.start = start;
                 self.end = end;
                 if end - start < n {
@@ -688,7 +770,7 @@ impl Input {
 /// at a window's size.
 struct MappedFile {
     file: File,
-    map: Option<memmap2::Mmap>,
+    map: Option<Window>,
     /// File offset of the window's first byte (a multiple of `WINDOW_ALIGN`).
     map_offset: u64,
     /// File length when last looked at: a file still being written may grow.
@@ -696,6 +778,17 @@ struct MappedFile {
     window: usize,
     /// The window's bytes before this have been prefetched.
     prefetched: usize,
+    /// The file's length once it was found shorter than before (by `fstat`, or by a load that
+    /// faulted): reading stops there.
+    shrunk: Option<u64>,
+}
+
+/// A mapped window and its registration with [`fault`], which turns the SIGBUS of a load past
+/// a new end of the file into the window's `faulted` mark. The guard is declared first so it
+/// is dropped before the unmapping.
+struct Window {
+    guard: fault::Guard,
+    map: memmap2::Mmap,
 }
 
 /// How far ahead of the reader the window is prefetched, a cache line at a time.
@@ -716,7 +809,17 @@ impl MappedFile {
             len,
             window: window.max(WINDOW_ALIGN as usize),
             prefetched: 0,
+            shrunk: None,
         }
+    }
+
+    /// The file's length, when it was found to have shrunk while being read.
+    #[inline]
+    fn shrunk(&mut self) -> Option<u64> {
+        if self.shrunk.is_none() && self.map.as_ref().is_some_and(|w| w.guard.faulted()) {
+            self.shrunk = Some(self.file.metadata().map_or(0, |m| m.len()));
+        }
+        self.shrunk
     }
 
     /// Asks the CPU for the cache lines up to `PREFETCH_AHEAD` bytes past `at`. Measured on
@@ -724,7 +827,7 @@ impl MappedFile {
     /// 207 ms when only the next record's first lines are asked for.
     #[inline]
     fn prefetch(&mut self, at: usize) {
-        let Some(map) = self.map.as_deref() else {
+        let Some(map) = self.map.as_ref().map(|w| &w.map[..]) else {
             return;
         };
         let until = (at + PREFETCH_AHEAD).min(map.len());
@@ -735,16 +838,22 @@ impl MappedFile {
     }
 
     fn window(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.map.as_ref().map_or(&[], |w| &w.map[..])
     }
 
     /// Maps a window holding `n` bytes from file offset `at` (fewer where the file ends first);
     /// returns where they lie in [`MappedFile::window`].
+    /// Nothing is mapped once the file has shrunk: what the window held is no longer the file.
     fn map_from(&mut self, at: u64, n: usize) -> io::Result<(usize, usize)> {
-        if at + n as u64 > self.len {
-            // A capture still being written (tcpdump -w) has grown since it was opened.
-            self.len = self.file.metadata()?.len();
+        // The length before every window: a capture still being written (tcpdump -w) grows,
+        // and one truncated by another process is caught here when no load faulted yet.
+        let len = self.file.metadata()?.len();
+        if len < self.len || self.shrunk().is_some() {
+            self.shrunk.get_or_insert(len);
+            self.map = None;
+            return Ok((0, 0));
         }
+        self.len = len;
         let map_offset = at - at % WINDOW_ALIGN;
         let skip = (at - map_offset) as usize;
         let want = self.window.max(skip + n) as u64;
@@ -753,7 +862,9 @@ impl MappedFile {
         self.map = None;
         self.map_offset = map_offset;
         if len > skip {
-            self.map = Some(map_window(&self.file, map_offset, len)?);
+            let map = map_window(&self.file, map_offset, len)?;
+            let guard = fault::Guard::new(map.as_ptr(), map.len())?;
+            self.map = Some(Window { guard, map });
         }
         let have = self.window().len();
         self.prefetched = skip.min(have);
@@ -776,15 +887,17 @@ fn prefetch_line(byte: &u8) {
     let _ = byte;
 }
 
-/// One of the crate's two pieces of unsafe code (the other is [`prefetch_line`]).
+/// One of the crate's unsafe pieces (the others are [`prefetch_line`] and the SIGBUS handler in
+/// `capture/fault.rs`).
 ///
 /// SAFETY: memmap2 marks mapping unsafe because the bytes change (or, when the file shrinks,
 /// reading them raises SIGBUS) if another process modifies the file while it is mapped. The
 /// mapping is read-only and held by this reader alone, the window never extends past the file's
-/// length as last seen, and a capture being appended to (tcpdump -w) only grows; what remains
-/// is a file truncated by someone else during the run, which would end the run with SIGBUS
-/// where read(2) would have reported a short file. Standard input and other non-regular files
-/// are never mapped.
+/// length as last seen, and a capture being appended to (tcpdump -w) only grows. A file
+/// truncated by someone else during the run remains: its window is registered with
+/// `capture/fault.rs` before any load from it, which turns the fault into zeros and a mark the
+/// reader checks before each packet, so the run ends with a "truncated" error as read(2) would.
+/// Standard input and other non-regular files are never mapped.
 #[allow(unsafe_code)]
 fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap> {
     let map = unsafe {
@@ -1077,6 +1190,51 @@ mod tests {
         let (rest, err) = read_all(src);
         std::fs::remove_file(&path).unwrap();
         assert_eq!((rest.len(), err), (450, None));
+    }
+
+    /// Another process truncates the file while a window of it is mapped: the next load from
+    /// the window would raise SIGBUS. The reader must end with the "truncated" error instead,
+    /// whether the load faults (cut inside the window) or the next window's `fstat` sees the
+    /// shorter file first (cut past the window).
+    #[test]
+    fn a_mapped_file_that_shrinks_ends_with_an_error_not_sigbus() {
+        let file = varied_records();
+        let window = 64 << 10;
+        for (i, cut) in [0, 30_000, 200_000, file.len() - 5000]
+            .into_iter()
+            .enumerate()
+        {
+            let path =
+                std::env::temp_dir().join(format!("ike-sniff-{}-shrink-{i}", std::process::id()));
+            std::fs::write(&path, &file).unwrap();
+            let f = File::open(&path).unwrap();
+            let input = Input::mapped(MappedFile::new(f, file.len() as u64, window));
+            let mut src = FileSource::from_input("s", input).unwrap();
+            for _ in 0..3 {
+                src.next_packet().unwrap().unwrap();
+            }
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(cut as u64)
+                .unwrap();
+            let (got, err) = read_all(src);
+            std::fs::remove_file(&path).unwrap();
+            let err = err.unwrap_or_else(|| panic!("cut {cut}: read {} more", got.len()));
+            assert!(
+                err.contains(&format!(
+                    "truncated during the run: the file shrank to {cut} bytes"
+                )),
+                "cut {cut}: {err}"
+            );
+            // Every packet handed out before the error is the file's, but for the one that
+            // straddles the new end, which may read zeros past it.
+            let want = read_all(mapped("w", &file, window)).0;
+            let whole = got.len().saturating_sub(1);
+            assert_eq!(got[..whole], want[3..3 + whole], "cut {cut}");
+            assert!(got.len() <= want.len() - 3, "cut {cut}");
+        }
     }
 
     #[test]
