@@ -176,8 +176,10 @@ impl<'w> Pipeline<'w> {
         if self.errors_printed <= MAX_PRINTED_ERRORS {
             eprintln!("{}: frame {frame}: {message}", self.source);
         } else if self.errors_printed == MAX_PRINTED_ERRORS + 1 {
+            // The counter named is the one that counts every such packet (decode/mod.rs).
             eprintln!(
-                "{}: further decode errors are only counted (see the summary)",
+                "{}: further decode errors are not printed; the summary's malformed count \
+                 includes them",
                 self.source
             );
         }
