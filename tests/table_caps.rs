@@ -71,3 +71,45 @@ fn an_spi_flood_warns_once_that_the_esp_sa_table_evicted() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Fragment sets that never complete fill the reassemblers' tables; each says so once, with its
+/// caps, in both thread modes.
+#[test]
+fn a_fragment_flood_warns_once_per_reassembly_table() {
+    let path =
+        std::env::temp_dir().join(format!("ike-sniff-frag-flood-{}.pcap", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_ike-sniff-corpus"))
+        .args([
+            "--kind",
+            "fragment-flood",
+            "--size",
+            "16MiB",
+            "--seed",
+            "1",
+            "-o",
+        ])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for threads in ["1", "2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+            .args(["-q", "--threads", threads, "-r"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for table in [
+            "the IP fragment set table reached its cap (8192 sets or 32 MiB)",
+            "the IKE fragment set table reached its cap (1024 sets or 8 MiB)",
+        ] {
+            let n = stderr.lines().filter(|l| l.contains(table)).count();
+            assert_eq!(n, 1, "threads {threads}: {table}: {stderr}");
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("pcap.truth.json"));
+}
