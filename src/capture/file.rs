@@ -426,6 +426,13 @@ impl FileSource {
                 return Err(self.error(format!("record length {caplen} is absurd")));
             }
         }
+        let known = matches!(
+            block_type,
+            SHB_TYPE | IDB_TYPE | EPB_TYPE | OBSOLETE_PB_TYPE | SPB_TYPE
+        );
+        if !known && block_len > READ_SIZE {
+            return self.skip_ng_block(block_type, block_len, big_endian);
+        }
         if !self.fill(block_len)? {
             return Err(self.truncated("record", block_len, 0));
         }
@@ -463,6 +470,42 @@ impl FileSource {
             self.input.consume(block_len);
         }
         Ok(Some(step))
+    }
+
+    /// Passes over a large block of a type that is not read (statistics, name resolution,
+    /// custom, or unknown; up to `MAX_BLOCK_LEN`) without holding it: a 250 MiB block cost as
+    /// much resident memory when it was filled like a packet block. Only its trailing length
+    /// is read, to keep the framing check.
+    #[cold]
+    fn skip_ng_block(
+        &mut self,
+        block_type: u32,
+        block_len: usize,
+        big_endian: bool,
+    ) -> Result<Option<NgStep>, CaptureError> {
+        let at = self.input.offset();
+        let truncated = |s: &Self| {
+            s.error(format!(
+                "truncated pcapng block type 0x{block_type:08x}: the file ends inside its \
+                 {block_len} bytes (block starts at byte {at})"
+            ))
+        };
+        let skipped = self
+            .input
+            .skip(block_len - 4)
+            .map_err(|e| self.error(format!("read error: {e}")))?;
+        if !skipped || !self.fill(4)? {
+            return Err(truncated(self));
+        }
+        let trailer = read_u32(self.input.available(), 0, big_endian) as usize;
+        if trailer != block_len {
+            return Err(self.error(format!(
+                "pcapng block type 0x{block_type:08x} at byte {at}: length {block_len} at the \
+                 start but {trailer} at the end"
+            )));
+        }
+        self.input.consume(4);
+        Ok(Some(NgStep::Skipped))
     }
 
     fn interface(&self, if_id: u32, kind: &str) -> Result<Interface, CaptureError> {
@@ -697,6 +740,51 @@ impl Input {
         self.offset += n as u64;
         if let Backing::Mapped(m) = &mut self.backing {
             m.prefetch(self.start);
+        }
+    }
+
+    /// Moves `n` bytes on without keeping them: a stream reads them into its buffer a buffer
+    /// at a time, a mapped file maps its next window past them. `Ok(false)` when the input
+    /// ends first.
+    fn skip(&mut self, n: usize) -> io::Result<bool> {
+        let here = (self.end - self.start).min(n);
+        self.consume(here);
+        let mut left = n - here;
+        if left == 0 {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        self.start = 0;
+        self.end = 0;
+        match &mut self.backing {
+            Backing::Stream { reader, buf } => {
+                while left > 0 {
+                    let want = left.min(buf.len());
+                    match reader.read(&mut buf[..want]) {
+                        Ok(0) => {
+                            self.eof = true;
+                            return Ok(false);
+                        }
+                        Ok(k) => {
+                            left -= k;
+                            self.offset += k as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(true)
+            }
+            Backing::Mapped(m) => {
+                // The window goes; the next `fill` maps from the new offset and finds the end of
+                // the file if the block ran past it.
+                m.map = None;
+                self.suspect = &NEVER;
+                self.offset += left as u64;
+                Ok(true)
+            }
         }
     }
 
@@ -1276,6 +1364,70 @@ mod tests {
         assert!(src.next_packet().unwrap().is_some());
         let e = src.next_packet().unwrap_err();
         assert_eq!(e.to_string(), "r: frame 2: read error: disk on fire");
+    }
+
+    /// SHB, IDB (Ethernet), an unknown block of `body` bytes (its header here, its body and
+    /// trailer from `unknown_tail`), then one EPB of 4 bytes.
+    fn pcapng_with_a_big_block(body: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut head = Vec::new();
+        for v in [SHB_TYPE, 28, BYTE_ORDER_MAGIC, 1, u32::MAX, u32::MAX, 28] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [IDB_TYPE, 20, 1, 0, 20] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+        let len = (12 + body) as u32;
+        head.extend_from_slice(&0x0000_0badu32.to_le_bytes());
+        head.extend_from_slice(&len.to_le_bytes());
+        let mut tail = len.to_le_bytes().to_vec();
+        for v in [EPB_TYPE, 36, 0, 0, 7, 4, 4, 0x6463_6261, 36] {
+            tail.extend_from_slice(&v.to_le_bytes());
+        }
+        (head, tail)
+    }
+
+    /// A 200 MiB block nobody reads is passed over, not held: the stream's buffer stays at its
+    /// first size and the mapping at a window, and the packet after it is read.
+    #[test]
+    fn a_big_unknown_block_is_skipped_without_holding_it() {
+        let body = 200 << 20;
+        let (head, tail) = pcapng_with_a_big_block(body);
+        let reader = io::Cursor::new(head.clone())
+            .chain(io::repeat(0).take(body as u64))
+            .chain(io::Cursor::new(tail.clone()));
+        let mut src = FileSource::from_reader("n", Box::new(reader)).unwrap();
+        assert_eq!(src.next_packet().unwrap().unwrap().data, b"abcd");
+        assert!(src.next_packet().unwrap().is_none());
+        let Backing::Stream { buf, .. } = &src.input.backing else {
+            unreachable!()
+        };
+        assert_eq!(buf.len(), READ_SIZE);
+
+        let path = std::env::temp_dir().join(format!("ike-sniff-{}-bigblock", std::process::id()));
+        let mut f = File::create(&path).unwrap();
+        io::Write::write_all(&mut f, &head).unwrap();
+        f.set_len((head.len() + body) as u64).unwrap();
+        io::Seek::seek(&mut f, io::SeekFrom::End(0)).unwrap();
+        io::Write::write_all(&mut f, &tail).unwrap();
+        drop(f);
+        let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+        assert_eq!(src.next_packet().unwrap().unwrap().data, b"abcd");
+        let Backing::Mapped(m) = &src.input.backing else {
+            unreachable!()
+        };
+        assert!(m.window().len() <= WINDOW, "{}", m.window().len());
+        assert!(src.next_packet().unwrap().is_none());
+
+        // Cut inside the block: said as such, from either input.
+        std::fs::write(&path, &head).unwrap();
+        let want = "n: frame 1: truncated pcapng block type 0x00000bad: the file ends inside its \
+                    209715212 bytes (block starts at byte 48)";
+        let mut src = FileSource::from_reader("n", Box::new(io::Cursor::new(head))).unwrap();
+        assert_eq!(src.next_packet().unwrap_err().to_string(), want);
+        let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+        let e = src.next_packet().unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.replace(path.to_str().unwrap(), "n"), want);
     }
 
     #[test]
