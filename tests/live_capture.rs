@@ -5,6 +5,8 @@
 //!
 //! Root only (CI runs as root); elsewhere each test prints `SKIPPED: …` and returns.
 
+#[path = "support/hostile.rs"]
+mod hostile;
 #[path = "live/lab.rs"]
 mod lab;
 
@@ -491,4 +493,84 @@ fn live_refused_child_sa_is_said_by_the_clock() {
         .filter(|v| v["kind"] == "child_sa_refused" && v["update"] != true)
         .count();
     assert_eq!(n, 1);
+}
+
+/// Strings a peer chooses reach the live output escaped, as from a file (issue 13): an IKEv1
+/// ID with terminal escapes, C1, bidi and invalid UTF-8, and REDIRECT gateway names with a
+/// newline and a forged finding line, in `-v` text and `-v --json`, stdout and stderr.
+#[test]
+fn live_hostile_strings_are_escaped() {
+    let test = "live_hostile_strings_are_escaped";
+    if skip_if_unavailable(test) {
+        return;
+    }
+    let path = hostile::hostile_capture("live");
+    let lab = Lab::new().expect("namespaces");
+    let (file, kept) = lab.prepare(&path, None).expect("prepare");
+    assert_eq!(kept, 3);
+    for json in [false, true] {
+        let mut args = vec!["-v", "--stats-interval", "0"];
+        if json {
+            args.push("--json");
+        }
+        let mut sniffer = Sniffer::start(&lab, &args).expect("start");
+        lab.replay(&file, 1.0).expect("tcpreplay");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            sniffer.collect();
+            let redirects = sniffer
+                .stdout_lines
+                .iter()
+                .filter(|(_, l)| l.contains("N(REDIRECT)"))
+                .count();
+            if redirects >= 2 || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sniffer.signal(Signal::SIGINT);
+        let code = sniffer
+            .wait(Duration::from_secs(10))
+            .expect("stops on SIGINT");
+        assert_eq!(code, 0, "stderr: {:?}", sniffer.stderr_lines);
+        let stdout: Vec<&str> = sniffer
+            .stdout_lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect();
+        for line in stdout
+            .iter()
+            .copied()
+            .chain(sniffer.stderr_lines.iter().map(String::as_str))
+        {
+            assert!(
+                !line
+                    .chars()
+                    .any(|c| hostile::dangerous(c) || c == '\u{fffd}'),
+                "json {json}: raw control, bidi or invalid byte: {line:?}"
+            );
+            assert!(
+                !line.trim_start().starts_with("ERROR [auth_failed] forged"),
+                "json {json}: forged finding line: {line}"
+            );
+        }
+        let all = stdout.join("\n");
+        let (gw, id) = if json {
+            (
+                r"gw.example\\x0aERROR [auth_failed] forged finding (observed)\\x0d\\x0a",
+                r"vpn\\x1b]0;owned\\x07\\x1b[2J\\u{009b}31m\\u{202e}evil\\xff\\xfe.example",
+            )
+        } else {
+            (
+                r"gw.example\x0aERROR [auth_failed] forged finding (observed)\x0d\x0a",
+                r"vpn\x1b]0;owned\x07\x1b[2J\u{009b}31m\u{202e}evil\xff\xfe.example",
+            )
+        };
+        assert!(all.contains(gw), "json {json}: no escaped gateway:\n{all}");
+        assert!(all.contains(id), "json {json}: no escaped ID:\n{all}");
+        if json {
+            assert!(sniffer.json().iter().all(Value::is_object));
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
 }

@@ -55,6 +55,8 @@ pub struct Pipeline<'w> {
     spis: SpiCounter,
     events: Vec<Event>,
     unsupported_reported: HashSet<u32>,
+    /// Tables whose evictions were already reported (see [`Pipeline::warn_degraded`]).
+    degraded_reported: Vec<&'static str>,
     errors_printed: u64,
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
@@ -99,6 +101,7 @@ impl<'w> Pipeline<'w> {
             spis: SpiCounter::default(),
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
+            degraded_reported: Vec::new(),
             errors_printed: 0,
             selection: Selection::default(),
             collect: None,
@@ -262,15 +265,71 @@ impl<'w> Pipeline<'w> {
         if self.errors_printed <= MAX_PRINTED_ERRORS {
             eprintln!("{}: frame {frame}: {message}", self.source);
         } else if self.errors_printed == MAX_PRINTED_ERRORS + 1 {
+            // The counter named is the one that counts every such packet (decode/mod.rs).
             eprintln!(
-                "{}: further decode errors are only counted (see the summary)",
+                "{}: further decode errors are not printed; the summary's malformed count \
+                 includes them",
                 self.source
             );
         }
     }
 
+    /// Says once per table, on standard error, that a capped table had to evict: what the
+    /// evicted entries would have shown (a retransmission loop, one-way ESP) may be missing from
+    /// the findings. Checked with every summary (the end of a file, each live interval), where
+    /// the decoder's counters are known in every mode.
+    fn warn_degraded(&mut self) {
+        let t = self.analyzer.stats();
+        let s = &self.decoder.stats;
+        let caps = crate::track::Limits::default();
+        let frag = crate::decode::frag::Limits::default();
+        let tables = [
+            (
+                "peer pair",
+                format!("{} entries", caps.max_pairs),
+                t.pairs_evicted,
+            ),
+            (
+                "IKE SA",
+                format!("{} entries", caps.max_ike_sas),
+                t.ike_sas_evicted,
+            ),
+            (
+                "ESP SA",
+                format!("{} entries", caps.max_esp_sas),
+                t.esp_sas_evicted,
+            ),
+            (
+                "IP fragment set",
+                format!("{} sets or {} MiB", frag.max_sets, frag.max_bytes >> 20),
+                s.ip_fragment_sets_evicted,
+            ),
+            (
+                "IKE fragment set",
+                format!(
+                    "{} sets or {} MiB",
+                    crate::decode::SKF_MAX_SETS,
+                    crate::decode::SKF_MAX_BYTES >> 20
+                ),
+                s.ike_fragment_sets_evicted,
+            ),
+        ];
+        for (table, cap, evicted) in tables {
+            if evicted > 0 && !self.degraded_reported.contains(&table) {
+                self.degraded_reported.push(table);
+                eprintln!(
+                    "{}: warning: analysis degraded: the {table} table reached its cap ({cap}) \
+                     and evicted {evicted} least recently seen so far; findings about \
+                     them may be missing or incomplete",
+                    self.source
+                );
+            }
+        }
+    }
+
     /// The counters so far (live mode prints them periodically).
     pub fn write_summary(&mut self, read_error: Option<String>) -> io::Result<()> {
+        self.warn_degraded();
         let info = RunInfo {
             source: &self.source,
             stats: &self.decoder.stats,

@@ -13,12 +13,17 @@ use super::pipeline::{
 use crate::capture::PacketSource;
 use crate::decode::{DecodeStats, Decoder};
 use crate::diagnose::Severity;
-use crate::event::Event;
+use crate::event::{Body, Event};
 use crate::report::packets::PacketPrinter;
 
 /// Events handed from the decode thread to the analysis thread in batches, so the channel's
 /// cost is paid once per batch, not per packet.
 const EVENT_BATCH: usize = 512;
+/// A batch also goes once its IKE messages hold this many payloads: 64 batches of 512 messages
+/// of 16 383 empty payloads each (what 64 KiB datagrams can carry) held 1.2 GB in the channel.
+/// Past a real message's few dozen payloads a batch is cut early, so the channel holds at most
+/// 64 × (4 096 + one message's 16 383) payloads.
+const BATCH_PAYLOADS: usize = 4096;
 
 /// Whether an event prints a line.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,6 +46,8 @@ struct DecodedBatch {
     rendered: bool,
     lines: Vec<u8>,
     line_ends: Vec<usize>,
+    /// IKE payloads in `events`, against [`BATCH_PAYLOADS`].
+    payloads: usize,
 }
 
 impl DecodedBatch {
@@ -51,7 +58,18 @@ impl DecodedBatch {
             rendered: false,
             lines: Vec::with_capacity(events * 64),
             line_ends: Vec::with_capacity(events),
+            payloads: 0,
         }
+    }
+
+    /// Counts the payloads of the events from `from` on; whether the batch should go now.
+    fn full(&mut self, from: usize) -> bool {
+        for ev in &self.events[from..] {
+            if let Body::Ike(m) = &ev.body {
+                self.payloads += m.payloads.len();
+            }
+        }
+        self.events.len() >= EVENT_BATCH || self.payloads >= BATCH_PAYLOADS
     }
 
     fn clear(&mut self) {
@@ -60,6 +78,7 @@ impl DecodedBatch {
         self.rendered = false;
         self.lines.clear();
         self.line_ends.clear();
+        self.payloads = 0;
     }
 
     /// Readies the batch to be sent: decides which events print where the event alone decides
@@ -205,7 +224,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             let from = batch.events.len();
             decoder.decode(raw, &mut batch.events);
             let kept = selection.retain(&mut batch.events, from) && decoder.stats.kept > kept;
-            if batch.events.len() < EVENT_BATCH {
+            if !batch.full(from) {
                 return Ok(kept);
             }
             // Batches piling up: the analysis thread is the slower one, so this one renders.
@@ -252,6 +271,43 @@ pub(super) fn run_file_threaded<W: Write + Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One IKE message of 16 000 empty payloads (a 64 KiB datagram) fills a batch by itself,
+    /// where 512 of them made a batch of 36 MB.
+    #[test]
+    fn a_message_of_thousands_of_payloads_fills_a_batch() {
+        let n = 16_000usize;
+        let mut ike = vec![1u8; 8];
+        ike.extend_from_slice(&[0; 8]);
+        ike.extend_from_slice(&[43, 0x20, 34, 0x08, 0, 0, 0, 0]);
+        ike.extend_from_slice(&((28 + 4 * n) as u32).to_be_bytes());
+        for i in 0..n {
+            ike.extend_from_slice(&[if i + 1 == n { 0 } else { 43 }, 0, 0, 4]);
+        }
+        let total = (28 + ike.len()) as u16;
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 198, 51,
+        ];
+        ip.extend_from_slice(&[100, 2, 1, 0xf4, 1, 0xf4]);
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&(total - 20).to_be_bytes());
+        ip.extend_from_slice(&[0, 0]);
+        ip.extend_from_slice(&ike);
+        let raw = crate::capture::RawPacket {
+            frame: 1,
+            ts: crate::event::Timestamp::new(1, 0),
+            caplen: ip.len() as u32,
+            origlen: ip.len() as u32,
+            linktype: 101,
+            data: &ip,
+        };
+        let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
+        assert!(!batch.full(0));
+        Decoder::new().decode(&raw, &mut batch.events);
+        assert_eq!(batch.events.len(), 1);
+        assert!(batch.full(0));
+        assert_eq!(batch.payloads, n);
+    }
     use crate::app::pipeline::run_file;
     use crate::report::OutputOptions;
 

@@ -8,7 +8,9 @@
 //!   and failing (retransmission loops, NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD, NAT-T with
 //!   keepalives, DPD), and ICMP errors quoting IKE and ESP;
 //! - `ike-heavy`: the same negotiations as 85 % of the packets;
-//! - `flood`: millions of distinct SPIs and peers, random junk on UDP 500 and 4500.
+//! - `flood`: millions of distinct SPIs and peers, random junk on UDP 500 and 4500;
+//! - `fragment-flood`: fragment sets that never complete: first IP fragments of IKE and ESP
+//!   datagrams with fresh identifications, and RFC 7383 fragments 1 of 5 with fresh SPIs.
 //!
 //! IKE messages are built byte by byte (header and payloads, RFC 7296 §3 and RFC 2408 §3), with
 //! random bytes where the real thing is ciphertext, key material or a nonce.
@@ -35,6 +37,7 @@ enum Kind {
     Mix,
     IkeHeavy,
     Flood,
+    FragmentFlood,
 }
 
 /// Writes a synthetic IPsec gateway capture (classic pcap, Ethernet) and `<output>.truth.json`.
@@ -308,6 +311,7 @@ mod ike {
     pub const NONCE: u8 = 40;
     pub const NOTIFY: u8 = 41;
     pub const SK: u8 = 46;
+    pub const SKF: u8 = 53;
     // IKEv2 notify types.
     pub const NO_PROPOSAL_CHOSEN: u16 = 14;
     pub const INVALID_KE_PAYLOAD: u16 = 17;
@@ -359,7 +363,7 @@ fn ike_message(out: &mut Vec<u8>, h: &IkeHeader, payloads: &[(u8, &[u8])], sk_in
     for (i, (ty, body)) in payloads.iter().enumerate() {
         let next = match payloads.get(i + 1) {
             Some(p) => p.0,
-            None if *ty == ike::SK => sk_inner,
+            None if *ty == ike::SK || *ty == ike::SKF => sk_inner,
             None => 0,
         };
         out.extend_from_slice(&[next, 0]);
@@ -1560,6 +1564,71 @@ impl Gen {
     }
 }
 
+impl Gen {
+    /// One packet of a fragment flood: something a reassembler must hold, that never completes.
+    fn fragment_flood_packet(&mut self) -> io::Result<()> {
+        let r = self.rng.below(100);
+        let (src, dst) = (self.peer_addr(false), Addr::V4([203, 0, 113, 1]));
+        match r {
+            0..=59 => {
+                // The first fragment of a 3000-byte IKE (UDP 500) or ESP datagram; the rest
+                // never comes.
+                let ike = r < 40;
+                self.l4.clear();
+                if ike {
+                    push_udp_header(&mut self.l4, 500, 500, 3000 - 8);
+                }
+                let body = self.random(FRAG_PAYLOAD - self.l4.len()).to_vec();
+                self.l4.extend_from_slice(&body);
+                let ident = self.next_ident();
+                let proto = if ike { PROTO_UDP } else { PROTO_ESP };
+                self.frame.clear();
+                push_ip_header(
+                    &mut self.frame,
+                    src,
+                    dst,
+                    proto,
+                    self.l4.len(),
+                    ident,
+                    0x2000,
+                    64,
+                );
+                let l4 = std::mem::take(&mut self.l4);
+                self.frame.extend_from_slice(&l4);
+                self.l4 = l4;
+                self.write_frame()?;
+                self.counters.ip_fragments += 1;
+                self.by_class.ipsec_fragments += 1;
+                Ok(())
+            }
+            60..=89 => {
+                // RFC 7383 §2.5: fragment 1 of 5 of an IKE_AUTH request, on UDP 4500 after the
+                // non-ESP marker; a fresh SPI each time, so every one opens a set.
+                let h = IkeHeader {
+                    spi_i: self.rng.nonzero_u64(),
+                    spi_r: self.rng.nonzero_u64(),
+                    version: ike::V2,
+                    exchange: ike::IKE_AUTH,
+                    flags: ike::F_INITIATOR,
+                    msgid: 1,
+                };
+                let n = self.rng.range(100, 1000) as usize;
+                let mut skf = vec![0, 1, 0, 5];
+                skf.extend_from_slice(self.random(n));
+                let mut body = vec![0; 4];
+                ike_message(&mut body, &h, &[(ike::SKF, &skf)], ike::IDI);
+                let port = self.rng.range(5000, 65000) as u16;
+                self.emit_udp(src, dst, port, 4500, &body)?;
+                self.counters.ike += 1;
+                self.counters.ike_v2 += 1;
+                self.by_class.ike += 1;
+                Ok(())
+            }
+            _ => self.other_packet(),
+        }
+    }
+}
+
 fn quote_udp(src: Addr, dst: Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut q = Vec::with_capacity(64);
     push_ip_header(&mut q, src, dst, PROTO_UDP, 8 + payload.len(), 0, 0, 64);
@@ -1628,9 +1697,9 @@ fn generate(args: &Args) -> io::Result<Truth> {
     let (ike_share, esp_share) = match args.kind {
         Kind::Mix => (10u64, 140u64),
         Kind::IkeHeavy => (850, 100),
-        Kind::Flood => (0, 0),
+        Kind::Flood | Kind::FragmentFlood => (0, 0),
     };
-    if args.kind != Kind::Flood {
+    if !matches!(args.kind, Kind::Flood | Kind::FragmentFlood) {
         g.esp_pool(200);
     }
     let max_packets = args.packets.unwrap_or(u64::MAX);
@@ -1677,6 +1746,8 @@ fn generate(args: &Args) -> io::Result<Truth> {
         background += 1;
         if args.kind == Kind::Flood {
             g.flood_packet()?;
+        } else if args.kind == Kind::FragmentFlood {
+            g.fragment_flood_packet()?;
         } else if g.rng.below(1000 - ike_share) < esp_share {
             g.esp_packet()?;
         } else {

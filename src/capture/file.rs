@@ -20,12 +20,13 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pcap_parser::pcapng::{
     OptionCode, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
 };
 
-use super::{CaptureError, PacketSource, RawPacket};
+use super::{CaptureError, PacketSource, RawPacket, fault};
 use crate::event::Timestamp;
 
 /// Bytes requested from the reader at a time (the buffer's initial size).
@@ -325,6 +326,11 @@ impl FileSource {
             }
         };
         let (ts_sec, ts_frac, caplen, origlen) = (rd(0), rd(4), rd(8), rd(12));
+        if caplen == 0 {
+            // Rare in captures, and what the zeroed tail of a mapped file's last page reads as
+            // when another process truncated it mid-page.
+            self.input.recheck_len();
+        }
         if caplen > limit {
             return Err(self.error(format!(
                 "record length {caplen} is absurd (limit {limit}, from the file's snaplen)"
@@ -420,6 +426,13 @@ impl FileSource {
                 return Err(self.error(format!("record length {caplen} is absurd")));
             }
         }
+        let known = matches!(
+            block_type,
+            SHB_TYPE | IDB_TYPE | EPB_TYPE | OBSOLETE_PB_TYPE | SPB_TYPE
+        );
+        if !known && block_len > READ_SIZE {
+            return self.skip_ng_block(block_type, block_len, big_endian);
+        }
         if !self.fill(block_len)? {
             return Err(self.truncated("record", block_len, 0));
         }
@@ -457,6 +470,42 @@ impl FileSource {
             self.input.consume(block_len);
         }
         Ok(Some(step))
+    }
+
+    /// Passes over a large block of a type that is not read (statistics, name resolution,
+    /// custom, or unknown; up to `MAX_BLOCK_LEN`) without holding it: a 250 MiB block cost as
+    /// much resident memory when it was filled like a packet block. Only its trailing length
+    /// is read, to keep the framing check.
+    #[cold]
+    fn skip_ng_block(
+        &mut self,
+        block_type: u32,
+        block_len: usize,
+        big_endian: bool,
+    ) -> Result<Option<NgStep>, CaptureError> {
+        let at = self.input.offset();
+        let truncated = |s: &Self| {
+            s.error(format!(
+                "truncated pcapng block type 0x{block_type:08x}: the file ends inside its \
+                 {block_len} bytes (block starts at byte {at})"
+            ))
+        };
+        let skipped = self
+            .input
+            .skip(block_len - 4)
+            .map_err(|e| self.error(format!("read error: {e}")))?;
+        if !skipped || !self.fill(4)? {
+            return Err(truncated(self));
+        }
+        let trailer = read_u32(self.input.available(), 0, big_endian) as usize;
+        if trailer != block_len {
+            return Err(self.error(format!(
+                "pcapng block type 0x{block_type:08x} at byte {at}: length {block_len} at the \
+                 start but {trailer} at the end"
+            )));
+        }
+        self.input.consume(4);
+        Ok(Some(NgStep::Skipped))
     }
 
     fn interface(&self, if_id: u32, kind: &str) -> Result<Interface, CaptureError> {
@@ -529,21 +578,59 @@ impl PacketSource for FileSource {
             return Ok(None);
         }
         // `advance` returns positions, not a borrow, so the buffer is borrowed only here, once
-        // no more reading can move it.
+        // no more reading can move it. One load decides whether the mapped file may have
+        // shrunk (see `Input::suspect`); the rest is off the per-packet path.
         match self.advance() {
-            Ok(Some(meta)) => {
-                self.frame += 1;
-                self.pending = meta.record_len;
-                let data = &self.input.available()[meta.data_at..][..meta.caplen as usize];
-                Ok(Some(RawPacket {
-                    frame: self.frame,
-                    ts: meta.ts,
-                    caplen: meta.caplen,
-                    origlen: meta.origlen,
-                    linktype: meta.linktype,
-                    data,
-                }))
-            }
+            Ok(Some(meta)) if !self.input.suspect() => Ok(Some(self.packet(meta))),
+            step => self.stop(step),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl FileSource {
+    #[inline(always)]
+    fn packet(&mut self, meta: PacketMeta) -> RawPacket<'_> {
+        self.frame += 1;
+        self.pending = meta.record_len;
+        let data = &self.input.available()[meta.data_at..][..meta.caplen as usize];
+        RawPacket {
+            frame: self.frame,
+            ts: meta.ts,
+            caplen: meta.caplen,
+            origlen: meta.origlen,
+            linktype: meta.linktype,
+            data,
+        }
+    }
+
+    /// The end of the input, an error, or a file that shrank while being read (found by
+    /// `fstat` before a window, or by a load that faulted, this record's or the last
+    /// packet's), which ends the run whatever `advance` made of the bytes: they may be the
+    /// zeros `fault` put in the file's place.
+    #[cold]
+    fn stop(
+        &mut self,
+        step: Result<Option<PacketMeta>, CaptureError>,
+    ) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        if !matches!(step, Ok(Some(_))) {
+            // A record cut short or made of nonsense may be the new end of a shrunk file, met
+            // before any load faulted (the kernel zeroes the tail of the last page instead).
+            self.input.recheck_len();
+        }
+        if let Some(len) = self.input.shrunk() {
+            self.finished = true;
+            return Err(self.error(format!(
+                "truncated during the run: the file shrank to {len} bytes while being read \
+                 (record starts at byte {})",
+                self.input.offset()
+            )));
+        }
+        match step {
+            Ok(Some(meta)) => Ok(Some(self.packet(meta))),
             Ok(None) => {
                 self.finished = true;
                 Ok(None)
@@ -553,10 +640,6 @@ impl PacketSource for FileSource {
                 Err(e)
             }
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -578,7 +661,14 @@ struct Input {
     /// File offset of `bytes[start]`, for messages and for placing the next window.
     offset: u64,
     eof: bool,
+    /// True once the mapped file may have shrunk: the current window's mark in `fault`, or
+    /// `SHRUNK` once `fstat` saw it, or `NEVER` (a stream, or no window).
+    suspect: &'static AtomicBool,
 }
+
+/// Targets of [`Input::suspect`] when there is no window's mark to point at.
+static NEVER: AtomicBool = AtomicBool::new(false);
+static SHRUNK: AtomicBool = AtomicBool::new(true);
 
 impl Input {
     fn new(reader: Box<dyn Read + Send>) -> Input {
@@ -599,7 +689,16 @@ impl Input {
             end: 0,
             offset: 0,
             eof: false,
+            suspect: &NEVER,
         }
+    }
+
+    /// Whether the mapped file may have shrunk under the reader (then [`Input::shrunk`] says
+    /// by how much): a single relaxed load per packet, the mark itself being set by the
+    /// SIGBUS handler of the thread that reads.
+    #[inline]
+    fn suspect(&self) -> bool {
+        self.suspect.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -614,12 +713,78 @@ impl Input {
         self.offset
     }
 
+    /// Looks at a mapped file's length now, to notice a shrink no load has faulted on.
+    #[cold]
+    fn recheck_len(&mut self) {
+        if let Backing::Mapped(m) = &mut self.backing
+            && let Ok(meta) = m.file.metadata()
+            && meta.len() < m.len
+        {
+            m.shrunk.get_or_insert(meta.len());
+            self.suspect = &SHRUNK;
+        }
+    }
+
+    /// The file's length when a mapped file shrank while being read.
+    #[inline]
+    fn shrunk(&mut self) -> Option<u64> {
+        match &mut self.backing {
+            Backing::Stream { .. } => None,
+            Backing::Mapped(m) => m.shrunk(),
+        }
+    }
+
     fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.end - self.start);
         self.start += n;
         self.offset += n as u64;
         if let Backing::Mapped(m) = &mut self.backing {
             m.prefetch(self.start);
+        }
+    }
+
+    /// Moves `n` bytes on without keeping them: a stream reads them into its buffer a buffer
+    /// at a time, a mapped file maps its next window past them. `Ok(false)` when the input
+    /// ends first.
+    fn skip(&mut self, n: usize) -> io::Result<bool> {
+        let here = (self.end - self.start).min(n);
+        self.consume(here);
+        let mut left = n - here;
+        if left == 0 {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        self.start = 0;
+        self.end = 0;
+        match &mut self.backing {
+            Backing::Stream { reader, buf } => {
+                while left > 0 {
+                    let want = left.min(buf.len());
+                    match reader.read(&mut buf[..want]) {
+                        Ok(0) => {
+                            self.eof = true;
+                            return Ok(false);
+                        }
+                        Ok(k) => {
+                            left -= k;
+                            self.offset += k as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(true)
+            }
+            Backing::Mapped(m) => {
+                // The window goes; the next `fill` maps from the new offset and finds the end of
+                // the file if the block ran past it.
+                m.map = None;
+                self.suspect = &NEVER;
+                self.offset += left as u64;
+                Ok(true)
+            }
         }
     }
 
@@ -667,6 +832,11 @@ impl Input {
             }
             Backing::Mapped(m) => {
                 let (start, end) = m.map_from(self.offset, n)?;
+                self.suspect = match (&m.shrunk, &m.map) {
+                    (Some(_), _) => &SHRUNK,
+                    (None, Some(w)) => w.guard.mark(),
+                    (None, None) => &NEVER,
+                };
                 self.start = start;
                 self.end = end;
                 if end - start < n {
@@ -688,7 +858,7 @@ impl Input {
 /// at a window's size.
 struct MappedFile {
     file: File,
-    map: Option<memmap2::Mmap>,
+    map: Option<Window>,
     /// File offset of the window's first byte (a multiple of `WINDOW_ALIGN`).
     map_offset: u64,
     /// File length when last looked at: a file still being written may grow.
@@ -696,6 +866,17 @@ struct MappedFile {
     window: usize,
     /// The window's bytes before this have been prefetched.
     prefetched: usize,
+    /// The file's length once it was found shorter than before (by `fstat`, or by a load that
+    /// faulted): reading stops there.
+    shrunk: Option<u64>,
+}
+
+/// A mapped window and its registration with [`fault`], which turns the SIGBUS of a load past
+/// a new end of the file into the window's `faulted` mark. The guard is declared first so it
+/// is dropped before the unmapping.
+struct Window {
+    guard: fault::Guard,
+    map: memmap2::Mmap,
 }
 
 /// How far ahead of the reader the window is prefetched, a cache line at a time.
@@ -716,7 +897,17 @@ impl MappedFile {
             len,
             window: window.max(WINDOW_ALIGN as usize),
             prefetched: 0,
+            shrunk: None,
         }
+    }
+
+    /// The file's length, when it was found to have shrunk while being read.
+    #[inline]
+    fn shrunk(&mut self) -> Option<u64> {
+        if self.shrunk.is_none() && self.map.as_ref().is_some_and(|w| w.guard.faulted()) {
+            self.shrunk = Some(self.file.metadata().map_or(0, |m| m.len()));
+        }
+        self.shrunk
     }
 
     /// Asks the CPU for the cache lines up to `PREFETCH_AHEAD` bytes past `at`. Measured on
@@ -724,7 +915,7 @@ impl MappedFile {
     /// 207 ms when only the next record's first lines are asked for.
     #[inline]
     fn prefetch(&mut self, at: usize) {
-        let Some(map) = self.map.as_deref() else {
+        let Some(map) = self.map.as_ref().map(|w| &w.map[..]) else {
             return;
         };
         let until = (at + PREFETCH_AHEAD).min(map.len());
@@ -735,16 +926,22 @@ impl MappedFile {
     }
 
     fn window(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.map.as_ref().map_or(&[], |w| &w.map[..])
     }
 
     /// Maps a window holding `n` bytes from file offset `at` (fewer where the file ends first);
     /// returns where they lie in [`MappedFile::window`].
+    /// Nothing is mapped once the file has shrunk: what the window held is no longer the file.
     fn map_from(&mut self, at: u64, n: usize) -> io::Result<(usize, usize)> {
-        if at + n as u64 > self.len {
-            // A capture still being written (tcpdump -w) has grown since it was opened.
-            self.len = self.file.metadata()?.len();
+        // The length before every window: a capture still being written (tcpdump -w) grows,
+        // and one truncated by another process is caught here when no load faulted yet.
+        let len = self.file.metadata()?.len();
+        if len < self.len || self.shrunk().is_some() {
+            self.shrunk.get_or_insert(len);
+            self.map = None;
+            return Ok((0, 0));
         }
+        self.len = len;
         let map_offset = at - at % WINDOW_ALIGN;
         let skip = (at - map_offset) as usize;
         let want = self.window.max(skip + n) as u64;
@@ -753,7 +950,9 @@ impl MappedFile {
         self.map = None;
         self.map_offset = map_offset;
         if len > skip {
-            self.map = Some(map_window(&self.file, map_offset, len)?);
+            let map = map_window(&self.file, map_offset, len)?;
+            let guard = fault::Guard::new(map.as_ptr(), map.len())?;
+            self.map = Some(Window { guard, map });
         }
         let have = self.window().len();
         self.prefetched = skip.min(have);
@@ -776,15 +975,17 @@ fn prefetch_line(byte: &u8) {
     let _ = byte;
 }
 
-/// One of the crate's two pieces of unsafe code (the other is [`prefetch_line`]).
+/// One of the crate's unsafe pieces (the others are [`prefetch_line`] and the SIGBUS handler in
+/// `capture/fault.rs`).
 ///
 /// SAFETY: memmap2 marks mapping unsafe because the bytes change (or, when the file shrinks,
 /// reading them raises SIGBUS) if another process modifies the file while it is mapped. The
 /// mapping is read-only and held by this reader alone, the window never extends past the file's
-/// length as last seen, and a capture being appended to (tcpdump -w) only grows; what remains
-/// is a file truncated by someone else during the run, which would end the run with SIGBUS
-/// where read(2) would have reported a short file. Standard input and other non-regular files
-/// are never mapped.
+/// length as last seen, and a capture being appended to (tcpdump -w) only grows. A file
+/// truncated by someone else during the run remains: its window is registered with
+/// `capture/fault.rs` before any load from it, which turns the fault into zeros and a mark the
+/// reader checks before each packet, so the run ends with a "truncated" error as read(2) would.
+/// Standard input and other non-regular files are never mapped.
 #[allow(unsafe_code)]
 fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap> {
     let map = unsafe {
@@ -1079,6 +1280,51 @@ mod tests {
         assert_eq!((rest.len(), err), (450, None));
     }
 
+    /// Another process truncates the file while a window of it is mapped: the next load from
+    /// the window would raise SIGBUS. The reader must end with the "truncated" error instead,
+    /// whether the load faults (cut inside the window) or the next window's `fstat` sees the
+    /// shorter file first (cut past the window).
+    #[test]
+    fn a_mapped_file_that_shrinks_ends_with_an_error_not_sigbus() {
+        let file = varied_records();
+        let window = 64 << 10;
+        for (i, cut) in [0, 30_000, 200_000, file.len() - 5000]
+            .into_iter()
+            .enumerate()
+        {
+            let path =
+                std::env::temp_dir().join(format!("ike-sniff-{}-shrink-{i}", std::process::id()));
+            std::fs::write(&path, &file).unwrap();
+            let f = File::open(&path).unwrap();
+            let input = Input::mapped(MappedFile::new(f, file.len() as u64, window));
+            let mut src = FileSource::from_input("s", input).unwrap();
+            for _ in 0..3 {
+                src.next_packet().unwrap().unwrap();
+            }
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(cut as u64)
+                .unwrap();
+            let (got, err) = read_all(src);
+            std::fs::remove_file(&path).unwrap();
+            let err = err.unwrap_or_else(|| panic!("cut {cut}: read {} more", got.len()));
+            assert!(
+                err.contains(&format!(
+                    "truncated during the run: the file shrank to {cut} bytes"
+                )),
+                "cut {cut}: {err}"
+            );
+            // Every packet handed out before the error is the file's, but for the one that
+            // straddles the new end, which may read zeros past it.
+            let want = read_all(mapped("w", &file, window)).0;
+            let whole = got.len().saturating_sub(1);
+            assert_eq!(got[..whole], want[3..3 + whole], "cut {cut}");
+            assert!(got.len() <= want.len() - 3, "cut {cut}");
+        }
+    }
+
     #[test]
     fn absurd_record_length() {
         let mut file = pcap_le(&[(1, 0, b"x"), (2, 0, b"yz")]);
@@ -1118,6 +1364,70 @@ mod tests {
         assert!(src.next_packet().unwrap().is_some());
         let e = src.next_packet().unwrap_err();
         assert_eq!(e.to_string(), "r: frame 2: read error: disk on fire");
+    }
+
+    /// SHB, IDB (Ethernet), an unknown block of `body` bytes (its header here, its body and
+    /// trailer from `unknown_tail`), then one EPB of 4 bytes.
+    fn pcapng_with_a_big_block(body: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut head = Vec::new();
+        for v in [SHB_TYPE, 28, BYTE_ORDER_MAGIC, 1, u32::MAX, u32::MAX, 28] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [IDB_TYPE, 20, 1, 0, 20] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+        let len = (12 + body) as u32;
+        head.extend_from_slice(&0x0000_0badu32.to_le_bytes());
+        head.extend_from_slice(&len.to_le_bytes());
+        let mut tail = len.to_le_bytes().to_vec();
+        for v in [EPB_TYPE, 36, 0, 0, 7, 4, 4, 0x6463_6261, 36] {
+            tail.extend_from_slice(&v.to_le_bytes());
+        }
+        (head, tail)
+    }
+
+    /// A 200 MiB block nobody reads is passed over, not held: the stream's buffer stays at its
+    /// first size and the mapping at a window, and the packet after it is read.
+    #[test]
+    fn a_big_unknown_block_is_skipped_without_holding_it() {
+        let body = 200 << 20;
+        let (head, tail) = pcapng_with_a_big_block(body);
+        let reader = io::Cursor::new(head.clone())
+            .chain(io::repeat(0).take(body as u64))
+            .chain(io::Cursor::new(tail.clone()));
+        let mut src = FileSource::from_reader("n", Box::new(reader)).unwrap();
+        assert_eq!(src.next_packet().unwrap().unwrap().data, b"abcd");
+        assert!(src.next_packet().unwrap().is_none());
+        let Backing::Stream { buf, .. } = &src.input.backing else {
+            unreachable!()
+        };
+        assert_eq!(buf.len(), READ_SIZE);
+
+        let path = std::env::temp_dir().join(format!("ike-sniff-{}-bigblock", std::process::id()));
+        let mut f = File::create(&path).unwrap();
+        io::Write::write_all(&mut f, &head).unwrap();
+        f.set_len((head.len() + body) as u64).unwrap();
+        io::Seek::seek(&mut f, io::SeekFrom::End(0)).unwrap();
+        io::Write::write_all(&mut f, &tail).unwrap();
+        drop(f);
+        let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+        assert_eq!(src.next_packet().unwrap().unwrap().data, b"abcd");
+        let Backing::Mapped(m) = &src.input.backing else {
+            unreachable!()
+        };
+        assert!(m.window().len() <= WINDOW, "{}", m.window().len());
+        assert!(src.next_packet().unwrap().is_none());
+
+        // Cut inside the block: said as such, from either input.
+        std::fs::write(&path, &head).unwrap();
+        let want = "n: frame 1: truncated pcapng block type 0x00000bad: the file ends inside its \
+                    209715212 bytes (block starts at byte 48)";
+        let mut src = FileSource::from_reader("n", Box::new(io::Cursor::new(head))).unwrap();
+        assert_eq!(src.next_packet().unwrap_err().to_string(), want);
+        let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+        let e = src.next_packet().unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.replace(path.to_str().unwrap(), "n"), want);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! live interfaces (`live`). Every source yields [`RawPacket`]s that borrow the reader's buffer
 //! until the next call, so no packet is copied on the way in.
 
+mod fault;
 pub mod file;
 pub mod filter;
 pub mod live;

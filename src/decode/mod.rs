@@ -77,6 +77,11 @@ impl Default for Decoder {
     }
 }
 
+/// RFC 7383 fragment sets, and their bytes, held at once; past either the oldest set is
+/// evicted.
+pub const SKF_MAX_SETS: usize = 1024;
+pub const SKF_MAX_BYTES: usize = 8 << 20;
+
 impl Decoder {
     pub fn new() -> Self {
         Decoder {
@@ -84,7 +89,7 @@ impl Decoder {
                 timeout_secs: FRAGMENT_WAIT_SECS,
                 ..frag::Limits::default()
             }),
-            skf: SkfReassembler::new(1024, 8 << 20, 30),
+            skf: SkfReassembler::new(SKF_MAX_SETS, SKF_MAX_BYTES, 30),
             last_sweep: i64::MIN,
             last_ts: Timestamp::default(),
             stats: DecodeStats::default(),

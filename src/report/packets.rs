@@ -243,13 +243,17 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
     }
     // An encrypted IKEv1 message shows nothing but its header; empty brackets would suggest a
     // message without payloads.
+    let (listed, not_listed) = listed_payloads(m);
     if !m.payloads.is_empty() || m.version != 1 || m.flags & v1_flags::ENCRYPTION == 0 {
         out.push_str(" [");
-        for (i, p) in m.payloads.iter().enumerate() {
+        for (i, p) in listed.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
             payload_label(out, m, p);
+        }
+        if not_listed > 0 {
+            let _ = write!(out, " +{not_listed} more");
         }
         out.push(']');
     }
@@ -271,10 +275,26 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
         let _ = write!(out, " [malformed: {e}]");
     }
     if verbose > 0 {
-        for p in &m.payloads {
+        for p in listed {
             payload_detail(out, m, p);
         }
+        if not_listed > 0 {
+            let _ = write!(out, "\n    ({not_listed} more payloads not listed)");
+        }
     }
+}
+
+/// Payloads listed per message, in the packet line, `-v`'s details and the JSON. A real
+/// message has a few dozen at most (IKE_AUTH with a certificate chain and vendor IDs); a
+/// crafted one holds up to 16 383 empty payloads in 64 KiB, which listed in full under
+/// `--json -v` turned 128 MB of input into 1.8 GB of output. Past the cap they are counted
+/// (`+N more`, `payloads_not_listed`); the analysis still sees every one.
+pub const MAX_LISTED_PAYLOADS: usize = 64;
+
+/// The payloads to list and how many are left out.
+fn listed_payloads(m: &IkeMessage) -> (&[Payload], usize) {
+    let n = m.payloads.len().min(MAX_LISTED_PAYLOADS);
+    (&m.payloads[..n], m.payloads.len() - n)
 }
 
 /// The short label of a payload in the one-line form.
@@ -827,18 +847,26 @@ struct IkeLine<'a> {
     non_esp_marker: bool,
     notifies: Vec<NotifyLine<'a>>,
     payloads: Vec<String>,
+    /// Payloads past [`MAX_LISTED_PAYLOADS`], left out of `payloads`, `notifies` and `details`.
+    #[serde(skip_serializing_if = "is_zero")]
+    payloads_not_listed: usize,
     #[serde(skip_serializing_if = "<[u64]>::is_empty")]
     reassembled_from: &'a [u64],
     rspi: Hex64,
     version: u8,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl<'a> IkeLine<'a> {
     fn new(msg: &'a IkeMessage, verbose: u8) -> Self {
         let v = msg.version;
-        let mut payloads = Vec::with_capacity(msg.payloads.len());
+        let (listed, payloads_not_listed) = listed_payloads(msg);
+        let mut payloads = Vec::with_capacity(listed.len());
         let mut notifies = Vec::new();
-        for p in &msg.payloads {
+        for p in listed {
             let mut label = String::new();
             payload_label(&mut label, msg, p);
             payloads.push(label);
@@ -855,12 +883,7 @@ impl<'a> IkeLine<'a> {
             }
         }
         IkeLine {
-            details: (verbose > 0).then(|| {
-                msg.payloads
-                    .iter()
-                    .map(|p| PayloadLine::new(v, p))
-                    .collect()
-            }),
+            details: (verbose > 0).then(|| listed.iter().map(|p| PayloadLine::new(v, p)).collect()),
             encrypted: msg.encrypted,
             error: msg.error.as_ref().map(ErrorLine),
             exchange: msg.exchange_name(),
@@ -884,6 +907,7 @@ impl<'a> IkeLine<'a> {
             non_esp_marker: msg.non_esp_marker,
             notifies,
             payloads,
+            payloads_not_listed,
             reassembled_from: &msg.reassembled_from,
             rspi: Hex64(msg.rspi),
             version: v,
