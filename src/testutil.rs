@@ -304,6 +304,51 @@ impl Script {
 }
 
 /// A healthy IKEv2 tunnel: IKE_SA_INIT, IKE_AUTH, ESP both ways, one DPD.
+/// An IKEv2 SA that authenticates (IKE_AUTH response of 116 bytes of SK payload) and is torn
+/// down by an INFORMATIONAL exchange 1 s later, with no ESP: the shape of the Libreswan lab's
+/// refused Child SA (ikev2_cookie_libreswan.pcap).
+pub fn torn_down_after_auth(s: &mut Script) {
+    s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
+    s.ike(
+        2,
+        B,
+        A,
+        Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
+    );
+    s.ike(
+        4,
+        A,
+        B,
+        Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR)
+            .len(288)
+            .with(sk(260)),
+    );
+    s.ike(
+        5,
+        B,
+        A,
+        Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER)
+            .len(144)
+            .with(sk(116)),
+    );
+    s.ike(
+        970,
+        A,
+        B,
+        Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR)
+            .len(80)
+            .with(sk(52)),
+    );
+    s.ike(
+        971,
+        B,
+        A,
+        Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER)
+            .len(80)
+            .with(sk(52)),
+    );
+}
+
 pub fn healthy_v2(s: &mut Script) {
     s.ike(
         0,

@@ -368,45 +368,7 @@ mod analyzer_tests {
     #[test]
     fn the_clock_brings_out_what_waits_for_quiet() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
-        s.ike(
-            2,
-            B,
-            A,
-            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])),
-        );
-        s.ike(
-            4,
-            A,
-            B,
-            Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR)
-                .len(288)
-                .with(sk(260)),
-        );
-        s.ike(
-            5,
-            B,
-            A,
-            Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER)
-                .len(144)
-                .with(sk(116)),
-        );
-        s.ike(
-            970,
-            A,
-            B,
-            Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR)
-                .len(80)
-                .with(sk(52)),
-        );
-        s.ike(
-            971,
-            B,
-            A,
-            Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER)
-                .len(80)
-                .with(sk(52)),
-        );
+        torn_down_after_auth(&mut s);
         let mut a = Analyzer::new();
         let mut out = Vec::new();
         for e in &s.events {

@@ -276,12 +276,7 @@ mod tests {
     #[test]
     fn ike_sa_deleted_right_after_auth_without_esp() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
-        s.ike(2, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])));
-        s.ike(4, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(288).with(sk(260)));
-        s.ike(5, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(144).with(sk(116)));
-        s.ike(970, A, B, Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR).len(80).with(sk(52)));
-        s.ike(971, B, A, Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER).len(80).with(sk(52)));
+        torn_down_after_auth(&mut s);
         let all = s.all();
         assert!(kinds(&all).contains(&"child_sa_refused"), "{all:?}");
     }
@@ -292,12 +287,7 @@ mod tests {
     #[test]
     fn said_when_the_quiet_time_passes_and_cleared_by_esp() {
         let mut s = Script::default();
-        s.ike(0, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR));
-        s.ike(2, B, A, Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).with(v2_sa(&[(4, 14)])));
-        s.ike(4, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).len(288).with(sk(260)));
-        s.ike(5, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).len(144).with(sk(116)));
-        s.ike(970, A, B, Msg::v2(X::INFORMATIONAL, 2, REQUEST, INITIATOR).len(80).with(sk(52)));
-        s.ike(971, B, A, Msg::v2(X::INFORMATIONAL, 2, RESPONSE, RESPONDER).len(80).with(sk(52)));
+        torn_down_after_auth(&mut s);
         s.esp(31_000, "10.9.9.9", "10.9.9.8", 1, 1);
         s.esp(40_000, A, B, 0xc1, 1);
         let (live, _, _) = s.run();
