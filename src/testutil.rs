@@ -277,6 +277,7 @@ impl Script {
                 seq,
                 len: 120,
                 udp_encapsulated: false,
+                cleartext: None,
             }),
         )
     }

@@ -173,6 +173,40 @@ fn esp_sample_has_clean_sequences_and_per_spi_children() {
     }
 }
 
+/// The Wireshark ESP sample's NULL-encrypted SAs, and only those: the four tshark's ESP-NULL
+/// heuristic (`esp.enable_null_encryption_decode_heuristic`) decodes — SPI 0x71 and 0xd, a
+/// 12-byte ICV — and two it does not try, 0x7b and 0x17, which carry no ICV at all (frame 111
+/// ends `… 36 37 01 02 02 01`: pad 1 2, pad length 2, next header ICMP). The other 18 SAs are
+/// ciphertext.
+#[test]
+fn esp_sample_null_encrypted_sas_agree_with_tshark() {
+    let r = run("public/arkime/wireshark-esp.pcap");
+    let mut null: Vec<String> = r
+        .all()
+        .filter(|f| f.kind == "esp_null")
+        .map(|f| format!("{} {}", f.peers.b, &f.summary[8..18]))
+        .collect();
+    null.sort();
+    assert_eq!(
+        null,
+        [
+            "190.0.0.15 0x00000071",
+            "190.0.0.25 0x0000007b",
+            "190.0.0.5 0x00000071",
+            "3ffe::15 0x0000000d",
+            "3ffe::25 0x00000017",
+            "3ffe::5 0x0000000d",
+        ],
+        "{}",
+        r.describe()
+    );
+    let icv0 = r
+        .all()
+        .filter(|f| f.kind == "esp_null" && f.summary.contains("with a 0-byte ICV"))
+        .count();
+    assert_eq!(icv0, 2);
+}
+
 #[test]
 fn healthy_captures_get_no_errors_or_warnings_beyond_weak_crypto() {
     for rel in [

@@ -20,7 +20,7 @@ KINDS = [
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
     'icmp_frag_needed', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
     'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
-    'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection',
+    'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
 ]
 
 L4 = '192.0.2.10'

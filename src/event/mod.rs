@@ -128,6 +128,20 @@ pub struct EspInfo {
     /// ESP bytes: from the SPI to the end of the ICV (what the SA's byte counters count).
     pub len: u32,
     pub udp_encapsulated: bool,
+    /// The payload reads as cleartext (NULL encryption, RFC 2410): what it holds.
+    pub cleartext: Option<Cleartext>,
+}
+
+/// What an ESP payload that passes the NULL-encryption test holds: the ICV length that made
+/// the trailer consistent, the trailer's next header, and the inner packet's protocol, ports
+/// (TCP/UDP) or ICMP type and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cleartext {
+    pub icv: u8,
+    pub next_header: u8,
+    pub proto: u8,
+    /// TCP/UDP ports, or ICMP/ICMPv6 type and code.
+    pub ports: (u16, u16),
 }
 
 /// AH header (RFC 4302 §2): only what identifies the SA.

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::event::{Flow, Timestamp};
+use crate::event::{Cleartext, Flow, Timestamp};
 
 /// How far behind the highest sequence number a packet may arrive and still be placed.
 const WINDOW: u32 = 64;
@@ -67,6 +67,12 @@ pub struct EspSa {
     pub largest_ip: u32,
     pub fragmented: u64,
     pub udp_encapsulated: bool,
+    /// Packets whose payload read as cleartext (NULL encryption) with the ICV length of the
+    /// first that did, and what that first one held.
+    #[serde(skip)]
+    pub cleartext: u64,
+    #[serde(skip)]
+    pub cleartext_seen: Option<Cleartext>,
     /// Bit i set: highest_seq - i was seen.
     #[serde(skip)]
     window: u64,
@@ -100,6 +106,8 @@ impl EspSa {
             largest: 0,
             largest_ip: 0,
             fragmented: 0,
+            cleartext: 0,
+            cleartext_seen: None,
             udp_encapsulated: false,
             window: 0,
             sequenced: 0,

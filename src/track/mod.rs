@@ -336,6 +336,16 @@ impl Tracker {
             up.closed_esp.push(old);
         }
         e.udp_encapsulated |= udp;
+        if let Some(c) = esp.cleartext {
+            match e.cleartext_seen {
+                None => {
+                    e.cleartext_seen = Some(c);
+                    e.cleartext = 1;
+                }
+                Some(first) if first.icv == c.icv => e.cleartext += 1,
+                Some(_) => {}
+            }
+        }
         up.seq = Some(e.observe(
             ts,
             ev.pkt.frame,

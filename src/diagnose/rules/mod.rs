@@ -36,6 +36,7 @@ rules! {
     ike_ip_fragmented,
     ike_fragments_lost,
     esp_fragmented,
+    esp_null,
     fragments_lost,
     icmp_frag_needed,
     pmtu_blackhole,
