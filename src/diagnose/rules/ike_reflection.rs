@@ -53,6 +53,8 @@ struct Victim {
     last_ts: Timestamp,
     /// Reported with this many silent reflectors (0: not yet).
     reported_at: usize,
+    /// The responder the finding was first reported with: its peers, and so its id, stay.
+    named: Option<IpAddr>,
 }
 
 impl Victim {
@@ -85,6 +87,35 @@ impl Rule for IkeReflection {
             return;
         }
         if !sa.unasked() || src != sa.responder {
+            return;
+        }
+        // A responder that says more than its one answer (an IKE_AUTH response, MM4) answers
+        // requests that did reach it from this address: the capture sees one direction of a
+        // real negotiation (a mirror port on an asymmetric path), not a reflection.
+        let answers: usize = sa
+            .exchanges
+            .iter()
+            .map(|x| x.steps.iter().filter(|s| s.from == src).count())
+            .sum();
+        if answers > 1 {
+            if let Some(v) = self.victims.get_mut(&dst)
+                && let Some(r) = v.reflectors.get_mut(&src)
+                && !r.2
+            {
+                r.2 = true;
+                if let Some(named) = v.named
+                    && v.silent_reflectors() < MIN_REFLECTORS
+                {
+                    let at = (cx.ev.pkt.ts, cx.ev.pkt.frame);
+                    out.clear(KIND.id, Peers::new(named, dst).key(), 0, at, |_| {
+                        format!(
+                            "the responders went on: {src} sent a second, different answer to {dst}, so these are negotiations {dst} started, seen from one direction (a capture on one leg of an asymmetric path), not a reflection"
+                        )
+                    });
+                    v.reported_at = 0;
+                    v.named = None;
+                }
+            }
             return;
         }
         if !self.victims.contains_key(&dst) && self.victims.len() >= MAX_VICTIMS {
@@ -126,7 +157,7 @@ impl Rule for IkeReflection {
     }
 
     fn finish(&mut self, _t: &Tracker, out: &mut Emit<'_>) {
-        for (victim, v) in &self.victims {
+        for (victim, v) in &mut self.victims {
             if v.silent_reflectors() >= MIN_REFLECTORS {
                 report(*victim, v, out);
             }
@@ -134,11 +165,12 @@ impl Rule for IkeReflection {
     }
 }
 
-fn report(victim: IpAddr, v: &Victim, out: &mut Emit<'_>) {
+fn report(victim: IpAddr, v: &mut Victim, out: &mut Emit<'_>) {
     let mut silent: Vec<(&IpAddr, &(u64, u64, bool))> =
         v.reflectors.iter().filter(|r| !r.1.2).collect();
     silent.sort_by_key(|r| r.1.1);
     let Some(first) = silent.first() else { return };
+    let named = *v.named.get_or_insert(*first.0);
     let n = silent.len();
     let (top_spi, top_n) = v
         .spis
@@ -171,7 +203,7 @@ fn report(victim: IpAddr, v: &Victim, out: &mut Emit<'_>) {
         Finding::new(
             &KIND,
             Confidence::Inferred,
-            Peers::new(*first.0, victim),
+            Peers::new(named, victim),
             (v.first_ts, v.last_ts),
             summary,
         )
@@ -236,5 +268,27 @@ mod tests {
         let mut few = Script::default();
         reflected(&mut few, 2, false);
         assert!(!kinds(&few.all()).contains(&"ike_reflection"));
+    }
+
+    /// A capture that sees only what comes back to a concentrator (one leg of an asymmetric
+    /// path): each peer's first answer, then its MM4. More than one answer each: real
+    /// negotiations, not a reflection.
+    #[test]
+    fn one_direction_of_real_negotiations_is_not_reflection() {
+        let mut s = Script::default();
+        reflected(&mut s, 12, false);
+        for i in 0..12u32 {
+            s.ike(
+                5_000 + u64::from(i) * 10,
+                &format!("203.0.113.{}", i + 1),
+                "192.0.2.99",
+                Msg::v1(X::MAIN, 0).spis(0xdead_beef_dead_beef, 0x1000 + u64::from(i)).len(300),
+            );
+        }
+        let all = s.settled();
+        let r: Vec<_> = all.iter().filter(|f| f.kind == "ike_reflection").collect();
+        // Raised while only first answers had come, then cleared by the second answers.
+        assert_eq!(r.len(), 1);
+        assert!(r[0].cleared.as_ref().is_some_and(|c| c.reason.contains("not a reflection")), "{r:?}");
     }
 }
