@@ -15,11 +15,14 @@ fn run(data: &[u8], json: bool) -> Vec<u8> {
     let Ok(mut src) = FileSource::from_reader("fuzz", reader) else {
         return out;
     };
+    // UTC: the output must not depend on the machine's zone.
     let opts = OutputOptions {
         json,
         verbose: 1,
         frame_numbers: true,
         quiet: false,
+        utc: true,
+        ..OutputOptions::default()
     };
     let mut pipeline = Pipeline::new("fuzz", opts, &mut out).unwrap();
     let mut read_error = None;
