@@ -343,6 +343,15 @@ impl IkeSa {
         self.unsolicited && self.last_from[0].is_none()
     }
 
+    /// The other end of the SA from `addr` (the initiator for anyone but the initiator).
+    pub fn peer_of(&self, addr: IpAddr) -> IpAddr {
+        if addr == self.initiator {
+            self.responder
+        } else {
+            self.initiator
+        }
+    }
+
     /// Notes a packet from `from` at `ts`; returns the silence it ended (seconds).
     pub fn heard(&mut self, from: IpAddr, ts: Timestamp) -> f64 {
         let i = usize::from(from != self.initiator);

@@ -80,11 +80,7 @@ impl DeadPeer {
     }
 
     fn remember(&mut self, sa: &IkeSa, requester: IpAddr) {
-        let silent = if requester == sa.initiator {
-            sa.responder
-        } else {
-            sa.initiator
-        };
+        let silent = sa.peer_of(requester);
         self.dead
             .add(PairKey::of(sa.initiator, sa.responder).0, (sa.ispi, silent));
     }
@@ -172,11 +168,7 @@ impl Rule for DeadPeer {
         if run.len() < V1_RUN {
             return;
         }
-        let other = if who == sa.initiator {
-            sa.responder
-        } else {
-            sa.initiator
-        };
+        let other = sa.peer_of(who);
         let other_side = pair.map(|p| p.key.side(other));
         let silent_since = other_side.and_then(|s| pair.and_then(|p| p.last_from[s]));
         if silent_since.is_some_and(|t| t > run[0].first_ts) {

@@ -70,11 +70,7 @@ impl Rule for IkeIpFragmented {
         } else {
             Severity::Info
         };
-        let other = if sender == sa.initiator {
-            sa.responder
-        } else {
-            sa.initiator
-        };
+        let other = sa.peer_of(sender);
         let mut f = Finding::new(
             &KIND,
             Confidence::Observed,

@@ -143,11 +143,7 @@ impl Rule for IkeMalformed {
             }
             None => {
                 let requester = if first.response {
-                    if first.from == sa.initiator {
-                        sa.responder
-                    } else {
-                        sa.initiator
-                    }
+                    sa.peer_of(first.from)
                 } else {
                     first.from
                 };

@@ -123,11 +123,7 @@ impl Rule for IkeUnanswered {
             && cause(sa, x, req) == Cause::Plain
             && report(sa, x, req, self.icmp_about(cx.pair()), 0.0, out)
         {
-            let silent = if x.requester == sa.initiator {
-                sa.responder
-            } else {
-                sa.initiator
-            };
+            let silent = sa.peer_of(x.requester);
             let scope = sa.ispi ^ u64::from(x.msg_id);
             self.waiting.add(p_key(sa), (scope, silent));
         }
