@@ -15,6 +15,7 @@ pub mod decode;
 pub mod diagnose;
 pub mod event;
 pub mod hash;
+pub mod keys;
 pub mod report;
 #[cfg(test)]
 mod testutil;
