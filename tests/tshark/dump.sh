@@ -47,3 +47,38 @@ while read -r f; do
     [ -s "$dump" ] || rm -f "$dump"
 done
 echo "wrote $(ls "$icmp_out" | wc -l) ICMP dumps to $icmp_out"
+
+# With keys (tests/tshark/keyed.tsv): tshark's decryption of every IKE message and ESP packet.
+# IKE: frame, SPIs, message ID, every payload type (inner ones included; IKEv1/IKEv2 proposal
+# and transform substructures show as 2 and 3), every notify type. ESP: frame, SPI, sequence,
+# next header, whether the ICV checked, and the inner packet's addresses, protocol and ports.
+# ICMP errors are left out by type: they quote ESP, and an ICMP echo inside the tunnel is kept.
+dec_out=tests/tshark/decrypted
+rm -rf "$dec_out"
+mkdir -p "$dec_out"
+grep -v '^#' tests/tshark/keyed.tsv | while IFS="$(printf '\t')" read -r cap uat _; do
+    conf=$(mktemp -d)
+    for u in $(echo "$uat" | tr ',' ' '); do
+        src="captures/$u"
+        if [ -d "$src" ]; then cp "$src"/* "$conf"/; continue; fi
+        case "$src" in
+            *ikev2_decryption_table) cp "$src" "$conf/ikev2_decryption_table" ;;
+            *ikev1_decryption_table) cp "$src" "$conf/ikev1_decryption_table" ;;
+            *esp_sa*) cp "$src" "$conf/esp_sa" ;;
+        esac
+    done
+    printf 'esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n' >> "$conf/preferences"
+    base="$dec_out/$(echo "$cap" | sed 's|/|__|g')"
+    WIRESHARK_CONFIG_DIR="$conf" tshark -n -r "captures/$cap" -Y 'isakmp && !icmp && !icmpv6' -T fields \
+        -E separator=/t -E occurrence=a -E aggregator=, \
+        -e frame.number -e isakmp.ispi -e isakmp.rspi -e isakmp.messageid -e isakmp.typepayload \
+        -e isakmp.notify.msgtype > "$base.ike.tsv" 2>/dev/null || true
+    WIRESHARK_CONFIG_DIR="$conf" tshark -n -r "captures/$cap" -Y 'esp && !(icmp.type in {3, 4, 5, 11, 12}) && !(icmpv6.type in {1, 2, 3, 4})' -T fields \
+        -E separator=/t -E occurrence=a -E aggregator=, \
+        -e frame.number -e esp.spi -e esp.sequence -e esp.protocol -e esp.icv_good \
+        -e ip.src -e ip.dst -e ip.proto -e ipv6.src -e ipv6.dst -e tcp.srcport -e tcp.dstport \
+        -e udp.srcport -e udp.dstport > "$base.esp.tsv" 2>/dev/null || true
+    for f in "$base.ike.tsv" "$base.esp.tsv"; do [ -s "$f" ] || rm -f "$f"; done
+    rm -rf "$conf"
+done
+echo "wrote $(ls "$dec_out" | wc -l) decrypted dumps to $dec_out"
