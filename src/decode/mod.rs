@@ -5,6 +5,7 @@
 //! only state here is byte-level (IP fragment and IKEv2 fragment reassembly), bounded by caps.
 //! Tracking who talks to whom is the next stage's business.
 
+pub mod decrypt;
 pub mod esp;
 pub mod frag;
 pub mod icmp;
