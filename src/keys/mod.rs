@@ -9,6 +9,17 @@
 //! Key bytes live in [`Secret`]: wiped on drop, and printed as their length only, so a `{:?}`
 //! anywhere (an error, a debug line, a test failure) cannot leak them.
 
+mod charon;
+mod fortigate;
+mod libreswan;
+pub mod load;
+mod setkey;
+mod tcpdump;
+mod wireshark;
+mod xfrm;
+
+pub use load::{LoadError, LoadReport, Loaded, Skipped, load};
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
