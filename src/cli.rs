@@ -138,6 +138,14 @@ pub struct Args {
     #[arg(short = '#', long = "number", action = ArgAction::SetTrue)]
     pub frame_numbers: bool,
 
+    /// Keys to decrypt IKE and ESP with: a file, a folder (every file in it: a Wireshark
+    /// config folder works as is) or - for standard input; give it again for more. Formats are
+    /// recognised per file: Wireshark's ikev2_decryption_table, ikev1_decryption_table and
+    /// esp_sa, tcpdump -E secrets, Libreswan/strongSwan debug logs, ip xfrm state, setkey -D,
+    /// FortiGate tunnel lists. Keys are never printed.
+    #[arg(long = "keys", value_name = "PATH")]
+    pub keys: Vec<std::path::PathBuf>,
+
     /// No per-packet lines: only findings, tunnels and the summary.
     #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue)]
     pub quiet: bool,
@@ -214,6 +222,8 @@ impl Args {
                 "--finding {kind}: no such finding (ike-sniff --list-findings lists them)"
             ));
         }
+        // Read before the capture opens, so a live run reads them with its privileges.
+        let keys = load_keys(&self.keys)?;
         let output = OutputOptions {
             json: self.json,
             verbose: self.verbose,
@@ -263,7 +273,7 @@ impl Args {
                 },
                 output,
             )
-            .map(Options::Live);
+            .map(|l| Options::Live(LiveOptions { keys, ..l }));
         }
         let given: Vec<&str> = live_only
             .iter()
@@ -297,6 +307,7 @@ impl Args {
             Some(w) => Some(extract_path(&path, w)?),
         };
         Ok(Options::File(FileOptions {
+            keys,
             path,
             count: self.count,
             filter,
@@ -396,7 +407,24 @@ fn live_options(
         write,
         user: f.user,
         output,
+        keys: None,
     })
+}
+
+/// `--keys`: loads every path, prints what was loaded and what was skipped on standard error
+/// (never a key), and fails only when a path cannot be read.
+fn load_keys(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<std::sync::Arc<crate::keys::KeyRing>>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let loaded = crate::keys::load(paths).map_err(|e| format!("--keys: {e}"))?;
+    eprint!("{}", loaded.report);
+    if !loaded.report.to_string().ends_with('\n') {
+        eprintln!();
+    }
+    Ok(Some(std::sync::Arc::new(loaded.ring)))
 }
 
 /// `--generate`: the man page or a completion script, from the same definitions as `--help`.

@@ -278,6 +278,7 @@ impl Script {
                 len: 120,
                 udp_encapsulated: false,
                 cleartext: None,
+                decrypted: None,
             }),
         )
     }

@@ -115,3 +115,38 @@ fn the_schema_is_strict() {
     bodiless.as_object_mut().unwrap().remove("ike");
     assert!(!validator.is_valid(&bodiless));
 }
+
+/// With `--keys` the lines carry what decryption revealed (`ike.decrypted`, `esp.decrypted`,
+/// the summary's decryption counters): every keyed capture's lines validate too.
+#[test]
+fn decrypted_lines_validate() {
+    let validator = schema();
+    let keyed = std::fs::read_to_string(root().join("tests/tshark/keyed.tsv")).unwrap();
+    let mut decrypted = 0;
+    for l in keyed
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let f: Vec<&str> = l.split('\t').collect();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ike-sniff"));
+        cmd.arg("-r").arg(root().join("captures").join(f[0]));
+        cmd.args(["-v", "--json"]);
+        for k in f[2].split(',') {
+            cmd.arg("--keys").arg(root().join("captures").join(k));
+        }
+        let out = cmd.output().unwrap();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .take(3)
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}\n{line}", f[0]);
+            if line.contains("\"decrypted\":{") {
+                decrypted += 1;
+            }
+        }
+    }
+    assert!(decrypted > 300, "{decrypted}");
+}

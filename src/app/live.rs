@@ -53,6 +53,8 @@ pub struct LiveOptions {
     /// `-Z`; `None` means the default, `nobody`.
     pub user: Option<String>,
     pub output: OutputOptions,
+    /// `--keys`, read before privileges are dropped.
+    pub keys: Option<Arc<crate::keys::KeyRing>>,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -180,6 +182,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let mut stats_out = shared.clone();
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
+    pipeline.set_keys(opts.keys.clone());
     stats_out.flush()?;
 
     let start = Instant::now();

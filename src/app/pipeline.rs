@@ -36,6 +36,8 @@ pub struct FileOptions {
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
+    /// `--keys`: what the decoder opens encrypted IKE and ESP with.
+    pub keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -107,6 +109,14 @@ impl<'w> Pipeline<'w> {
             collect: None,
             out,
         })
+    }
+
+    /// Decrypts with these keys from now on (a run sets them before its first packet).
+    pub fn set_keys(&mut self, keys: Option<std::sync::Arc<crate::keys::KeyRing>>) {
+        if let Some(ring) = keys {
+            self.decoder = Decoder::with_keys(ring);
+            self.spis.keyed();
+        }
     }
 
     /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
@@ -548,6 +558,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
     pipeline.set_selection(selection);
+    pipeline.set_keys(opts.keys.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
     let gravest = pipeline.finish_gravest(read_error.clone())?;
     Ok(exit_code(&read_error, gravest, opts.fail_on))

@@ -191,6 +191,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
     std::thread::scope(|scope| {
         let worker_name = name.clone();
         let worker_selection = selection.clone();
+        let worker_keys = opts.keys.clone();
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
@@ -198,6 +199,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
                 pipeline.set_selection(worker_selection);
+                pipeline.set_keys(worker_keys);
                 let mut gravest = None;
                 for batch in rx {
                     match batch {
@@ -213,7 +215,10 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 }
                 out.flush().map(|()| gravest)
             })?;
-        let mut decoder = Decoder::new();
+        let mut decoder = opts
+            .keys
+            .clone()
+            .map_or_else(Decoder::new, Decoder::with_keys);
         let mut unsupported = HashSet::new();
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
@@ -320,6 +325,7 @@ mod tests {
             select: Default::default(),
             fail_on: None,
             threads,
+            keys: None,
             output: OutputOptions {
                 json,
                 verbose,

@@ -1,8 +1,11 @@
 //! ESP (RFC 4303 §2) and AH (RFC 4302 §2) headers: the SPI and sequence number that identify
 //! an SA and show loss, replay and reordering. The rest is ciphertext.
 
+use std::net::IpAddr;
+
 use crate::event::{
-    AhInfo, Cleartext, DecodeError, ErrorKind, EspInfo, Layer, LenError, LenSource, LenSubject,
+    AhInfo, Cleartext, DecodeError, ErrorKind, EspInfo, InnerPacket, Layer, LenError, LenSource,
+    LenSubject,
 };
 
 /// `data` starts at the SPI; `len` is the ESP length on the wire (it may exceed `data` when the
@@ -40,6 +43,7 @@ pub fn decode_esp(data: &[u8], len: u32, udp_encapsulated: bool) -> Result<EspIn
         len,
         udp_encapsulated,
         cleartext,
+        decrypted: None,
     })
 }
 
@@ -86,7 +90,7 @@ fn null_payload(p: &[u8]) -> Option<Cleartext> {
 
 /// The inner packet's protocol and ports (or ICMP type/code), if `d` is exactly one packet of
 /// protocol `nh`.
-fn inner(nh: u8, d: &[u8]) -> Option<(u8, (u16, u16))> {
+pub(super) fn inner(nh: u8, d: &[u8]) -> Option<(u8, (u16, u16))> {
     let be = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
     match nh {
         // Tunnel mode: an IPv4 or IPv6 header whose length is the whole body.
@@ -118,6 +122,95 @@ fn inner(nh: u8, d: &[u8]) -> Option<(u8, (u16, u16))> {
         }
         _ => None,
     }
+}
+
+/// The packet inside a decrypted ESP payload (`d`, padding removed, next header `nh`): tunnel
+/// mode carries an IP packet, transport mode the upper layer (addressed as the outer packet,
+/// `outer`). Lenient: an IP header that reads is enough, the layer above is taken when whole.
+pub fn inner_packet(nh: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<InnerPacket> {
+    let be = |i: usize| d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let (src, dst, proto, len, df, l4) = match nh {
+        4 if d.len() >= 20 && d[0] >> 4 == 4 && d[0] & 0xf >= 5 => {
+            let ihl = usize::from(d[0] & 0xf) * 4;
+            let src: [u8; 4] = d[12..16].try_into().ok()?;
+            let dst: [u8; 4] = d[16..20].try_into().ok()?;
+            let total = usize::from(be(2)?).min(d.len());
+            // Only the first fragment has the transport header.
+            let first = be(6)? & 0x1fff == 0;
+            let l4 = if first {
+                d.get(ihl..total).unwrap_or_default()
+            } else {
+                &[]
+            };
+            let df = d[6] & 0x40 != 0;
+            (
+                IpAddr::from(src),
+                IpAddr::from(dst),
+                d[9],
+                be(2)?.into(),
+                df,
+                l4,
+            )
+        }
+        41 if d.len() >= 40 && d[0] >> 4 == 6 => {
+            let src: [u8; 16] = d[8..24].try_into().ok()?;
+            let dst: [u8; 16] = d[24..40].try_into().ok()?;
+            let total = (usize::from(be(4)?) + 40).min(d.len());
+            let len = u32::from(be(4)?) + 40;
+            (
+                IpAddr::from(src),
+                IpAddr::from(dst),
+                d[6],
+                len,
+                true,
+                &d[40..total],
+            )
+        }
+        4 | 41 => return None,
+        _ => (outer.0, outer.1, nh, d.len() as u32, false, d),
+    };
+    let mut p = InnerPacket {
+        src,
+        dst,
+        proto,
+        sport: 0,
+        dport: 0,
+        len,
+        dont_fragment: df,
+        tcp_flags: None,
+        tcp_mss: None,
+    };
+    (p.sport, p.dport) = l4_ports(proto, l4);
+    if proto == 6 && l4.len() >= 20 {
+        p.tcp_flags = Some(l4[13]);
+        if l4[13] & 0x02 != 0 {
+            p.tcp_mss = tcp_mss(l4);
+        }
+    }
+    Some(p)
+}
+
+/// The MSS option of a TCP header (RFC 9293 §3.2), if present and well formed.
+fn tcp_mss(tcp: &[u8]) -> Option<u16> {
+    let hl = usize::from(tcp[12] >> 4) * 4;
+    let mut opts = tcp.get(20..hl)?;
+    while let [kind, rest @ ..] = opts {
+        match kind {
+            0 => return None,
+            1 => opts = rest,
+            _ => {
+                let len = usize::from(*rest.first()?);
+                if len < 2 || len > opts.len() {
+                    return None;
+                }
+                if *kind == 2 && len == 4 {
+                    return Some(u16::from_be_bytes([opts[2], opts[3]]));
+                }
+                opts = &opts[len..];
+            }
+        }
+    }
+    None
 }
 
 fn l4_ports(proto: u8, l4: &[u8]) -> (u16, u16) {

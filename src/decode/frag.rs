@@ -121,6 +121,9 @@ pub struct FragTable {
     pub evicted: u64,
     pub completed: u64,
     pub expired: u64,
+    /// Keep ESP fragments' bytes too (keys were given, so the whole datagram can be opened);
+    /// otherwise only the head with the SPI and sequence number is kept.
+    pub keep_esp: bool,
 }
 
 pub fn is_ipsec_port(port: u16) -> bool {
@@ -138,6 +141,7 @@ impl FragTable {
             evicted: 0,
             completed: 0,
             expired: 0,
+            keep_esp: false,
         }
     }
 
@@ -218,7 +222,9 @@ impl FragTable {
                 };
             }
         }
-        let keep_bytes = key.proto == ipproto::UDP && set.interest != Interest::Other;
+        let keep_bytes = (key.proto == ipproto::UDP
+            || (self.keep_esp && key.proto == ipproto::ESP))
+            && set.interest != Interest::Other;
         let piece_data = if keep_bytes {
             data.to_vec()
         } else {
@@ -276,7 +282,8 @@ impl FragTable {
 
     fn assemble(&mut self, proto: u8, set: FragSet) -> Reassembled {
         let total = set.total.unwrap_or(0);
-        let data = if proto == ipproto::UDP {
+        let whole = set.pieces.iter().all(|p| p.data.len() == p.len as usize);
+        let data = if proto == ipproto::UDP || (proto == ipproto::ESP && self.keep_esp && whole) {
             let mut buf = vec![0u8; total as usize];
             for p in &set.pieces {
                 let start = p.offset as usize;
@@ -284,12 +291,14 @@ impl FragTable {
                 if start < end {
                     buf[start..end].copy_from_slice(&p.data[..end - start]);
                 }
-                self.bytes -= p.data.len();
             }
             buf
         } else {
             set.head[..usize::from(set.head_len)].to_vec()
         };
+        for p in &set.pieces {
+            self.bytes -= p.data.len();
+        }
         Reassembled {
             data,
             total_len: total,

@@ -58,6 +58,9 @@ pub struct DecodeStats {
     pub malformed: u64,
     /// Packets cut by the snap length before the end of what we decode.
     pub truncated: u64,
+    /// What decryption did; present when keys were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<decrypt::DecryptStats>,
 }
 
 /// How long an incomplete IP fragment set is waited for. Fragments of one datagram leave the
@@ -67,6 +70,8 @@ const FRAGMENT_WAIT_SECS: i64 = 5;
 pub struct Decoder {
     frags: FragTable,
     skf: SkfReassembler,
+    /// Present when keys were given (`--keys`).
+    decrypt: Option<decrypt::Decryptor>,
     last_sweep: i64,
     last_ts: Timestamp,
     pub stats: DecodeStats,
@@ -91,10 +96,24 @@ impl Decoder {
                 ..frag::Limits::default()
             }),
             skf: SkfReassembler::new(SKF_MAX_SETS, SKF_MAX_BYTES, 30),
+            decrypt: None,
             last_sweep: i64::MIN,
             last_ts: Timestamp::default(),
             stats: DecodeStats::default(),
         }
+    }
+
+    /// A decoder that opens what the key ring has keys for.
+    pub fn with_keys(ring: std::sync::Arc<crate::keys::KeyRing>) -> Self {
+        let mut d = Self::new();
+        d.frags.keep_esp = !ring.is_empty();
+        d.decrypt = (!ring.is_empty()).then(|| decrypt::Decryptor::new(ring));
+        d
+    }
+
+    /// What decryption did, when keys were given.
+    pub fn decrypt_stats(&self) -> Option<&decrypt::DecryptStats> {
+        self.decrypt.as_ref().map(|d| &d.stats)
     }
 
     /// Decodes one packet, appending its events (none for uninteresting packets).
@@ -137,6 +156,7 @@ impl Decoder {
         self.emit_incomplete(lost, now, out);
         self.stats.ip_fragment_sets_evicted = self.frags.evicted;
         self.stats.ike_fragment_sets_evicted = self.skf.evicted();
+        self.stats.decryption = self.decrypt.as_ref().map(|d| d.stats.clone());
     }
 
     fn sweep(&mut self, ts: Timestamp, _frame: u64, out: &mut Vec<Event>) {
@@ -349,7 +369,10 @@ impl Decoder {
         out: &mut Vec<Event>,
     ) {
         match ike::decode(data, non_esp_marker) {
-            Ok(msg) => {
+            Ok(mut msg) => {
+                if let Some(d) = &mut self.decrypt {
+                    d.ike(&flow, pkt.frame, data, &mut msg);
+                }
                 self.stats.ike += 1;
                 if msg.version == 1 {
                     self.stats.ike_v1 += 1;
@@ -374,7 +397,10 @@ impl Decoder {
                     self.stats.malformed += 1;
                 }
                 push(out, pkt, flow, info, Body::Ike(Box::new(msg)));
-                if let Some(whole) = whole {
+                if let Some(mut whole) = whole {
+                    if let Some(d) = &mut self.decrypt {
+                        d.reassembled(&mut whole);
+                    }
                     self.stats.ike_reassembled += 1;
                     push(out, pkt, flow, info, Body::Ike(Box::new(whole)));
                 }
@@ -395,7 +421,10 @@ impl Decoder {
         out: &mut Vec<Event>,
     ) {
         match esp::decode_esp(data, wire_len, udp_encapsulated) {
-            Ok(e) => {
+            Ok(mut e) => {
+                if let Some(d) = &mut self.decrypt {
+                    d.esp(&flow, data, &mut e);
+                }
                 self.stats.esp += 1;
                 if udp_encapsulated {
                     self.stats.esp_in_udp += 1;

@@ -54,6 +54,42 @@ pub struct IkeMessage {
     pub error: Option<DecodeError>,
     /// Set when this message was rebuilt from RFC 7383 fragments: the frames that carried them.
     pub reassembled_from: Vec<u64>,
+    /// What keys revealed inside (IKEv2 SK/SKF, IKEv1 encrypted payloads); `None` when no key
+    /// was given for this SA or the message is not encrypted.
+    pub decrypted: Option<Box<Decrypted>>,
+}
+
+/// The inside of an encrypted IKE message, as the keys revealed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decrypted {
+    pub integrity: Integrity,
+    /// The inner payload chain (empty when the integrity check failed: nothing is trusted).
+    /// Offsets count from the IKE header as if the plaintext stood where the IV starts.
+    pub payloads: Vec<Payload>,
+    /// Where the inner chain stopped, when it did not reach its end cleanly.
+    pub error: Option<DecodeError>,
+}
+
+/// Whether what was decrypted is what the sender sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrity {
+    /// The ICV or AEAD tag verified.
+    Ok,
+    /// Nothing to verify (IKEv1 has no ICV; a key source that gave no integrity key): accepted
+    /// because the plaintext parsed as a consistent payload chain or packet.
+    Unchecked,
+    /// The ICV or tag did not verify: wrong key, wrong direction, or damage in transit.
+    Failed,
+}
+
+impl Integrity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Integrity::Ok => "ok",
+            Integrity::Unchecked => "unchecked",
+            Integrity::Failed => "failed",
+        }
+    }
 }
 
 impl IkeMessage {
@@ -104,14 +140,38 @@ impl IkeMessage {
         &self.payloads[..n]
     }
 
-    /// Notifies among [`IkeMessage::trusted_payloads`].
+    /// Inner payloads the keys revealed, when their integrity held (or could not be checked).
+    pub fn inner_payloads(&self) -> &[Payload] {
+        match &self.decrypted {
+            Some(d) if d.integrity != Integrity::Failed => &d.payloads,
+            _ => &[],
+        }
+    }
+
+    /// Whether the message was decrypted and its inside can be believed.
+    pub fn was_decrypted(&self) -> bool {
+        self.decrypted
+            .as_ref()
+            .is_some_and(|d| d.integrity != Integrity::Failed)
+    }
+
+    /// Notifies among [`IkeMessage::trusted_payloads`] and, when keys opened the message, the
+    /// inner payloads: a notify inside SK is the sender's word as much as one in clear.
     pub fn notifies(&self) -> impl Iterator<Item = &Notify> {
         self.trusted_payloads()
             .iter()
+            .chain(self.inner_payloads())
             .filter_map(|p| match &p.body {
                 PayloadBody::Notify(n) => Some(n),
                 _ => None,
             })
+    }
+
+    /// Whether a notify of `notify_type` was seen only because keys opened the message.
+    pub fn notify_was_encrypted(&self, notify_type: NotifyType) -> bool {
+        let is =
+            |p: &Payload| matches!(&p.body, PayloadBody::Notify(n) if n.notify_type == notify_type);
+        !self.trusted_payloads().iter().any(is) && self.inner_payloads().iter().any(is)
     }
 
     pub fn has_notify(&self, notify_type: NotifyType) -> bool {

@@ -16,6 +16,7 @@ pub use error::{
     Counted, DecodeError, ErrorKind, Layer, LenError, LenField, LenSource, LenSubject,
 };
 use ike::IkeMessage;
+pub use ike::Integrity;
 
 /// Capture time. Kept as seconds + nanoseconds so pcap (µs) and pcapng (any resolution) files
 /// lose nothing, and ordering is exact.
@@ -130,6 +131,37 @@ pub struct EspInfo {
     pub udp_encapsulated: bool,
     /// The payload reads as cleartext (NULL encryption, RFC 2410): what it holds.
     pub cleartext: Option<Cleartext>,
+    /// What the SA's key revealed; `None` when no key was given for this SPI.
+    pub decrypted: Option<EspDecrypted>,
+}
+
+/// The inside of an ESP packet, as its key revealed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EspDecrypted {
+    pub integrity: Integrity,
+    /// The trailer's next header (4 / 41: a tunnelled IPv4 / IPv6 packet; 59: a dummy packet
+    /// for traffic-flow confidentiality). 0 when the integrity check failed.
+    pub next_header: u8,
+    /// The packet carried (tunnel mode: the inner IP packet; transport mode: the upper layer,
+    /// addressed as the outer packet), when its headers could be read.
+    pub inner: Option<InnerPacket>,
+}
+
+/// A packet carried inside ESP: what diagnosis needs of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InnerPacket {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    /// TCP/UDP ports, or ICMP type and code; 0 when not present.
+    pub sport: u16,
+    pub dport: u16,
+    /// The inner packet's length (IP total length).
+    pub len: u32,
+    pub dont_fragment: bool,
+    pub tcp_flags: Option<u8>,
+    /// The MSS option of a TCP SYN.
+    pub tcp_mss: Option<u16>,
 }
 
 /// What an ESP payload that passes the NULL-encryption test holds: the ICV length that made

@@ -13,11 +13,11 @@ use super::OutputOptions;
 use crate::decode::icmp;
 use crate::event::codes::NotifyType;
 use crate::event::ike::{
-    self, AttributeValue, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
+    self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
 use crate::event::names;
 use crate::event::text::printable;
-use crate::event::{Body, DecodeError, Event, Flow};
+use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity};
 use crate::track::esp::EspKey;
 
 use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
@@ -144,6 +144,9 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
             if ev.ip.fragments > 0 {
                 let _ = write!(out, " (reassembled from {} IP fragments)", ev.ip.fragments);
             }
+            if let Some(d) = &e.decrypted {
+                esp_inner_text(out, d);
+            }
             if opts.verbose == 0 {
                 out.push_str(" (first packet of this SPI; the rest are counted)");
             }
@@ -196,6 +199,65 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
     out.push('\n');
 }
 
+/// `{inner 10.1.0.1 > 10.2.0.1 TCP 40000 > 22 SYN mss 1460}` after an ESP packet's header.
+fn esp_inner_text(out: &mut String, d: &EspDecrypted) {
+    if d.integrity == Integrity::Failed {
+        out.push_str(" {integrity check failed}");
+        return;
+    }
+    let Some(p) = &d.inner else {
+        let _ = write!(out, " {{next header {}}}", d.next_header);
+        return;
+    };
+    let _ = write!(out, " {{inner {} > {} ", p.src, p.dst);
+    match p.proto {
+        6 => {
+            let _ = write!(out, "TCP {} > {}", p.sport, p.dport);
+            if let Some(f) = p.tcp_flags {
+                for (bit, name) in [
+                    (0x02, " SYN"),
+                    (0x10, " ACK"),
+                    (0x01, " FIN"),
+                    (0x04, " RST"),
+                ] {
+                    if f & bit != 0 {
+                        out.push_str(name);
+                    }
+                }
+            }
+            if let Some(mss) = p.tcp_mss {
+                let _ = write!(out, " mss {mss}");
+            }
+        }
+        17 => {
+            let _ = write!(out, "UDP {} > {}", p.sport, p.dport);
+        }
+        1 | 58 => {
+            let v6 = p.proto == 58;
+            out.push_str(if v6 { "ICMPv6 " } else { "ICMP " });
+            let (t, code) = (p.sport as u8, p.dport as u8);
+            match (v6, t) {
+                (false, 8) | (true, 128) => out.push_str("echo request"),
+                (false, 0) | (true, 129) => out.push_str("echo reply"),
+                (false, 3..=5 | 11 | 12) | (true, 1..=4) => {
+                    out.push_str(icmp::type_name(v6, t, code))
+                }
+                _ => {
+                    let _ = write!(out, "type {t} code {code}");
+                }
+            }
+        }
+        n => {
+            let _ = write!(out, "proto {n}");
+        }
+    }
+    let _ = write!(out, " len {}", p.len);
+    if d.integrity == Integrity::Unchecked {
+        out.push_str(", integrity unchecked");
+    }
+    out.push('}');
+}
+
 fn quoted_text(out: &mut String, e: &crate::event::IcmpError) {
     let q = &e.quoted;
     if let Some(f) = &q.flow {
@@ -240,6 +302,12 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
     );
     if m.version == 1 && m.flags & v1_flags::ENCRYPTION != 0 {
         out.push_str(" encrypted");
+        if let Some(d) = &m.decrypted {
+            if d.integrity != Integrity::Failed {
+                out.push(' ');
+            }
+            inner_text(out, m, d);
+        }
     }
     // An encrypted IKEv1 message shows nothing but its header; empty brackets would suggest a
     // message without payloads.
@@ -251,6 +319,15 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
                 out.push(' ');
             }
             payload_label(out, m, p);
+            if m.version == 2
+                && matches!(
+                    p.body,
+                    PayloadBody::Encrypted { .. } | PayloadBody::EncryptedFragment { .. }
+                )
+                && let Some(d) = &m.decrypted
+            {
+                inner_text(out, m, d);
+            }
         }
         if not_listed > 0 {
             let _ = write!(out, " +{not_listed} more");
@@ -278,6 +355,11 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
         for p in listed {
             payload_detail(out, m, p);
         }
+        if let Some(d) = &m.decrypted {
+            for p in &d.payloads[..d.payloads.len().min(MAX_LISTED_PAYLOADS)] {
+                payload_detail(out, m, p);
+            }
+        }
         if not_listed > 0 {
             let _ = write!(out, "\n    ({not_listed} more payloads not listed)");
         }
@@ -295,6 +377,43 @@ pub const MAX_LISTED_PAYLOADS: usize = 64;
 fn listed_payloads(m: &IkeMessage) -> (&[Payload], usize) {
     let n = m.payloads.len().min(MAX_LISTED_PAYLOADS);
     (&m.payloads[..n], m.payloads.len() - n)
+}
+
+/// What keys revealed inside an encrypted message: `{IDi AUTH SA TSi TSr}`.
+fn inner_text(out: &mut String, m: &IkeMessage, d: &Decrypted) {
+    match d.integrity {
+        Integrity::Failed => {
+            out.push_str(if m.version == 1 {
+                " {not decrypted: no key made a valid payload chain}"
+            } else {
+                " {integrity check failed}"
+            });
+            return;
+        }
+        Integrity::Ok | Integrity::Unchecked => {}
+    }
+    // An SKF fragment's inside is shown once, on the reassembled message.
+    if m.payloads
+        .iter()
+        .any(|p| matches!(p.body, PayloadBody::EncryptedFragment { .. }))
+    {
+        return;
+    }
+    out.push('{');
+    let n = d.payloads.len().min(MAX_LISTED_PAYLOADS);
+    for (i, p) in d.payloads[..n].iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        payload_label(out, m, p);
+    }
+    if d.payloads.len() > n {
+        let _ = write!(out, " +{} more", d.payloads.len() - n);
+    }
+    if let Some(e) = &d.error {
+        let _ = write!(out, " [malformed: {e}]");
+    }
+    out.push('}');
 }
 
 /// The short label of a payload in the one-line form.
@@ -613,6 +732,7 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
         Body::Ike(m) => line.ike = Some(IkeLine::new(m, verbose)),
         Body::Esp(e) => {
             line.esp = Some(EspLine {
+                decrypted: e.decrypted.as_ref().map(EspDecryptedLine::new),
                 len: e.len,
                 seq: e.seq,
                 spi: Hex32(e.spi),
@@ -728,10 +848,55 @@ struct Reassembled {
 
 #[derive(Serialize)]
 struct EspLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<EspDecryptedLine>,
     len: u32,
     seq: u32,
     spi: Hex32,
     udp_encapsulated: bool,
+}
+
+#[derive(Serialize)]
+struct EspDecryptedLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inner: Option<InnerLine>,
+    integrity: &'static str,
+    next_header: u8,
+}
+
+impl EspDecryptedLine {
+    fn new(d: &EspDecrypted) -> Self {
+        EspDecryptedLine {
+            inner: d.inner.as_ref().map(|p| InnerLine {
+                dport: matches!(p.proto, 6 | 17).then_some(p.dport),
+                dst: Shown(p.dst),
+                len: p.len,
+                proto: p.proto,
+                sport: matches!(p.proto, 6 | 17).then_some(p.sport),
+                src: Shown(p.src),
+                tcp_flags: p.tcp_flags,
+                tcp_mss: p.tcp_mss,
+            }),
+            integrity: d.integrity.name(),
+            next_header: d.next_header,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct InnerLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dport: Option<u16>,
+    dst: Shown<IpAddr>,
+    len: u32,
+    proto: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sport: Option<u16>,
+    src: Shown<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp_flags: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp_mss: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -832,6 +997,8 @@ struct QuotedLine {
 
 #[derive(Serialize)]
 struct IkeLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<DecryptedLine<'a>>,
     /// With `-v` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<Vec<PayloadLine<'a>>>,
@@ -864,25 +1031,12 @@ impl<'a> IkeLine<'a> {
     fn new(msg: &'a IkeMessage, verbose: u8) -> Self {
         let v = msg.version;
         let (listed, payloads_not_listed) = listed_payloads(msg);
-        let mut payloads = Vec::with_capacity(listed.len());
-        let mut notifies = Vec::new();
-        for p in listed {
-            let mut label = String::new();
-            payload_label(&mut label, msg, p);
-            payloads.push(label);
-            if let PayloadBody::Notify(n) = &p.body {
-                notifies.push(NotifyLine {
-                    data: HexBytes(&n.data),
-                    error: n.notify_type.is_error(),
-                    group: n.invalid_ke_group().filter(|_| v == 2).map(|g| g.0),
-                    name: n.notify_type.name(v),
-                    protocol: n.protocol,
-                    spi: (!n.spi.is_empty()).then_some(HexBytes(&n.spi)),
-                    notify_type: n.notify_type.0,
-                });
-            }
-        }
+        let (payloads, notifies) = labels_and_notifies(msg, listed);
         IkeLine {
+            decrypted: msg
+                .decrypted
+                .as_deref()
+                .map(|d| DecryptedLine::new(msg, d, verbose)),
             details: (verbose > 0).then(|| listed.iter().map(|p| PayloadLine::new(v, p)).collect()),
             encrypted: msg.encrypted,
             error: msg.error.as_ref().map(ErrorLine),
@@ -911,6 +1065,69 @@ impl<'a> IkeLine<'a> {
             reassembled_from: &msg.reassembled_from,
             rspi: Hex64(msg.rspi),
             version: v,
+        }
+    }
+}
+
+/// The one-line labels of `listed` and their notifies.
+fn labels_and_notifies<'a>(
+    msg: &IkeMessage,
+    listed: &'a [Payload],
+) -> (Vec<String>, Vec<NotifyLine<'a>>) {
+    let v = msg.version;
+    let mut payloads = Vec::with_capacity(listed.len());
+    let mut notifies = Vec::new();
+    for p in listed {
+        let mut label = String::new();
+        payload_label(&mut label, msg, p);
+        payloads.push(label);
+        if let PayloadBody::Notify(n) = &p.body {
+            notifies.push(NotifyLine {
+                data: HexBytes(&n.data),
+                error: n.notify_type.is_error(),
+                group: n.invalid_ke_group().filter(|_| v == 2).map(|g| g.0),
+                name: n.notify_type.name(v),
+                protocol: n.protocol,
+                spi: (!n.spi.is_empty()).then_some(HexBytes(&n.spi)),
+                notify_type: n.notify_type.0,
+            });
+        }
+    }
+    (payloads, notifies)
+}
+
+/// `ike.decrypted`: what keys revealed, in the shape of the outer message's lists.
+#[derive(Serialize)]
+struct DecryptedLine<'a> {
+    /// With `-v` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Vec<PayloadLine<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorLine<'a>>,
+    integrity: &'static str,
+    notifies: Vec<NotifyLine<'a>>,
+    payloads: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    payloads_not_listed: usize,
+}
+
+impl<'a> DecryptedLine<'a> {
+    fn new(msg: &IkeMessage, d: &'a Decrypted, verbose: u8) -> Self {
+        let n = d.payloads.len().min(MAX_LISTED_PAYLOADS);
+        let listed = &d.payloads[..n];
+        let (payloads, notifies) = labels_and_notifies(msg, listed);
+        DecryptedLine {
+            details: (verbose > 0).then(|| {
+                listed
+                    .iter()
+                    .map(|p| PayloadLine::new(msg.version, p))
+                    .collect()
+            }),
+            error: d.error.as_ref().map(ErrorLine),
+            integrity: d.integrity.name(),
+            notifies,
+            payloads,
+            payloads_not_listed: d.payloads.len() - n,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::decode::DecodeStats;
-use crate::event::{Body, Event, Timestamp};
+use crate::event::{Body, Event, Integrity, Timestamp};
 use crate::track::TrackStats;
 use crate::track::esp::EspKey;
 
@@ -47,21 +47,100 @@ pub struct SpiCount {
     pub last_seq: u32,
     first_ts: Timestamp,
     last_ts: Timestamp,
+    pub opened: Opened,
 }
+
+/// How the keys did on one SA: packets (or encrypted messages) opened, refused by the
+/// integrity check (or, for IKEv1, by the payload-chain check), and seen without a key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Opened {
+    pub decrypted: u64,
+    pub integrity_failed: u64,
+    pub no_key: u64,
+}
+
+impl Opened {
+    fn count(&mut self, d: Option<Integrity>) {
+        match d {
+            Some(Integrity::Failed) => self.integrity_failed += 1,
+            Some(_) => self.decrypted += 1,
+            None => self.no_key += 1,
+        }
+    }
+
+    /// `28/28 decrypted, integrity ok` and the like, for `total` packets or messages.
+    fn text(&self, what: &str) -> String {
+        let total = self.decrypted + self.integrity_failed + self.no_key;
+        if self.no_key == total {
+            return format!("no key ({total} {what})");
+        }
+        let mut t = format!("{}/{total} {what} decrypted", self.decrypted);
+        if self.integrity_failed > 0 {
+            t.push_str(&format!(
+                ", {} failed the integrity check (wrong key or wrong direction?)",
+                self.integrity_failed
+            ));
+        }
+        if self.no_key > 0 {
+            t.push_str(&format!(", {} without a key", self.no_key));
+        }
+        t
+    }
+}
+
+/// One IKE SA's encrypted messages, for the decryption summary.
+#[derive(Clone, Debug)]
+struct IkeOpened {
+    version: u8,
+    first_frame: u64,
+    opened: Opened,
+}
+
+/// IKE SAs counted for the decryption summary, at most (the rest are left out, counted).
+const IKE_CAP: usize = 10_000;
 
 #[derive(Default)]
 pub struct SpiCounter {
     spis: HashMap<EspKey, SpiCount, crate::hash::KeyedHashState>,
     pub not_counted: u64,
+    /// Keys were given: decryption is counted per SA and summarised.
+    keyed: bool,
+    ikes: HashMap<(u64, u64), IkeOpened>,
 }
 
 impl SpiCounter {
+    /// Counts decryption per SA from now on (keys were given).
+    pub fn keyed(&mut self) {
+        self.keyed = true;
+    }
+
     pub fn observe(&mut self, ev: &Event) {
+        if self.keyed
+            && let Body::Ike(m) = &ev.body
+            && m.encrypted
+            && m.reassembled_from.is_empty()
+        {
+            let n = self.ikes.len();
+            let sa = self.ikes.entry((m.ispi, m.rspi));
+            if n < IKE_CAP || matches!(sa, std::collections::hash_map::Entry::Occupied(_)) {
+                sa.or_insert(IkeOpened {
+                    version: m.version,
+                    first_frame: ev.pkt.frame,
+                    opened: Opened::default(),
+                })
+                .opened
+                .count(m.decrypted.as_ref().map(|d| d.integrity));
+            }
+        }
         let Body::Esp(e) = &ev.body else {
             return;
         };
         let key = EspKey::sent(&ev.flow, e.spi);
+        let opened = self.keyed.then(|| e.decrypted.map(|d| d.integrity));
         if let Some(c) = self.spis.get_mut(&key) {
+            if let Some(o) = opened {
+                c.opened.count(o);
+            }
             c.packets += 1;
             c.bytes += u64::from(e.len);
             c.last_frame = ev.pkt.frame;
@@ -88,8 +167,46 @@ impl SpiCounter {
                 last_seq: e.seq,
                 first_ts: ev.pkt.ts,
                 last_ts: ev.pkt.ts,
+                opened: {
+                    let mut o = Opened::default();
+                    if let Some(d) = opened {
+                        o.count(d);
+                    }
+                    o
+                },
             },
         );
+    }
+
+    /// The decryption summary's lines: per IKE SA, then per ESP SA, in order of appearance.
+    pub fn decryption_lines(&self) -> Vec<String> {
+        if !self.keyed {
+            return Vec::new();
+        }
+        let mut ikes: Vec<_> = self.ikes.iter().collect();
+        ikes.sort_by_key(|(_, o)| o.first_frame);
+        let mut lines: Vec<String> = ikes
+            .into_iter()
+            .map(|(&(i, r), o)| {
+                format!(
+                    "IKEv{} SA {}/{}: {}",
+                    o.version,
+                    super::fmt::Hex64(i),
+                    super::fmt::Hex64(r),
+                    o.opened.text("encrypted messages")
+                )
+            })
+            .collect();
+        for c in self.sorted() {
+            lines.push(format!(
+                "ESP SPI {:#} {} > {}: {}",
+                Hex32(c.spi),
+                c.src,
+                c.dst,
+                c.opened.text("packets")
+            ));
+        }
+        lines
     }
 
     pub fn sorted(&self) -> Vec<&SpiCount> {
@@ -257,6 +374,21 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
             info.spis.not_counted
         )?;
     }
+    if let Some(d) = &s.decryption {
+        writeln!(
+            w,
+            "decryption: IKE {} decrypted, {} failed, {} without a key; ESP {} decrypted, {} failed, {} without a key",
+            d.ike_decrypted,
+            d.ike_integrity_failed,
+            d.ike_no_key,
+            d.esp_decrypted,
+            d.esp_integrity_failed,
+            d.esp_no_key
+        )?;
+        for line in info.spis.decryption_lines() {
+            writeln!(w, "  {line}")?;
+        }
+    }
     let t = &info.track;
     let evicted = t.pairs_evicted + t.ike_sas_evicted + t.esp_sas_evicted;
     let fragment_sets = s.ip_fragment_sets_evicted + s.ike_fragment_sets_evicted;
@@ -342,6 +474,8 @@ impl Serialize for EspSas<'_> {
 #[derive(Serialize)]
 struct EspSaLine {
     bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decryption: Option<Opened>,
     dst: IpAddr,
     first_frame: u64,
     first_seq: u32,
@@ -359,6 +493,7 @@ impl EspSaLine {
     fn new(c: &SpiCount) -> Self {
         EspSaLine {
             bytes: c.bytes,
+            decryption: (c.opened != Opened::default()).then_some(c.opened),
             dst: c.dst,
             first_frame: c.first_frame,
             first_seq: c.first_seq,

@@ -18,7 +18,10 @@ use crate::event::{Event, Timestamp};
 const MAX_STEPS: usize = 8;
 pub const MAX_EXCHANGES: usize = 32;
 const MAX_TIMES: usize = 16;
-const MAX_NOTIFIES: usize = 16;
+const MAX_NOTIFIES: usize = 32;
+/// Status notifies stop here, so the slots left keep room for the errors that matter (an
+/// IKE_SA_INIT and an IKE_AUTH exchange alone carry a dozen different status types).
+const MAX_STATUS_NOTIFIES: usize = 24;
 
 /// IKEv2 IKE_AUTH responses whose SK ciphertext (IV, encrypted payloads, padding, ICV; the
 /// decoder's `Encrypted::len`) is shorter than this cannot hold IDr and AUTH. The smallest that
@@ -229,6 +232,9 @@ pub struct IkeSa {
     pub ke_group: Option<u16>,
     /// Size of the IKE_AUTH response's SK payload and its frame.
     pub auth_response_sk: Option<(u32, u64)>,
+    /// The IKE_AUTH response was decrypted with the operator's keys: what it holds was seen,
+    /// so nothing about it needs inferring from its size.
+    pub auth_response_opened: bool,
     pub used_after_auth: bool,
     pub child_exchanges: u32,
     pub ike_fragmentation_offered: [bool; 2],
@@ -274,6 +280,7 @@ impl IkeSa {
             chosen: None,
             ke_group: None,
             auth_response_sk: None,
+            auth_response_opened: false,
             used_after_auth: false,
             child_exchanges: 0,
             ike_fragmentation_offered: [false; 2],
@@ -539,6 +546,9 @@ impl IkeSa {
             if self.notifies.len() >= MAX_NOTIFIES {
                 break;
             }
+            if nt.notify_type.is_status() && self.notifies.len() >= MAX_STATUS_NOTIFIES {
+                continue;
+            }
             // Status notifies that repeat in every message are not worth a slot each.
             if self
                 .notifies
@@ -678,6 +688,7 @@ impl IkeSa {
             if let Some(len) = step_sk_len {
                 self.auth_response_sk = Some((len, ev.pkt.frame));
             }
+            self.auth_response_opened |= m.was_decrypted();
         }
         let counts_child =
             (m.version == 2 && exchange == ExchangeType::CREATE_CHILD_SA && response)
@@ -733,6 +744,20 @@ fn classify(
             (ExchangeType::IKE_SA_INIT, true) if m.proposals().is_some() => Msg::InitAccepted,
             (ExchangeType::IKE_AUTH, false) => Msg::AuthRequest,
             (ExchangeType::IKE_AUTH, true) if clear_error && !m.encrypted => Msg::Fatal,
+            // Opened with keys: AUTH inside is authentication passed, an error without it is
+            // the refusal itself (EAP rounds carry neither).
+            (ExchangeType::IKE_AUTH, true) if m.was_decrypted() => {
+                if m.inner_payloads()
+                    .iter()
+                    .any(|p| p.payload_type == crate::event::codes::PayloadType::AUTH)
+                {
+                    Msg::AuthAccepted
+                } else if clear_error {
+                    Msg::Fatal
+                } else {
+                    Msg::Other
+                }
+            }
             (ExchangeType::IKE_AUTH, true) => match sk_len {
                 Some(l) if l >= AUTH_RESPONSE_MIN_SK => Msg::AuthAccepted,
                 Some(_) => Msg::AuthSmall,

@@ -76,7 +76,7 @@ grep -v '^#' tests/tshark/keyed.tsv | while IFS="$(printf '\t')" read -r cap uat
     WIRESHARK_CONFIG_DIR="$conf" tshark -n -r "captures/$cap" -Y 'esp && !(icmp.type in {3, 4, 5, 11, 12}) && !(icmpv6.type in {1, 2, 3, 4})' -T fields \
         -E separator=/t -E occurrence=a -E aggregator=, \
         -e frame.number -e esp.spi -e esp.sequence -e esp.protocol -e esp.icv_good \
-        -e ip.src -e ip.dst -e ip.proto -e ipv6.src -e ipv6.dst -e tcp.srcport -e tcp.dstport \
+        -e ip.src -e ip.dst -e ip.proto -e ipv6.src -e ipv6.dst -e ipv6.nxt -e tcp.srcport -e tcp.dstport \
         -e udp.srcport -e udp.dstport > "$base.esp.tsv" 2>/dev/null || true
     for f in "$base.ike.tsv" "$base.esp.tsv"; do [ -s "$f" ] || rm -f "$f"; done
     rm -rf "$conf"

@@ -1,3 +1,581 @@
-//! Decryption of IKEv1, IKEv2 SK/SKF and ESP with operator-supplied keys (issue 12).
+//! Decryption with the operator's keys (`--keys`): IKEv2 SK and SKF payloads, IKEv1 encrypted
+//! messages and ESP, opened where the bytes still are, so the events that leave this stage
+//! carry the inner payloads and packets and nothing downstream needs bytes or keys.
+//!
+//! The only state is byte-level, like reassembly's: IKEv1's CBC chain (the phase-1 IV comes
+//! from the cleartext KE payloads, later IVs from the last ciphertext block) and the IKEv2
+//! algorithms a key source did not name, learned from the cleartext IKE_SA_INIT response. Both
+//! are kept only for SAs the key ring holds, so they are bounded by what the operator loaded.
 
 pub mod cipher;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::esp::inner_packet;
+use super::ike::{HEADER_LEN, v1, v2};
+use crate::event::codes::{PayloadType, TransformType};
+use crate::event::ike::{Decrypted, IkeMessage, Integrity, PayloadBody, Proposal};
+use crate::event::{EspDecrypted, EspInfo, Flow, LenField, LenSource};
+use crate::keys::{Encr, Integ, KeyRing, V1Hash};
+use cipher::Failure;
+
+/// Counts for the end-of-run summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DecryptStats {
+    pub ike_decrypted: u64,
+    pub ike_integrity_failed: u64,
+    pub ike_no_key: u64,
+    pub esp_decrypted: u64,
+    pub esp_integrity_failed: u64,
+    pub esp_no_key: u64,
+    /// Packets the snap length cut before their ICV: nothing to decrypt.
+    pub truncated: u64,
+}
+
+/// Message IDs whose IKEv1 CBC chain is kept per SA, and ciphertexts remembered for
+/// retransmissions; past these the oldest go.
+const V1_MIDS: usize = 64;
+const V1_SEEN: usize = 64;
+
+pub struct Decryptor {
+    ring: Arc<KeyRing>,
+    /// (SPIi, SPIr) → the algorithms chosen in IKE_SA_INIT, for ring entries without them.
+    v2_algs: HashMap<(u64, u64), (Encr, Integ)>,
+    v1: HashMap<u64, V1Sa>,
+    /// Plaintexts of SKF fragments by frame, until their message is reassembled; bounded by
+    /// [`FRAGMENT_BYTES`], oldest out first (as the reassembler evicts its oldest sets).
+    fragments: HashMap<u64, (Integrity, Vec<u8>)>,
+    fragment_order: VecDeque<u64>,
+    fragment_bytes: usize,
+    buf: Vec<u8>,
+    pub stats: DecryptStats,
+}
+
+/// Plaintext of SKF fragments held for reassembly, at most (the reassembler's own cap).
+/// (The reassembler's own caps: 8 MiB, and 1024 sets of a few fragments.)
+const FRAGMENT_BYTES: usize = 8 << 20;
+const FRAGMENTS_HELD: usize = 4096;
+
+/// One ISAKMP SA's CBC state. Both peers chain on the same ciphertext, so one state serves
+/// every key tried, and a key that fails leaves the chain right for the next.
+#[derive(Default)]
+struct V1Sa {
+    initiator: Option<(IpAddr, u16)>,
+    encr: Option<Encr>,
+    hash: Option<V1Hash>,
+    gxi: Option<Vec<u8>>,
+    gxr: Option<Vec<u8>>,
+    /// The IV for the next phase-1 (message ID 0) encrypted message.
+    p1_next: Option<Vec<u8>>,
+    /// The last ciphertext block of phase 1: what later exchanges' first IVs hash.
+    p1_last: Option<Vec<u8>>,
+    /// Message ID → the IV for its next message.
+    mids: VecDeque<(u32, Vec<u8>)>,
+    /// Last ciphertext block of a message → the IV it was decrypted with: a retransmission
+    /// (the same ciphertext again) reuses it rather than moving the chain on.
+    seen: VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Decryptor {
+    pub fn new(ring: Arc<KeyRing>) -> Self {
+        Decryptor {
+            ring,
+            v2_algs: HashMap::new(),
+            v1: HashMap::new(),
+            fragments: HashMap::new(),
+            fragment_order: VecDeque::new(),
+            fragment_bytes: 0,
+            buf: Vec::new(),
+            stats: DecryptStats::default(),
+        }
+    }
+
+    /// Opens `msg` (decoded from `data`, which starts at the IKE header; `frame` carried it)
+    /// when the ring has its keys, setting `msg.decrypted`. SKF fragments are opened one by
+    /// one: their plaintext is kept for [`Decryptor::reassembled`] and the fragment's own
+    /// `decrypted` has no payloads.
+    pub fn ike(&mut self, flow: &Flow, frame: u64, data: &[u8], msg: &mut IkeMessage) {
+        match msg.version {
+            2 => {
+                if let Some(plain) = self.ikev2(data, msg) {
+                    let integrity = msg
+                        .decrypted
+                        .as_ref()
+                        .map_or(Integrity::Ok, |d| d.integrity);
+                    self.keep_fragment(frame, integrity, plain);
+                }
+            }
+            1 => self.ikev1(flow, data, msg),
+            _ => {}
+        }
+    }
+
+    fn keep_fragment(&mut self, frame: u64, integrity: Integrity, plain: Vec<u8>) {
+        // Frames already reassembled stay in the order list until they come round: the
+        // count cap keeps it bounded too.
+        while self.fragment_bytes + plain.len() > FRAGMENT_BYTES
+            || self.fragment_order.len() >= FRAGMENTS_HELD
+        {
+            let Some(old) = self.fragment_order.pop_front() else {
+                return;
+            };
+            if let Some((_, p)) = self.fragments.remove(&old) {
+                self.fragment_bytes -= p.len();
+            }
+        }
+        self.fragment_bytes += plain.len();
+        self.fragment_order.push_back(frame);
+        if let Some((_, p)) = self.fragments.insert(frame, (integrity, plain)) {
+            self.fragment_bytes -= p.len();
+        }
+    }
+
+    /// Fills a message reassembled from SKF fragments with the inside of its fragments,
+    /// when every fragment was opened.
+    pub fn reassembled(&mut self, whole: &mut IkeMessage) {
+        let Some(inner_first) = whole.payloads.iter().find_map(|p| match p.body {
+            PayloadBody::Encrypted {
+                inner_first_payload,
+                ..
+            } => Some(inner_first_payload),
+            _ => None,
+        }) else {
+            return;
+        };
+        let mut plain = Vec::new();
+        let mut integrity = Integrity::Ok;
+        for f in &whole.reassembled_from {
+            let Some((i, p)) = self.fragments.remove(f) else {
+                return;
+            };
+            self.fragment_bytes -= p.len();
+            if i != Integrity::Ok {
+                integrity = i;
+            }
+            plain.extend_from_slice(&p);
+        }
+        let mut d = Decrypted {
+            integrity,
+            payloads: Vec::new(),
+            error: None,
+        };
+        d.error = v2::decode_payloads(
+            PayloadType(inner_first),
+            &plain,
+            HEADER_LEN + 4,
+            LenSource::Field(LenField::PayloadLength),
+            &mut d.payloads,
+        );
+        whole.decrypted = Some(Box::new(d));
+    }
+
+    fn ikev2(&mut self, data: &[u8], msg: &mut IkeMessage) -> Option<Vec<u8>> {
+        let spis = (msg.ispi, msg.rspi);
+        let Some(keys) = self.ring.ikev2.get(&spis) else {
+            if msg.encrypted && !self.ring.ikev2.is_empty() {
+                self.stats.ike_no_key += 1;
+            }
+            return None;
+        };
+        if !msg.encrypted {
+            if keys.encr.is_none() || keys.integ.is_none() {
+                self.learn_v2(spis, msg);
+            }
+            return None;
+        }
+        // The IV follows the SK generic header, or SKF's fragment number and total (which the
+        // AEAD AAD and the ICV cover, RFC 7383 §2.5).
+        let (sk, iv_at, fragment, inner_first) = msg.payloads.iter().find_map(|p| {
+            let at = p.offset as usize;
+            match p.body {
+                PayloadBody::Encrypted {
+                    inner_first_payload,
+                    ..
+                } => Some((p, at + 4, false, inner_first_payload)),
+                PayloadBody::EncryptedFragment {
+                    inner_first_payload,
+                    ..
+                } => Some((p, at + 8, true, inner_first_payload)),
+                _ => None,
+            }
+        })?;
+        let end = sk.offset as usize + usize::from(sk.length);
+        let Some(bytes) = data.get(..end) else {
+            self.stats.truncated += 1;
+            return None;
+        };
+        let learned = self.v2_algs.get(&spis).copied();
+        let (Some(encr), Some(integ)) = (
+            keys.encr.or(learned.map(|l| l.0)),
+            keys.integ.or(learned.map(|l| l.1)),
+        ) else {
+            self.stats.ike_no_key += 1;
+            return None;
+        };
+        let initiator = msg.from_original_initiator();
+        let (ek, ak) = if initiator {
+            (&keys.sk_ei, &keys.sk_ai)
+        } else {
+            (&keys.sk_er, &keys.sk_ar)
+        };
+        let Some(ek) = ek else {
+            self.stats.ike_no_key += 1;
+            return None;
+        };
+        let ak = ak.as_ref().map(|k| k.bytes()).unwrap_or_default();
+        let result = cipher::open_ikev2(encr, integ, ek.bytes(), ak, bytes, iv_at, &mut self.buf);
+        let integrity = match result {
+            Ok(cipher::Integrity::Ok) => Integrity::Ok,
+            Ok(cipher::Integrity::Unchecked) => Integrity::Unchecked,
+            Err(Failure::TooShort) => {
+                self.stats.truncated += 1;
+                return None;
+            }
+            Err(_) => {
+                self.stats.ike_integrity_failed += 1;
+                msg.decrypted = Some(Box::new(Decrypted {
+                    integrity: Integrity::Failed,
+                    payloads: Vec::new(),
+                    error: None,
+                }));
+                return None;
+            }
+        };
+        self.stats.ike_decrypted += 1;
+        let mut d = Decrypted {
+            integrity,
+            payloads: Vec::new(),
+            error: None,
+        };
+        if fragment {
+            msg.decrypted = Some(Box::new(d));
+            return Some(self.buf.clone());
+        }
+        d.error = v2::decode_payloads(
+            PayloadType(inner_first),
+            &self.buf,
+            iv_at,
+            LenSource::Field(LenField::PayloadLength),
+            &mut d.payloads,
+        );
+        msg.decrypted = Some(Box::new(d));
+        None
+    }
+
+    /// The ENCR and INTEG transforms the responder chose, from a cleartext IKE_SA_INIT response.
+    fn learn_v2(&mut self, spis: (u64, u64), msg: &IkeMessage) {
+        if !msg.is_response() || spis.1 == 0 {
+            return;
+        }
+        let Some(chosen) = msg.proposals().and_then(|p| p.first()) else {
+            return;
+        };
+        if let Some(algs) = v2_algorithms(chosen) {
+            self.v2_algs.insert(spis, algs);
+        }
+    }
+
+    fn ikev1(&mut self, flow: &Flow, data: &[u8], msg: &mut IkeMessage) {
+        let Some(keys) = self.ring.ikev1.get(&msg.ispi) else {
+            if msg.encrypted && !self.ring.ikev1.is_empty() {
+                self.stats.ike_no_key += 1;
+            }
+            return;
+        };
+        let sa = self.v1.entry(msg.ispi).or_default();
+        if msg.rspi == 0 && sa.initiator.is_none() {
+            sa.initiator = Some((flow.src, flow.sport));
+        }
+        if !msg.encrypted {
+            sa.learn(flow, data, msg);
+            return;
+        }
+        let encr = keys.iter().find_map(|k| k.encr).or(sa.encr);
+        let hash = keys.iter().find_map(|k| k.hash).or(sa.hash);
+        let (Some(encr), Some(hash)) = (encr, hash) else {
+            self.stats.ike_no_key += 1;
+            return;
+        };
+        let block = cipher::block_len(encr);
+        let end = (msg.length as usize).min(data.len());
+        let ct = data.get(HEADER_LEN..end).unwrap_or_default();
+        if ct.is_empty() || ct.len() % block != 0 {
+            self.stats.truncated += 1;
+            return;
+        }
+        let last = ct[ct.len() - block..].to_vec();
+        let iv = if let Some((_, iv)) = sa.seen.iter().find(|(l, _)| *l == last) {
+            iv.clone()
+        } else if msg.message_id == 0 {
+            match &sa.p1_next {
+                Some(iv) => iv.clone(),
+                None => match (&sa.gxi, &sa.gxr) {
+                    (Some(i), Some(r)) => {
+                        let mut h = Vec::new();
+                        cipher::v1_hash(hash, &[i, r], &mut h);
+                        h.truncate(block);
+                        h
+                    }
+                    _ => {
+                        self.stats.ike_no_key += 1;
+                        return;
+                    }
+                },
+            }
+        } else if let Some((_, iv)) = sa.mids.iter().find(|(m, _)| *m == msg.message_id) {
+            iv.clone()
+        } else {
+            let Some(p1) = &sa.p1_last else {
+                self.stats.ike_no_key += 1;
+                return;
+            };
+            let mut h = Vec::new();
+            cipher::v1_hash(hash, &[p1, &msg.message_id.to_be_bytes()], &mut h);
+            h.truncate(block);
+            h
+        };
+        if !sa.seen.iter().any(|(l, _)| *l == last) {
+            if sa.seen.len() >= V1_SEEN {
+                sa.seen.pop_front();
+            }
+            sa.seen.push_back((last.clone(), iv.clone()));
+            if msg.message_id == 0 {
+                sa.p1_next = Some(last.clone());
+                sa.p1_last = Some(last.clone());
+            } else {
+                sa.mids.retain(|(m, _)| *m != msg.message_id);
+                if sa.mids.len() >= V1_MIDS {
+                    sa.mids.pop_front();
+                }
+                sa.mids.push_back((msg.message_id, last));
+            }
+        }
+        let mut next_iv = Vec::new();
+        let mut found = None;
+        for k in keys {
+            if cipher::v1_decrypt(encr, k.key.bytes(), &iv, ct, &mut self.buf, &mut next_iv)
+                .is_err()
+            {
+                continue;
+            }
+            let mut payloads = Vec::new();
+            let err = v1::decode_payloads(
+                msg.first_payload,
+                &self.buf,
+                HEADER_LEN,
+                LenSource::Field(LenField::IkeLength),
+                &mut payloads,
+            );
+            if err.is_none() && !payloads.is_empty() && v1_plausible(&payloads) {
+                found = Some(payloads);
+                break;
+            }
+        }
+        match found {
+            Some(payloads) => {
+                self.stats.ike_decrypted += 1;
+                msg.decrypted = Some(Box::new(Decrypted {
+                    integrity: Integrity::Unchecked,
+                    payloads,
+                    error: None,
+                }));
+            }
+            None => {
+                self.stats.ike_integrity_failed += 1;
+                msg.decrypted = Some(Box::new(Decrypted {
+                    integrity: Integrity::Failed,
+                    payloads: Vec::new(),
+                    error: None,
+                }));
+            }
+        }
+    }
+
+    /// Opens an ESP packet (`data` from the SPI to the end of what was captured) when the ring
+    /// has a key for its SPI, setting `esp.decrypted`. Several candidate keys (same SPI on
+    /// several address pairs) are tried until one verifies.
+    pub fn esp(&mut self, flow: &Flow, data: &[u8], esp: &mut EspInfo) {
+        if self.ring.esp.is_empty() && self.ring.esp_default.is_none() {
+            return;
+        }
+        let Some(bytes) = data.get(..esp.len as usize) else {
+            self.stats.truncated += 1;
+            return;
+        };
+        let mut tried = false;
+        for k in self.ring.esp_for(esp.spi, flow.src, flow.dst) {
+            tried = true;
+            let hi = k.seq_hi.filter(|_| k.esn != Some(false));
+            match cipher::open_esp(
+                k.encr,
+                k.integ,
+                k.enc_key.bytes(),
+                k.auth_key.bytes(),
+                bytes,
+                hi,
+                &mut self.buf,
+            ) {
+                Ok((integrity, next_header)) => {
+                    let integrity = match integrity {
+                        cipher::Integrity::Ok => Integrity::Ok,
+                        cipher::Integrity::Unchecked => Integrity::Unchecked,
+                    };
+                    let inner = inner_packet(next_header, &self.buf, (flow.src, flow.dst));
+                    // Without an ICV, only a plaintext that is exactly one well-formed packet
+                    // (the NULL-encryption test's standard) shows the key is right.
+                    if integrity == Integrity::Unchecked
+                        && next_header != 59
+                        && super::esp::inner(next_header, &self.buf).is_none()
+                    {
+                        continue;
+                    }
+                    self.stats.esp_decrypted += 1;
+                    esp.decrypted = Some(EspDecrypted {
+                        integrity,
+                        next_header,
+                        inner,
+                    });
+                    return;
+                }
+                Err(Failure::TooShort) => {
+                    self.stats.truncated += 1;
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        if tried {
+            self.stats.esp_integrity_failed += 1;
+            esp.decrypted = Some(EspDecrypted {
+                integrity: Integrity::Failed,
+                next_header: 0,
+                inner: None,
+            });
+        } else {
+            self.stats.esp_no_key += 1;
+        }
+    }
+}
+
+impl V1Sa {
+    /// What cleartext phase-1 messages give the IV: the chosen transform (from the
+    /// responder's SA) and both KE payloads.
+    fn learn(&mut self, flow: &Flow, data: &[u8], msg: &IkeMessage) {
+        if msg.message_id != 0 {
+            return;
+        }
+        let from_initiator = match self.initiator {
+            Some(i) => i == (flow.src, flow.sport),
+            None => msg.rspi == 0,
+        };
+        for p in msg.trusted_payloads() {
+            match &p.body {
+                PayloadBody::Sa(props) if !from_initiator => {
+                    if let Some((e, h)) = props.first().and_then(v1_transform) {
+                        self.encr = Some(e);
+                        self.hash = Some(h);
+                    }
+                }
+                PayloadBody::Sa(props) if self.encr.is_none() => {
+                    // The initiator's offer: right when it offered one transform only.
+                    if let [only] = props.as_slice()
+                        && only.transforms.len() == 1
+                        && let Some((e, h)) = v1_transform(only)
+                    {
+                        self.encr = Some(e);
+                        self.hash = Some(h);
+                    }
+                }
+                PayloadBody::Ke { .. } => {
+                    let at = p.offset as usize + 4;
+                    let end = p.offset as usize + usize::from(p.length);
+                    if let Some(k) = data.get(at..end) {
+                        if from_initiator {
+                            self.gxi = Some(k.to_vec());
+                        } else {
+                            self.gxr = Some(k.to_vec());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A decrypted IKEv1 chain is believed when it holds payloads an encrypted message carries
+/// (IKEv1 has no ICV: a wrong key yields a chain that breaks, or by rare chance one of
+/// unassigned types).
+fn v1_plausible(payloads: &[crate::event::ike::Payload]) -> bool {
+    payloads
+        .iter()
+        .all(|p| (1..=21).contains(&p.payload_type.0) || (128..=133).contains(&p.payload_type.0))
+}
+
+/// IKEv1 phase-1 transform attributes (RFC 2409 Appendix A): encryption 1 DES-CBC, 5 3DES-CBC,
+/// 7 AES-CBC (with key length 14); hash 1 MD5, 2 SHA, 4 SHA2-256, 5 SHA2-384, 6 SHA2-512.
+fn v1_transform(p: &Proposal) -> Option<(Encr, V1Hash)> {
+    let t = p.transforms.first()?;
+    let encr = match t.attribute(1)?.number()? {
+        1 => Encr::Des,
+        5 => Encr::TripleDes,
+        7 => Encr::AesCbc,
+        _ => return None,
+    };
+    let hash = match t.attribute(2)?.number()? {
+        1 => V1Hash::Md5,
+        2 => V1Hash::Sha1,
+        4 => V1Hash::Sha256,
+        5 => V1Hash::Sha384,
+        6 => V1Hash::Sha512,
+        _ => return None,
+    };
+    Some((encr, hash))
+}
+
+/// IKEv2 transform IDs (IANA "IKEv2 Parameters") to the algorithms, from a chosen proposal.
+fn v2_algorithms(p: &Proposal) -> Option<(Encr, Integ)> {
+    let mut encr = None;
+    let mut integ = Integ::None;
+    for t in &p.transforms {
+        match t.transform_type {
+            TransformType::ENCR => {
+                encr = Some(match t.id {
+                    2 => Encr::Des,
+                    3 => Encr::TripleDes,
+                    11 => Encr::Null,
+                    12 => Encr::AesCbc,
+                    13 => Encr::AesCtr,
+                    14 => Encr::AesCcm { icv: 8 },
+                    15 => Encr::AesCcm { icv: 12 },
+                    16 => Encr::AesCcm { icv: 16 },
+                    18 => Encr::AesGcm { icv: 8 },
+                    19 => Encr::AesGcm { icv: 12 },
+                    20 => Encr::AesGcm { icv: 16 },
+                    28 => Encr::ChaCha20Poly1305,
+                    _ => return None,
+                })
+            }
+            TransformType::INTEG => {
+                integ = match t.id {
+                    0 => Integ::None,
+                    1 => Integ::HmacMd5_96,
+                    2 => Integ::HmacSha1_96,
+                    5 => Integ::AesXcbc96,
+                    7 => Integ::HmacSha1_160,
+                    8 => Integ::AesCmac96,
+                    12 => Integ::HmacSha256_128,
+                    13 => Integ::HmacSha384_192,
+                    14 => Integ::HmacSha512_256,
+                    _ => return None,
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((encr?, integ))
+}

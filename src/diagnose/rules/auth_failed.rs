@@ -173,6 +173,10 @@ impl Rule for AuthFailed {
 fn small_auth_response(sa: &IkeSa, out: &mut Emit<'_>) {
     let i = (sa.initiator, sa.initiator_port);
     let r = (sa.responder, sa.responder_port);
+    // Keys opened the response: what it said was reported as observed (or it passed).
+    if sa.auth_response_opened {
+        return;
+    }
     let Some((len, frame)) = sa.auth_response_sk else {
         return;
     };

@@ -13,7 +13,7 @@ use crate::event::{Body, Timestamp};
 use crate::track::{PairKey, Tracker};
 use crate::track::Pair;
 use crate::track::ike::{IkeSa, SaState};
-use crate::event::codes::ExchangeType;
+use crate::event::codes::{ExchangeType, NotifyType};
 
 pub const KIND: FindingKind = FindingKind {
     id: "child_sa_refused",
@@ -151,6 +151,39 @@ fn judge_v2(sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) -> bool {
     let Some(auth) = sa.authenticated_ts else {
         return false;
     };
+    // With keys the refusal is seen: TS_UNACCEPTABLE is `ts_unacceptable`'s; any other error
+    // the responder put in IKE_AUTH beside its AUTH is said here as observed.
+    let refusal = sa.notifies.iter().find(|n| {
+        n.response
+            && n.exchange == ExchangeType::IKE_AUTH
+            && n.from == sa.responder
+            && !n.notify_type.is_status()
+    });
+    if let Some(n) = refusal {
+        if n.notify_type == NotifyType::TS_UNACCEPTABLE {
+            return false;
+        }
+        let summary = format!(
+            "IKE SA {:016x} between {} and {} authenticated, but {} refused the Child SA: {} inside its IKE_AUTH response (decrypted)",
+            sa.ispi,
+            sa.initiator,
+            sa.responder,
+            sa.responder,
+            n.notify_type.label(2),
+        );
+        out.push(
+            sa.ispi,
+            Finding::new(
+                &KIND,
+                Confidence::Observed,
+                Peers::with_ports(i, r),
+                (auth, sa.last_ts),
+                summary,
+            )
+            .frames([n.frame]),
+        );
+        return true;
+    }
     let esp = pair.is_some_and(|p| {
         p.children.iter().any(|c| c.last_ts >= auth) || p.ah_packets != [0, 0]
     });
