@@ -111,8 +111,9 @@ pub fn icv_len(encr: Encr, integ: Integ) -> usize {
 /// IKEv2 SK (RFC 7296 §3.14) or SKF (RFC 7383). `msg` runs from the IKE header to the end of
 /// the SK/SKF payload (ICV last); `iv_at` is the offset of the IV (just after the SK generic
 /// header, or after SKF's fragment number and total). AEAD (RFC 5282, RFC 7634): AAD =
-/// `msg[..iv_at]`, nonce = salt‖IV. Otherwise the ICV is the last `icv_len` bytes, a MAC over
-/// everything before it. `out` gets the inner payloads, padding and pad-length byte stripped.
+/// `msg[..iv_at]`, nonce = salt‖IV, and `integ`/`auth_key` are not used. Otherwise the ICV is
+/// the last `icv_len` bytes, a MAC over everything before it. `out` gets the inner payloads,
+/// padding and pad-length byte stripped (an SKF fragment's share of them, for reassembly).
 pub fn open_ikev2(
     encr: Encr,
     integ: Integ,
@@ -173,7 +174,9 @@ fn open_ikev2_inner(
 /// half when ESN is in use (AEAD AAD SPI‖seq_hi‖seq_lo per RFC 4106 §5 / RFC 4309 §5 /
 /// RFC 7634 §2.1; appended to the HMAC input per RFC 4303 §3.3.3; GMAC per RFC 4543 §3.3).
 /// `out` gets the payload without padding, pad length and next header; the next header is
-/// returned.
+/// returned. AEAD ciphers (GCM, CCM, GMAC, ChaCha20-Poly1305) ignore `integ` and `auth_key`.
+/// Padding bytes are not checked, only that the pad length fits (RFC 4303 §2.4 lets senders
+/// choose other padding).
 pub fn open_esp(
     encr: Encr,
     integ: Integ,
@@ -1410,6 +1413,41 @@ mod tests {
             for klen in [0, 1, 15, 16, 17, 64, 200] {
                 let _ = prf_plus(prf, &buf[..klen], &buf[..33], 100);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any key length, any IV offset and ESN: a result or an error, no panic.
+        #[test]
+        fn arbitrary_input_never_panics(
+            msg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+            key in 0usize..40,
+            auth in 0usize..70,
+            iv_at in 0usize..170,
+            e in 0usize..9,
+            i in 0usize..9,
+            hi in proptest::prelude::any::<Option<u32>>(),
+        ) {
+            let encr = [
+                Encr::Null, Encr::Des, Encr::TripleDes, Encr::AesCbc, Encr::AesCtr,
+                Encr::AesGcm { icv: 8 }, Encr::AesCcm { icv: 12 }, Encr::AesGmac,
+                Encr::ChaCha20Poly1305,
+            ][e];
+            let integ = [
+                Integ::None, Integ::HmacMd5_96, Integ::HmacSha1_160, Integ::HmacSha256_128,
+                Integ::HmacSha384_192, Integ::HmacSha512_256, Integ::AesXcbc96,
+                Integ::AesCmac96, Integ::Unchecked { icv: 16 },
+            ][i];
+            let k: Vec<u8> = (0..key as u8).collect();
+            let a: Vec<u8> = (0..auth as u8).collect();
+            let (mut out, mut next) = (Vec::new(), Vec::new());
+            if open_ikev2(encr, integ, &k, &a, &msg, iv_at, &mut out).is_err() {
+                proptest::prop_assert!(out.is_empty());
+            }
+            if open_esp(encr, integ, &k, &a, &msg, hi, &mut out).is_err() {
+                proptest::prop_assert!(out.is_empty());
+            }
+            let _ = v1_decrypt(encr, &k, &msg[..msg.len().min(16)], &msg, &mut out, &mut next);
         }
     }
 }
