@@ -32,15 +32,6 @@ const KNOWN_TSHARK_ERRORS: &[(&str, u64, &str)] = &[
         2,
         "tshark lists payloads from a message whose ICV it reports incorrect",
     ),
-    // esp-secrets.txt's key for SPI 0x12345678 is not this capture's (tcpdump's esp1 test
-    // gives another on its command line): no integrity key to check, and tshark shows the
-    // garbage of frame 2 as next header 173; ike-sniff accepts an unchecked plaintext only
-    // when it is one well-formed packet, so it reports all three undecryptable.
-    (
-        "public/tcpdump/02-sunrise-sunset-esp.pcap",
-        2,
-        "tshark takes garbage for plaintext when there is no ICV to check",
-    ),
     // The responder's Quick Mode answer: ike-sniff's plaintext is a whole QM2 chain (HASH SA
     // NONCE KE ID ID, lengths adding up to the pad) on the IV chained from the initiator's
     // QM1 (frame 7); tshark shows nothing past the header.
