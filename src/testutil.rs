@@ -285,6 +285,47 @@ impl Script {
 }
 
 impl Script {
+    /// A router (192.0.2.254) telling `src` that its ESP packet to `dst` (SPI `spi`) needs
+    /// fragmentation, next-hop MTU `mtu` (ICMP type 3 code 4).
+    pub fn frag_needed_for_esp(
+        &mut self,
+        ms: u64,
+        src: &str,
+        dst: &str,
+        spi: u32,
+        mtu: u32,
+    ) -> &mut Event {
+        let quoted = crate::event::QuotedPacket {
+            flow: Some(Flow {
+                src: ip(src),
+                dst: ip(dst),
+                sport: 0,
+                dport: 0,
+                proto: ipproto::ESP,
+            }),
+            total_len: 1400,
+            dont_fragment: true,
+            esp_spi: Some(spi),
+            esp_seq: Some(1),
+            ..Default::default()
+        };
+        self.event(
+            ms,
+            "192.0.2.254",
+            src,
+            0,
+            0,
+            ipproto::ICMP,
+            Body::IcmpError(Box::new(crate::event::IcmpError {
+                v6: false,
+                icmp_type: 3,
+                code: 4,
+                mtu: Some(mtu),
+                quoted,
+            })),
+        )
+    }
+
     /// An AH packet (next header TCP) whose IP datagram is 140 bytes.
     pub fn ah(&mut self, ms: u64, src: &str, dst: &str, spi: u32, seq: u32) -> &mut Event {
         let e = self.event(

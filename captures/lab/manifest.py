@@ -18,7 +18,7 @@ KINDS = [
     'ike_unanswered', 'ike_response_lost', 'peer_unreachable', 'ike_proposal_mismatch',
     'dh_group_mismatch', 'auth_failed', 'child_sa_refused', 'cookie_challenge',
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
-    'icmp_frag_needed', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
+    'icmp_frag_needed', 'mss_too_large', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
     'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
 ]

@@ -39,6 +39,7 @@ rules! {
     esp_null,
     fragments_lost,
     icmp_frag_needed,
+    mss_too_large,
     pmtu_blackhole,
     nat_detected,
     nat_keepalive,
