@@ -295,7 +295,7 @@ impl Script {
         spi: u32,
         mtu: u32,
     ) -> &mut Event {
-        let quoted = crate::event::QuotedPacket {
+        let quoted = QuotedPacket {
             flow: Some(Flow {
                 src: ip(src),
                 dst: ip(dst),
@@ -316,7 +316,7 @@ impl Script {
             0,
             0,
             ipproto::ICMP,
-            Body::IcmpError(Box::new(crate::event::IcmpError {
+            Body::IcmpError(Box::new(IcmpError {
                 v6: false,
                 icmp_type: 3,
                 code: 4,
