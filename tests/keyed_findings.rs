@@ -67,7 +67,17 @@ fn traffic_selectors_refused_are_said_once_as_observed() {
         "inferred"
     );
     let with = findings("ts_mismatch", true);
-    assert_eq!(kind(&with, "ts_unacceptable")[0]["confidence"], "observed");
+    let ts = kind(&with, "ts_unacceptable");
+    assert_eq!(ts[0]["confidence"], "observed");
+    // What was refused: the initiator's selectors from the decrypted IKE_AUTH request.
+    assert!(
+        ts[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("offered TSi 10.1.0.0/24 and TSr 10.2.0.0/24"),
+        "{}",
+        ts[0]
+    );
     // The inference it replaces is not said beside it.
     assert!(kind(&with, "child_sa_refused").is_empty(), "{with:?}");
 }

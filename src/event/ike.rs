@@ -407,8 +407,91 @@ pub struct TrafficSelector {
     pub end_addr: Option<IpAddr>,
 }
 
+/// `10.1.0.0/24`, `10.1.0.5-10.1.0.9`, with `proto 6 port 22` when narrower than any.
+impl std::fmt::Display for TrafficSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.start_addr, self.end_addr) {
+            (Some(a), Some(b)) => match prefix_len(a, b) {
+                Some(n) => write!(f, "{a}/{n}")?,
+                None => write!(f, "{a}-{b}")?,
+            },
+            _ => write!(f, "type {}", self.ts_type)?,
+        }
+        if self.ip_protocol != 0 {
+            write!(f, " proto {}", self.ip_protocol)?;
+        }
+        if (self.start_port, self.end_port) != (0, 65535) {
+            if self.start_port == self.end_port {
+                write!(f, " port {}", self.start_port)?;
+            } else {
+                write!(f, " ports {}-{}", self.start_port, self.end_port)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The prefix length when `a..=b` is exactly one CIDR block.
+fn prefix_len(a: IpAddr, b: IpAddr) -> Option<u32> {
+    let (a, b, bits) = match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return None,
+    };
+    let span = b.checked_sub(a)?.checked_add(1);
+    let host = match span {
+        Some(n) if n.is_power_of_two() => n.trailing_zeros(),
+        None if a == 0 => 128,
+        _ => return None,
+    };
+    (a & ((1u128 << host.min(127)) - 1) == 0 || host == 128).then_some(bits - host.min(bits))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn selectors_read_as_cidr_when_they_are_one() {
+        let ts = |a: &str, b: &str, proto: u8, p: (u16, u16)| TrafficSelector {
+            ts_type: 7,
+            ip_protocol: proto,
+            start_port: p.0,
+            end_port: p.1,
+            start_addr: Some(a.parse().unwrap()),
+            end_addr: Some(b.parse().unwrap()),
+        };
+        assert_eq!(
+            ts("10.1.0.0", "10.1.0.255", 0, (0, 65535)).to_string(),
+            "10.1.0.0/24"
+        );
+        assert_eq!(
+            ts("0.0.0.0", "255.255.255.255", 0, (0, 65535)).to_string(),
+            "0.0.0.0/0"
+        );
+        assert_eq!(
+            ts("10.1.0.5", "10.1.0.9", 6, (22, 22)).to_string(),
+            "10.1.0.5-10.1.0.9 proto 6 port 22"
+        );
+        assert_eq!(
+            ts("10.1.0.1", "10.1.0.2", 0, (0, 65535)).to_string(),
+            "10.1.0.1-10.1.0.2"
+        );
+        assert_eq!(
+            ts(
+                "::",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                0,
+                (0, 65535)
+            )
+            .to_string(),
+            "::/0"
+        );
+        assert_eq!(
+            ts("2001:db8::", "2001:db8::ffff", 17, (500, 4500)).to_string(),
+            "2001:db8::/112 proto 17 ports 500-4500"
+        );
+    }
+
     use super::*;
     use crate::event::{LenError, LenField, LenSubject};
 

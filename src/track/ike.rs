@@ -10,8 +10,8 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use super::nat;
-use crate::event::codes::{ExchangeType, NotifyType};
-use crate::event::ike::{IkeMessage, PayloadBody, Proposal};
+use crate::event::codes::{ExchangeType, NotifyType, PayloadType};
+use crate::event::ike::{IkeMessage, PayloadBody, Proposal, TrafficSelector};
 use crate::event::{Event, Timestamp};
 
 /// Most steps kept per exchange, exchanges per SA, times per step: enough to show a back-off.
@@ -235,6 +235,9 @@ pub struct IkeSa {
     /// The IKE_AUTH response was decrypted with the operator's keys: what it holds was seen,
     /// so nothing about it needs inferring from its size.
     pub auth_response_opened: bool,
+    /// The traffic selectors (TSi, TSr) of the last IKE_AUTH or CREATE_CHILD_SA request whose
+    /// inside keys revealed: what a TS_UNACCEPTABLE refused.
+    pub offered_ts: Option<Box<(Vec<TrafficSelector>, Vec<TrafficSelector>)>>,
     pub used_after_auth: bool,
     pub child_exchanges: u32,
     pub ike_fragmentation_offered: [bool; 2],
@@ -281,6 +284,7 @@ impl IkeSa {
             ke_group: None,
             auth_response_sk: None,
             auth_response_opened: false,
+            offered_ts: None,
             used_after_auth: false,
             child_exchanges: 0,
             ike_fragmentation_offered: [false; 2],
@@ -690,6 +694,25 @@ impl IkeSa {
             }
             self.auth_response_opened |= m.was_decrypted();
         }
+        if !response
+            && matches!(
+                exchange,
+                ExchangeType::IKE_AUTH | ExchangeType::CREATE_CHILD_SA
+            )
+            && m.was_decrypted()
+        {
+            let ts = |t: PayloadType| {
+                m.inner_payloads().iter().find_map(|p| match &p.body {
+                    PayloadBody::TrafficSelectors(v) if p.payload_type == t => {
+                        Some(v.iter().take(8).cloned().collect::<Vec<_>>())
+                    }
+                    _ => None,
+                })
+            };
+            if let (Some(i), Some(r)) = (ts(PayloadType::TSI), ts(PayloadType::TSR)) {
+                self.offered_ts = Some(Box::new((i, r)));
+            }
+        }
         let counts_child =
             (m.version == 2 && exchange == ExchangeType::CREATE_CHILD_SA && response)
                 || (m.version == 1 && exchange == ExchangeType::QUICK && response && ordinal == 1);
@@ -749,7 +772,7 @@ fn classify(
             (ExchangeType::IKE_AUTH, true) if m.was_decrypted() => {
                 if m.inner_payloads()
                     .iter()
-                    .any(|p| p.payload_type == crate::event::codes::PayloadType::AUTH)
+                    .any(|p| p.payload_type == PayloadType::AUTH)
                 {
                     Msg::AuthAccepted
                 } else if clear_error {

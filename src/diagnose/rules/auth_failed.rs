@@ -80,12 +80,17 @@ impl Rule for AuthFailed {
             return;
         };
         let summary = format!(
-            "{} sent {} in {} to {} (SPIi {:016x})",
+            "{} sent {} in {} to {} (SPIi {:016x}){}",
             cx.ev.flow.src,
             nt.notify_type.label(m.version),
             m.exchange.label(m.version),
             cx.ev.flow.dst,
-            sa.ispi
+            sa.ispi,
+            if m.notify_was_encrypted(nt.notify_type) {
+                ", inside the encrypted message (decrypted)"
+            } else {
+                ""
+            }
         );
         let peers = Peers::with_ports(
             (cx.ev.flow.dst, cx.ev.flow.dport),

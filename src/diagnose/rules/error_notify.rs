@@ -75,7 +75,7 @@ impl Rule for ErrorNotify {
                 (2, NotifyType::INVALID_SYNTAX) => &INVALID_SYNTAX,
                 _ => &IKE_ERROR_NOTIFY,
             };
-            let summary = format!(
+            let mut summary = format!(
                 "{} sent {} ({}) in {} to {}",
                 cx.ev.flow.src,
                 t.label(m.version),
@@ -83,6 +83,23 @@ impl Rule for ErrorNotify {
                 m.exchange.label(m.version),
                 cx.ev.flow.dst
             );
+            if m.notify_was_encrypted(t) {
+                summary.push_str(" (inside the encrypted message, decrypted)");
+            }
+            // With keys, what was refused: the selectors of the request it answers.
+            if t == NotifyType::TS_UNACCEPTABLE
+                && let Some(ts) = cx.sa().and_then(|sa| sa.offered_ts.as_deref())
+            {
+                let list = |v: &[crate::event::ike::TrafficSelector]| {
+                    v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                };
+                summary.push_str(&format!(
+                    "; {} had offered TSi {} and TSr {}: the responder's policy does not cover them (compare leftsubnet/rightsubnet, local_ts/remote_ts or the crypto ACL on both sides)",
+                    cx.ev.flow.dst,
+                    list(&ts.0),
+                    list(&ts.1)
+                ));
+            }
             let peers = Peers::with_ports(
                 (cx.ev.flow.dst, cx.ev.flow.dport),
                 (cx.ev.flow.src, cx.ev.flow.sport),
