@@ -95,6 +95,16 @@ pub struct Args {
     #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
     pub rotate_secs: Option<u64>,
 
+    /// Live: serve Prometheus metrics (OpenMetrics text) at http://ADDR:PORT/metrics from a
+    /// thread of their own; a port below 1024 is bound before privileges are dropped.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Live with --metrics: tunnels exported by name, the first seen; the rest are summed
+    /// under tunnel="other" [default: 500].
+    #[arg(long = "metrics-max-tunnels", value_name = "N", requires = "metrics")]
+    pub metrics_max_tunnels: Option<usize>,
+
     /// Live: after opening the interface, run as USER (default nobody) with no capabilities;
     /// `-Z root` keeps root.
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
@@ -231,6 +241,7 @@ impl Args {
             ("--duration", self.duration.is_some()),
             ("-C", self.rotate_mb.is_some()),
             ("-G", self.rotate_secs.is_some()),
+            ("--metrics", self.metrics.is_some()),
         ];
         if self.interface.is_some() && !select.is_empty() {
             return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
@@ -260,6 +271,12 @@ impl Args {
                     rotate_secs: self.rotate_secs,
                     user: self.user,
                     count: self.count,
+                    metrics: self.metrics.map(|addr| app::metrics_http::MetricsOptions {
+                        addr,
+                        max_tunnels: self
+                            .metrics_max_tunnels
+                            .unwrap_or(crate::report::metrics::DEFAULT_MAX_TUNNELS),
+                    }),
                 },
                 output,
             )
@@ -356,6 +373,7 @@ struct LiveFlags {
     rotate_secs: Option<u64>,
     user: Option<String>,
     count: Option<u64>,
+    metrics: Option<app::metrics_http::MetricsOptions>,
 }
 
 fn live_options(
@@ -396,6 +414,7 @@ fn live_options(
         write,
         user: f.user,
         output,
+        metrics: f.metrics,
     })
 }
 

@@ -26,14 +26,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use caps::CapSet;
 use nix::unistd::{Gid, Uid, User};
 
+use super::metrics_http::{self, MetricsOptions};
 use super::pipeline::Pipeline;
 use crate::capture::RawPacket;
 use crate::capture::live::{CaptureStats, LiveConfig, LiveSource, Next, PcapWriter};
 use crate::event::Timestamp;
 use crate::report::OutputOptions;
+use crate::report::metrics::{CaptureCounters, Published};
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+/// How often the capture thread publishes a metrics snapshot (`--metrics`).
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// How long, at most, packets already captured are still read after SIGINT/SIGTERM.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
@@ -53,6 +58,8 @@ pub struct LiveOptions {
     /// `-Z`; `None` means the default, `nobody`.
     pub user: Option<String>,
     pub output: OutputOptions,
+    /// `--metrics`: serve Prometheus metrics (see [`super::metrics_http`]).
+    pub metrics: Option<MetricsOptions>,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -158,12 +165,42 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         },
         None => None,
     };
+    // A port below 1024 needs privileges to bind: bound now, served after they are dropped.
+    // Any other port is bound as the unprivileged user.
+    let privileged_port = |m: &MetricsOptions| (1..1024).contains(&m.addr.port());
+    let mut listener = None;
+    if let Some(m) = opts.metrics.as_ref().filter(|m| privileged_port(m)) {
+        match metrics_http::bind(m.addr) {
+            Ok(l) => listener = Some(l),
+            Err(e) => {
+                eprintln!("ike-sniff: --metrics {}: {e}", m.addr);
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     match drop_privileges(&target) {
         Ok(msg) => eprintln!("ike-sniff: {msg}"),
         Err(e) => {
             eprintln!("ike-sniff: dropping privileges: {e}; refusing to go on");
             return Ok(ExitCode::from(1));
         }
+    }
+    let published = Published::default();
+    if let Some(m) = &opts.metrics {
+        let l = match listener
+            .take()
+            .map_or_else(|| metrics_http::bind(m.addr), Ok)
+        {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("ike-sniff: --metrics {}: {e}", m.addr);
+                return Ok(ExitCode::from(1));
+            }
+        };
+        let at = l.local_addr().map_or(m.addr, |a| a);
+        // The thread starts after the privileges were dropped, so it has none either.
+        metrics_http::serve(l, published.clone(), wall_clock)?;
+        eprintln!("ike-sniff: metrics at http://{at}/metrics");
     }
     if let Some(w) = &writer
         && let Err(e) = w.check_rotation_possible()
@@ -185,6 +222,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let start = Instant::now();
     let deadline = opts.duration.map(|d| start + d);
     let mut next_stats = opts.stats_interval.map(|i| start + i);
+    let mut next_publish = opts.metrics.as_ref().map(|_| start);
     let mut last_flush = start;
     let mut read_error = None;
     let mut write_failed = false;
@@ -259,6 +297,13 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             stats_out.flush()?;
             next_stats = Some(at + every);
         }
+        if let (Some(at), Some(m)) = (next_publish, &opts.metrics)
+            && now >= at
+        {
+            let capture = capture_counters(&mut source);
+            published.publish(pipeline.metrics_snapshot(capture, m.max_tunnels, wall_clock()));
+            next_publish = Some(now + PUBLISH_EVERY);
+        }
     }
 
     if let Some(w) = &mut writer
@@ -274,6 +319,17 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The counters the metrics show (`None` when libpcap cannot say).
+fn capture_counters(source: &mut LiveSource) -> Option<CaptureCounters> {
+    let s = source.stats().ok()?;
+    Some(CaptureCounters {
+        packets: source.packets(),
+        received: s.received.into(),
+        dropped_kernel: s.dropped_kernel.into(),
+        dropped_interface: s.dropped_interface.into(),
     })
 }
 
@@ -426,7 +482,7 @@ impl Rotator {
 }
 
 /// Now, in the packets' time base (libpcap stamps packets with the system clock).
-fn wall_clock() -> Timestamp {
+pub(super) fn wall_clock() -> Timestamp {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

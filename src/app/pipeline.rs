@@ -18,7 +18,7 @@ use crate::event::{Body, Event, Timestamp};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
 use crate::report::verdict::Verdict;
-use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
+use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, metrics, tunnels};
 
 /// `-r FILE`: what to read and how to show it.
 pub struct FileOptions {
@@ -245,6 +245,24 @@ impl<'w> Pipeline<'w> {
     pub fn write_updates(&mut self) -> io::Result<()> {
         self.analyzer.updates(&mut self.findings);
         self.write_findings()
+    }
+
+    /// What `--metrics` shows now: the tunnels, the findings' counts and the tables as this
+    /// run's reports know them (see [`metrics::snapshot`]).
+    pub fn metrics_snapshot(
+        &self,
+        capture: Option<metrics::CaptureCounters>,
+        max_tunnels: usize,
+        taken: Timestamp,
+    ) -> metrics::Snapshot {
+        metrics::snapshot(
+            &self.analyzer,
+            &self.verdict,
+            &self.decoder.stats,
+            capture,
+            max_tunnels,
+            taken,
+        )
     }
 
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).

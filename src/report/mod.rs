@@ -3,6 +3,7 @@
 
 pub mod findings;
 pub mod fmt;
+pub mod metrics;
 pub mod packets;
 pub mod paint;
 pub mod summary;
