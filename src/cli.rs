@@ -100,6 +100,11 @@ pub struct Args {
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
 
+    /// Live: write the report to FILE (appended) instead of standard output; SIGHUP reopens
+    /// it, for logrotate.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output_file: Option<std::path::PathBuf>,
+
     /// Live with --metrics: tunnels exported by name, the first seen; the rest are summed
     /// under tunnel="other" [default: 500].
     #[arg(long = "metrics-max-tunnels", value_name = "N", requires = "metrics")]
@@ -242,6 +247,7 @@ impl Args {
             ("-C", self.rotate_mb.is_some()),
             ("-G", self.rotate_secs.is_some()),
             ("--metrics", self.metrics.is_some()),
+            ("--output", self.output_file.is_some()),
         ];
         if self.interface.is_some() && !select.is_empty() {
             return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
@@ -277,6 +283,7 @@ impl Args {
                             .metrics_max_tunnels
                             .unwrap_or(crate::report::metrics::DEFAULT_MAX_TUNNELS),
                     }),
+                    output_file: self.output_file,
                 },
                 output,
             )
@@ -374,6 +381,7 @@ struct LiveFlags {
     user: Option<String>,
     count: Option<u64>,
     metrics: Option<app::metrics_http::MetricsOptions>,
+    output_file: Option<std::path::PathBuf>,
 }
 
 fn live_options(
@@ -415,6 +423,7 @@ fn live_options(
         user: f.user,
         output,
         metrics: f.metrics,
+        output_file: f.output_file,
     })
 }
 

@@ -60,6 +60,9 @@ pub struct LiveOptions {
     pub output: OutputOptions,
     /// `--metrics`: serve Prometheus metrics (see [`super::metrics_http`]).
     pub metrics: Option<MetricsOptions>,
+    /// `--output FILE`: the report goes there (appended; reopened on SIGHUP) rather than to
+    /// standard output.
+    pub output_file: Option<PathBuf>,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -98,12 +101,104 @@ pub fn list_interfaces(out: &mut dyn Write) -> io::Result<ExitCode> {
     }
 }
 
+/// Where the report goes: standard output (as given) or `--output FILE`.
+enum Sink<'a> {
+    Given(&'a mut dyn Write),
+    File {
+        path: PathBuf,
+        file: io::BufWriter<std::fs::File>,
+    },
+}
+
+/// The report's destination, which never stops the analysis: a write that fails (disk full,
+/// quota, I/O error) drops what it was given, is counted, and is reported on standard error
+/// the first time; the analysis and the metrics go on, and writing resumes by itself when the
+/// destination takes data again. Only a closed pipe (`ike-sniff … | head`) ends the run.
+struct Resilient<'a> {
+    sink: Sink<'a>,
+    lost_writes: u64,
+    lost_bytes: u64,
+}
+
+impl<'a> Resilient<'a> {
+    fn name(&self) -> String {
+        match &self.sink {
+            Sink::Given(_) => "standard output".into(),
+            Sink::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    fn failed(&mut self, e: io::Error, len: usize) -> io::Result<usize> {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Err(e);
+        }
+        if self.lost_writes == 0 {
+            eprintln!(
+                "ike-sniff: {}: {e}; the report is dropped (and counted) while this lasts; analysis goes on",
+                self.name()
+            );
+        }
+        self.lost_writes += 1;
+        self.lost_bytes += len as u64;
+        Ok(len)
+    }
+
+    /// SIGHUP: `--output FILE` is opened again by name (appending), so a file logrotate moved
+    /// away is replaced by a new one. On failure the old handle stays in use.
+    fn reopen(&mut self) {
+        let Sink::File { path, file } = &mut self.sink else {
+            return;
+        };
+        let _ = file.flush();
+        match open_output(path, None) {
+            Ok(f) => *file = f,
+            Err(e) => eprintln!(
+                "ike-sniff: SIGHUP: reopening {}: {e}; still writing to the file open before",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl Write for Resilient<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = match &mut self.sink {
+            Sink::Given(w) => w.write(buf),
+            Sink::File { file, .. } => file.write(buf),
+        };
+        r.or_else(|e| self.failed(e, buf.len()))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = match &mut self.sink {
+            Sink::Given(w) => w.flush(),
+            Sink::File { file, .. } => file.flush(),
+        };
+        r.or_else(|e| self.failed(e, 0).map(|_| ()))
+    }
+}
+
+/// Opens `--output FILE` for appending (created 0640), given to `owner` when it is created
+/// while privileged.
+fn open_output(path: &Path, owner: Option<(u32, u32)>) -> io::Result<io::BufWriter<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+    }
+    Ok(io::BufWriter::with_capacity(1 << 16, file))
+}
+
 /// A `Write` shared by the pipeline and the loop: the loop flushes it and writes the capture
 /// counters while the pipeline holds its own handle. `pending` says whether anything was
 /// written since the last flush.
 #[derive(Clone)]
 struct SharedOut<'a> {
-    inner: Rc<RefCell<&'a mut dyn Write>>,
+    inner: Rc<RefCell<Resilient<'a>>>,
     pending: Rc<RefCell<bool>>,
 }
 
@@ -132,6 +227,9 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
+    // SIGHUP (logrotate's postrotate): reopen --output, start a new -w file.
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))?;
 
     let mut source = match LiveSource::open(&opts.capture) {
         Ok(s) => s,
@@ -160,6 +258,16 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             Ok(r) => Some(r),
             Err(e) => {
                 eprintln!("ike-sniff: {}: {e}", w.path.display());
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    let output_file = match &opts.output_file {
+        Some(p) => match open_output(p, target.owner()) {
+            Ok(f) => Some((p.clone(), f)),
+            Err(e) => {
+                eprintln!("ike-sniff: --output {}: {e}", p.display());
                 return Ok(ExitCode::from(1));
             }
         },
@@ -209,8 +317,16 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         return Ok(ExitCode::from(1));
     }
 
+    let sink = match output_file {
+        Some((path, file)) => Sink::File { path, file },
+        None => Sink::Given(out),
+    };
     let shared = SharedOut {
-        inner: Rc::new(RefCell::new(out)),
+        inner: Rc::new(RefCell::new(Resilient {
+            sink,
+            lost_writes: 0,
+            lost_bytes: 0,
+        })),
         pending: Rc::new(RefCell::new(false)),
     };
     let mut pipe_out = shared.clone();
@@ -237,14 +353,14 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         // read timeout passed, so also flush the -w file.
         let (checkpoint, idle) = match source.read() {
             Ok(Next::Packet(raw)) => {
-                if let Some(w) = &mut writer
+                if let Some(w) = writer.as_mut().filter(|w| !w.stopped)
                     && let Err(e) = w.write(&raw)
                 {
                     eprintln!(
-                        "ike-sniff: {}: {e}; no longer writing packets (analysis goes on)",
+                        "ike-sniff: {}: {e}; no longer writing packets until SIGHUP (analysis goes on)",
                         w.current.display()
                     );
-                    writer = None;
+                    w.stopped = true;
                     write_failed = true;
                 }
                 pipeline.packet(&raw)?;
@@ -277,13 +393,36 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         if idle {
             pipeline.tick(wall_clock())?;
         }
-        if let Some(w) = &mut writer {
-            if idle && let Err(e) = w.flush() {
-                eprintln!("ike-sniff: {}: {e}", w.current.display());
+        if hup.swap(false, Ordering::Relaxed) {
+            shared.inner.borrow_mut().reopen();
+            if let Some(w) = &mut writer {
+                match w.reopen() {
+                    Ok(()) => eprintln!(
+                        "ike-sniff: SIGHUP: output reopened; packets now go to {}",
+                        w.current.display()
+                    ),
+                    Err(e) => {
+                        eprintln!("ike-sniff: SIGHUP: {e}; no longer writing packets");
+                        w.stopped = true;
+                    }
+                }
+            } else {
+                eprintln!("ike-sniff: SIGHUP: output reopened");
             }
-            if let Err(e) = w.rotate_if_due(now) {
-                eprintln!("ike-sniff: {e}; no longer writing packets (analysis goes on)");
-                writer = None;
+        }
+        if let Some(w) = writer.as_mut().filter(|w| !w.stopped) {
+            if idle && let Err(e) = w.flush() {
+                eprintln!(
+                    "ike-sniff: {}: {e}; no longer writing packets until SIGHUP (analysis goes on)",
+                    w.current.display()
+                );
+                w.stopped = true;
+                write_failed = true;
+            } else if let Err(e) = w.rotate_if_due(now) {
+                eprintln!(
+                    "ike-sniff: {e}; no longer writing packets until SIGHUP (analysis goes on)"
+                );
+                w.stopped = true;
                 write_failed = true;
             }
         }
@@ -306,7 +445,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         }
     }
 
-    if let Some(w) = &mut writer
+    if let Some(w) = writer.as_mut().filter(|w| !w.stopped)
         && let Err(e) = w.flush()
     {
         eprintln!("ike-sniff: {}: {e}", w.current.display());
@@ -315,6 +454,14 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     pipeline.finish(read_error.clone())?;
     write_capture_stats(&mut stats_out, &mut source, opts, start, true)?;
     stats_out.flush()?;
+    let (lost, lost_bytes, dest) = {
+        let r = shared.inner.borrow();
+        (r.lost_writes, r.lost_bytes, r.name())
+    };
+    if lost > 0 {
+        eprintln!("ike-sniff: {dest}: {lost} writes ({lost_bytes} bytes) of the report were lost");
+        write_failed = true;
+    }
     Ok(if read_error.is_some() || write_failed {
         ExitCode::from(1)
     } else {
@@ -401,6 +548,8 @@ struct Rotator {
     index: u64,
     period_start: Instant,
     period_epoch: u64,
+    /// A write failed (disk full…): no packets are written until SIGHUP starts a new file.
+    stopped: bool,
 }
 
 impl Rotator {
@@ -421,6 +570,7 @@ impl Rotator {
             index: 0,
             period_start: Instant::now(),
             period_epoch,
+            stopped: false,
         })
     }
 
@@ -466,6 +616,30 @@ impl Rotator {
         self.index = 0;
         self.open_next()
             .map_err(|e| format!("{}: {e}", self.current.display()))
+    }
+
+    /// SIGHUP: a new file. When the current one was moved or deleted (logrotate), the new one
+    /// takes its name; otherwise the next name in the `-C` sequence (FILE1, FILE2…), so a file
+    /// still in place is never truncated. Also how writing resumes after a failed write.
+    fn reopen(&mut self) -> Result<(), String> {
+        let _ = self.file.flush();
+        let moved = !self.file.is_at(&self.current);
+        let next = if moved {
+            self.current.clone()
+        } else {
+            loop {
+                self.index += 1;
+                let n = file_name(&self.opts, self.period_epoch, self.index);
+                if !n.exists() {
+                    break n;
+                }
+            }
+        };
+        self.file = PcapWriter::create(&next, self.linktype, self.snaplen, None)
+            .map_err(|e| format!("{}: {e}", next.display()))?;
+        self.current = next;
+        self.stopped = false;
+        Ok(())
     }
 
     fn open_next(&mut self) -> io::Result<()> {
