@@ -1,6 +1,7 @@
 //! Report stage: what the operator reads. Text for people, JSON Lines for programs; both are a
 //! contract (stable names, a `type` on every JSON line, a schema version in the `meta` line).
 
+pub mod community_id;
 pub mod findings;
 pub mod fmt;
 pub mod metrics;
