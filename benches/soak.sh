@@ -83,7 +83,7 @@ CAP=$(grep '"type":"capture"' "$WORK/ike.jsonl" | tail -1)
 get() { echo "$CAP" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 awk -F, -v dur="$DURATION" 'NR > 1 {
         if ($1 >= 60 && !w) { w = $2; wt = $1 }
-        if (min == "" || ($1 >= 60 && $2 < min)) min = $2
+        if ($1 >= 60 && (min == "" || $2 < min)) min = $2
         if ($2 > max) max = $2
         last = $2; cpu = $3; t = $1
     }

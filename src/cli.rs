@@ -161,6 +161,11 @@ pub struct Args {
     #[arg(long = "json", action = ArgAction::SetTrue)]
     pub json: bool,
 
+    /// JSON flavour: `native` (the default, docs/schema/) or `ecs` (Elastic Common Schema
+    /// documents, docs/ecs.md); implies --json.
+    #[arg(long = "json-format", value_name = "FORMAT", value_parser = ["native", "ecs"])]
+    pub json_format: Option<String>,
+
     /// Threads for -r: 1 runs everything on one; 2 or more decode on one and track, diagnose and
     /// report on another (same output). Default: the number of CPUs.
     #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -229,8 +234,10 @@ impl Args {
                 "--finding {kind}: no such finding (ike-sniff --list-findings lists them)"
             ));
         }
+        let ecs = self.json_format.as_deref() == Some("ecs");
         let output = OutputOptions {
-            json: self.json,
+            json: self.json || ecs,
+            ecs,
             verbose: self.verbose,
             frame_numbers: self.frame_numbers,
             quiet: self.quiet,

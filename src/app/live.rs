@@ -32,6 +32,7 @@ use crate::capture::RawPacket;
 use crate::capture::live::{CaptureStats, LiveConfig, LiveSource, Next, PcapWriter};
 use crate::event::Timestamp;
 use crate::report::OutputOptions;
+use crate::report::ecs::EcsWriter;
 use crate::report::metrics::{CaptureCounters, Published};
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
@@ -106,7 +107,8 @@ enum Sink<'a> {
     Given(&'a mut dyn Write),
     File {
         path: PathBuf,
-        file: io::BufWriter<std::fs::File>,
+        file: Box<dyn Write>,
+        ecs: bool,
     },
 }
 
@@ -146,11 +148,11 @@ impl<'a> Resilient<'a> {
     /// SIGHUP: `--output FILE` is opened again by name (appending), so a file logrotate moved
     /// away is replaced by a new one. On failure the old handle stays in use.
     fn reopen(&mut self) {
-        let Sink::File { path, file } = &mut self.sink else {
+        let Sink::File { path, file, ecs } = &mut self.sink else {
             return;
         };
         let _ = file.flush();
-        match open_output(path, None) {
+        match open_output(path, None, *ecs) {
             Ok(f) => *file = f,
             Err(e) => eprintln!(
                 "ike-sniff: SIGHUP: reopening {}: {e}; still writing to the file open before",
@@ -179,8 +181,8 @@ impl Write for Resilient<'_> {
 }
 
 /// Opens `--output FILE` for appending (created 0640), given to `owner` when it is created
-/// while privileged.
-fn open_output(path: &Path, owner: Option<(u32, u32)>) -> io::Result<io::BufWriter<std::fs::File>> {
+/// while privileged; with `ecs`, lines go through [`EcsWriter`].
+fn open_output(path: &Path, owner: Option<(u32, u32)>, ecs: bool) -> io::Result<Box<dyn Write>> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .append(true)
@@ -190,7 +192,12 @@ fn open_output(path: &Path, owner: Option<(u32, u32)>) -> io::Result<io::BufWrit
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
     }
-    Ok(io::BufWriter::with_capacity(1 << 16, file))
+    let file = io::BufWriter::with_capacity(1 << 16, file);
+    Ok(if ecs {
+        Box::new(EcsWriter::new(file))
+    } else {
+        Box::new(file)
+    })
 }
 
 /// A `Write` shared by the pipeline and the loop: the loop flushes it and writes the capture
@@ -264,7 +271,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         None => None,
     };
     let output_file = match &opts.output_file {
-        Some(p) => match open_output(p, target.owner()) {
+        Some(p) => match open_output(p, target.owner(), opts.output.ecs) {
             Ok(f) => Some((p.clone(), f)),
             Err(e) => {
                 eprintln!("ike-sniff: --output {}: {e}", p.display());
@@ -318,7 +325,11 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     }
 
     let sink = match output_file {
-        Some((path, file)) => Sink::File { path, file },
+        Some((path, file)) => Sink::File {
+            path,
+            file,
+            ecs: opts.output.ecs,
+        },
         None => Sink::Given(out),
     };
     let shared = SharedOut {

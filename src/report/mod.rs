@@ -2,6 +2,7 @@
 //! contract (stable names, a `type` on every JSON line, a schema version in the `meta` line).
 
 pub mod community_id;
+pub mod ecs;
 pub mod findings;
 pub mod fmt;
 pub mod metrics;
@@ -27,6 +28,8 @@ pub struct OutputOptions {
     pub time: time::TimeFormat,
     /// `--utc`: packet times in UTC rather than the local zone.
     pub utc: bool,
+    /// `--json-format ecs`: the JSON lines go out as ECS documents (see [`ecs`]).
+    pub ecs: bool,
 }
 
 /// Bumped when a JSON line changes incompatibly; `docs/schema/CHANGELOG.md` says what changed.
