@@ -100,6 +100,11 @@ pub struct Args {
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
 
+    /// Also send every finding (raised, updated, cleared) to syslog as RFC 5424, on /dev/log or
+    /// the Unix datagram socket given as --syslog=SOCKET.
+    #[arg(long = "syslog", value_name = "SOCKET", num_args = 0..=1, require_equals = true, default_missing_value = crate::report::syslog::DEV_LOG)]
+    pub syslog: Option<std::path::PathBuf>,
+
     /// Live: write the report to FILE (appended) instead of standard output; SIGHUP reopens
     /// it, for logrotate.
     #[arg(long = "output", value_name = "FILE")]
@@ -291,6 +296,7 @@ impl Args {
                             .unwrap_or(crate::report::metrics::DEFAULT_MAX_TUNNELS),
                     }),
                     output_file: self.output_file,
+                    syslog: self.syslog,
                 },
                 output,
             )
@@ -334,6 +340,7 @@ impl Args {
             write,
             select,
             fail_on,
+            syslog: self.syslog,
             output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -389,6 +396,7 @@ struct LiveFlags {
     count: Option<u64>,
     metrics: Option<app::metrics_http::MetricsOptions>,
     output_file: Option<std::path::PathBuf>,
+    syslog: Option<std::path::PathBuf>,
 }
 
 fn live_options(
@@ -431,6 +439,7 @@ fn live_options(
         output,
         metrics: f.metrics,
         output_file: f.output_file,
+        syslog: f.syslog,
     })
 }
 

@@ -61,6 +61,8 @@ pub struct LiveOptions {
     pub output: OutputOptions,
     /// `--metrics`: serve Prometheus metrics (see [`super::metrics_http`]).
     pub metrics: Option<MetricsOptions>,
+    /// `--syslog`: findings also go to this socket.
+    pub syslog: Option<PathBuf>,
     /// `--output FILE`: the report goes there (appended; reopened on SIGHUP) rather than to
     /// standard output.
     pub output_file: Option<PathBuf>,
@@ -344,6 +346,12 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let mut stats_out = shared.clone();
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
+    if let Some(p) = &opts.syslog
+        && let Err(e) = pipeline.open_syslog(p)
+    {
+        eprintln!("ike-sniff: {e}");
+        return Ok(ExitCode::from(1));
+    }
     stats_out.flush()?;
 
     let start = Instant::now();

@@ -17,6 +17,7 @@ use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
+use crate::report::syslog::Syslog;
 use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, metrics, tunnels};
 
@@ -33,6 +34,8 @@ pub struct FileOptions {
     pub select: SelectArgs,
     /// `--fail-on`: exit 3 when a finding this grave or graver was reported.
     pub fail_on: Option<Severity>,
+    /// `--syslog`: the socket findings are also sent to.
+    pub syslog: Option<std::path::PathBuf>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -61,6 +64,8 @@ pub struct Pipeline<'w> {
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
+    /// `--syslog`: findings also go there.
+    syslog: Option<Syslog>,
     out: &'w mut dyn Write,
 }
 
@@ -105,8 +110,17 @@ impl<'w> Pipeline<'w> {
             errors_printed: 0,
             selection: Selection::default(),
             collect: None,
+            syslog: None,
             out,
         })
+    }
+
+    /// Opens `--syslog`'s socket: findings written from now on are also sent there.
+    pub fn open_syslog(&mut self, path: &std::path::Path) -> io::Result<()> {
+        let s = Syslog::open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("--syslog {}: {e}", path.display())))?;
+        self.syslog = Some(s);
+        Ok(())
     }
 
     /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
@@ -223,6 +237,9 @@ impl<'w> Pipeline<'w> {
                 continue;
             }
             self.verdict.observe(&f);
+            if let Some(s) = &mut self.syslog {
+                s.send(&f);
+            }
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
             } else if !(f.severity == Severity::Info && self.opts.verbose == 0) {
@@ -398,6 +415,12 @@ impl<'w> Pipeline<'w> {
     fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
         self.analyzer.finish(&mut self.findings);
         self.write_findings()?;
+        if let Some(s) = self.syslog.as_ref().filter(|s| s.failed > 0) {
+            eprintln!(
+                "ike-sniff: --syslog: {} findings could not be sent",
+                s.failed
+            );
+        }
         if self.opts.json {
             self.verdict.write_json(self.out)?;
         } else {
@@ -565,6 +588,12 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
+    if let Some(p) = &opts.syslog
+        && let Err(e) = pipeline.open_syslog(p)
+    {
+        eprintln!("ike-sniff: {e}");
+        return Ok(ExitCode::from(1));
+    }
     pipeline.set_selection(selection);
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
     let gravest = pipeline.finish_gravest(read_error.clone())?;

@@ -197,6 +197,9 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             .spawn_scoped(scope, move || -> io::Result<Option<Severity>> {
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                if let Some(p) = &opts.syslog {
+                    pipeline.open_syslog(p)?;
+                }
                 pipeline.set_selection(worker_selection);
                 let mut gravest = None;
                 for batch in rx {
@@ -319,6 +322,7 @@ mod tests {
             write: None,
             select: Default::default(),
             fail_on: None,
+            syslog: None,
             threads,
             output: OutputOptions {
                 json,

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod packets;
 pub mod paint;
 pub mod summary;
+pub mod syslog;
 pub mod time;
 pub mod tunnels;
 pub mod verdict;
