@@ -95,6 +95,26 @@ pub struct Args {
     #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
     pub rotate_secs: Option<u64>,
 
+    /// Live: serve Prometheus metrics (OpenMetrics text) at http://ADDR:PORT/metrics from a
+    /// thread of their own; a port below 1024 is bound before privileges are dropped.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Also send every finding (raised, updated, cleared) to syslog as RFC 5424, on /dev/log or
+    /// the Unix datagram socket given as --syslog=SOCKET.
+    #[arg(long = "syslog", value_name = "SOCKET", num_args = 0..=1, require_equals = true, default_missing_value = crate::report::syslog::DEV_LOG)]
+    pub syslog: Option<std::path::PathBuf>,
+
+    /// Live: write the report to FILE (appended) instead of standard output; SIGHUP reopens
+    /// it, for logrotate.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output_file: Option<std::path::PathBuf>,
+
+    /// Live with --metrics: tunnels exported by name, the first seen; the rest are summed
+    /// under tunnel="other" [default: 500].
+    #[arg(long = "metrics-max-tunnels", value_name = "N", requires = "metrics")]
+    pub metrics_max_tunnels: Option<usize>,
+
     /// Live: after opening the interface, run as USER (default nobody) with no capabilities;
     /// `-Z root` keeps root.
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
@@ -153,6 +173,11 @@ pub struct Args {
     /// JSON Lines on standard output; every line has a "type".
     #[arg(long = "json", action = ArgAction::SetTrue)]
     pub json: bool,
+
+    /// JSON flavour: `native` (the default, docs/schema/) or `ecs` (Elastic Common Schema
+    /// documents, docs/ecs.md); implies --json.
+    #[arg(long = "json-format", value_name = "FORMAT", value_parser = ["native", "ecs"])]
+    pub json_format: Option<String>,
 
     /// Threads for -r: 1 runs everything on one; 2 or more decode on one and track, diagnose and
     /// report on another (same output). Default: the number of CPUs.
@@ -224,8 +249,10 @@ impl Args {
         }
         // Read before the capture opens, so a live run reads them with its privileges.
         let keys = load_keys(&self.keys)?;
+        let ecs = self.json_format.as_deref() == Some("ecs");
         let output = OutputOptions {
-            json: self.json,
+            json: self.json || ecs,
+            ecs,
             verbose: self.verbose,
             frame_numbers: self.frame_numbers,
             quiet: self.quiet,
@@ -241,6 +268,8 @@ impl Args {
             ("--duration", self.duration.is_some()),
             ("-C", self.rotate_mb.is_some()),
             ("-G", self.rotate_secs.is_some()),
+            ("--metrics", self.metrics.is_some()),
+            ("--output", self.output_file.is_some()),
         ];
         if self.interface.is_some() && !select.is_empty() {
             return Err("--peer, --spi, --finding only with -r; live, narrow with an expression (host ADDR)".into());
@@ -270,6 +299,14 @@ impl Args {
                     rotate_secs: self.rotate_secs,
                     user: self.user,
                     count: self.count,
+                    metrics: self.metrics.map(|addr| app::metrics_http::MetricsOptions {
+                        addr,
+                        max_tunnels: self
+                            .metrics_max_tunnels
+                            .unwrap_or(crate::report::metrics::DEFAULT_MAX_TUNNELS),
+                    }),
+                    output_file: self.output_file,
+                    syslog: self.syslog,
                 },
                 output,
             )
@@ -314,6 +351,7 @@ impl Args {
             write,
             select,
             fail_on,
+            syslog: self.syslog,
             output,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -367,6 +405,9 @@ struct LiveFlags {
     rotate_secs: Option<u64>,
     user: Option<String>,
     count: Option<u64>,
+    metrics: Option<app::metrics_http::MetricsOptions>,
+    output_file: Option<std::path::PathBuf>,
+    syslog: Option<std::path::PathBuf>,
 }
 
 fn live_options(
@@ -408,6 +449,9 @@ fn live_options(
         user: f.user,
         output,
         keys: None,
+        metrics: f.metrics,
+        output_file: f.output_file,
+        syslog: f.syslog,
     })
 }
 

@@ -26,14 +26,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use caps::CapSet;
 use nix::unistd::{Gid, Uid, User};
 
+use super::metrics_http::{self, MetricsOptions};
 use super::pipeline::Pipeline;
 use crate::capture::RawPacket;
 use crate::capture::live::{CaptureStats, LiveConfig, LiveSource, Next, PcapWriter};
 use crate::event::Timestamp;
 use crate::report::OutputOptions;
+use crate::report::ecs::EcsWriter;
+use crate::report::metrics::{CaptureCounters, Published};
 
 /// Output waiting in the buffer is written out at least this often while packets flow.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+/// How often the capture thread publishes a metrics snapshot (`--metrics`).
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// How long, at most, packets already captured are still read after SIGINT/SIGTERM.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
@@ -55,6 +61,13 @@ pub struct LiveOptions {
     pub output: OutputOptions,
     /// `--keys`, read before privileges are dropped.
     pub keys: Option<Arc<crate::keys::KeyRing>>,
+    /// `--metrics`: serve Prometheus metrics (see [`super::metrics_http`]).
+    pub metrics: Option<MetricsOptions>,
+    /// `--syslog`: findings also go to this socket.
+    pub syslog: Option<PathBuf>,
+    /// `--output FILE`: the report goes there (appended; reopened on SIGHUP) rather than to
+    /// standard output.
+    pub output_file: Option<PathBuf>,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -93,12 +106,110 @@ pub fn list_interfaces(out: &mut dyn Write) -> io::Result<ExitCode> {
     }
 }
 
+/// Where the report goes: standard output (as given) or `--output FILE`.
+enum Sink<'a> {
+    Given(&'a mut dyn Write),
+    File {
+        path: PathBuf,
+        file: Box<dyn Write>,
+        ecs: bool,
+    },
+}
+
+/// The report's destination, which never stops the analysis: a write that fails (disk full,
+/// quota, I/O error) drops what it was given, is counted, and is reported on standard error
+/// the first time; the analysis and the metrics go on, and writing resumes by itself when the
+/// destination takes data again. Only a closed pipe (`ike-sniff … | head`) ends the run.
+struct Resilient<'a> {
+    sink: Sink<'a>,
+    lost_writes: u64,
+    lost_bytes: u64,
+}
+
+impl<'a> Resilient<'a> {
+    fn name(&self) -> String {
+        match &self.sink {
+            Sink::Given(_) => "standard output".into(),
+            Sink::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    fn failed(&mut self, e: io::Error, len: usize) -> io::Result<usize> {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Err(e);
+        }
+        if self.lost_writes == 0 {
+            eprintln!(
+                "ike-sniff: {}: {e}; the report is dropped (and counted) while this lasts; analysis goes on",
+                self.name()
+            );
+        }
+        self.lost_writes += 1;
+        self.lost_bytes += len as u64;
+        Ok(len)
+    }
+
+    /// SIGHUP: `--output FILE` is opened again by name (appending), so a file logrotate moved
+    /// away is replaced by a new one. On failure the old handle stays in use.
+    fn reopen(&mut self) {
+        let Sink::File { path, file, ecs } = &mut self.sink else {
+            return;
+        };
+        let _ = file.flush();
+        match open_output(path, None, *ecs) {
+            Ok(f) => *file = f,
+            Err(e) => eprintln!(
+                "ike-sniff: SIGHUP: reopening {}: {e}; still writing to the file open before",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl Write for Resilient<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = match &mut self.sink {
+            Sink::Given(w) => w.write(buf),
+            Sink::File { file, .. } => file.write(buf),
+        };
+        r.or_else(|e| self.failed(e, buf.len()))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = match &mut self.sink {
+            Sink::Given(w) => w.flush(),
+            Sink::File { file, .. } => file.flush(),
+        };
+        r.or_else(|e| self.failed(e, 0).map(|_| ()))
+    }
+}
+
+/// Opens `--output FILE` for appending (created 0640), given to `owner` when it is created
+/// while privileged; with `ecs`, lines go through [`EcsWriter`].
+fn open_output(path: &Path, owner: Option<(u32, u32)>, ecs: bool) -> io::Result<Box<dyn Write>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+    }
+    let file = io::BufWriter::with_capacity(1 << 16, file);
+    Ok(if ecs {
+        Box::new(EcsWriter::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
 /// A `Write` shared by the pipeline and the loop: the loop flushes it and writes the capture
 /// counters while the pipeline holds its own handle. `pending` says whether anything was
 /// written since the last flush.
 #[derive(Clone)]
 struct SharedOut<'a> {
-    inner: Rc<RefCell<&'a mut dyn Write>>,
+    inner: Rc<RefCell<Resilient<'a>>>,
     pending: Rc<RefCell<bool>>,
 }
 
@@ -127,6 +238,9 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
+    // SIGHUP (logrotate's postrotate): reopen --output, start a new -w file.
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))?;
 
     let mut source = match LiveSource::open(&opts.capture) {
         Ok(s) => s,
@@ -160,12 +274,52 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         },
         None => None,
     };
+    let output_file = match &opts.output_file {
+        Some(p) => match open_output(p, target.owner(), opts.output.ecs) {
+            Ok(f) => Some((p.clone(), f)),
+            Err(e) => {
+                eprintln!("ike-sniff: --output {}: {e}", p.display());
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    // A port below 1024 needs privileges to bind: bound now, served after they are dropped.
+    // Any other port is bound as the unprivileged user.
+    let privileged_port = |m: &MetricsOptions| (1..1024).contains(&m.addr.port());
+    let mut listener = None;
+    if let Some(m) = opts.metrics.as_ref().filter(|m| privileged_port(m)) {
+        match metrics_http::bind(m.addr) {
+            Ok(l) => listener = Some(l),
+            Err(e) => {
+                eprintln!("ike-sniff: --metrics {}: {e}", m.addr);
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     match drop_privileges(&target) {
         Ok(msg) => eprintln!("ike-sniff: {msg}"),
         Err(e) => {
             eprintln!("ike-sniff: dropping privileges: {e}; refusing to go on");
             return Ok(ExitCode::from(1));
         }
+    }
+    let published = Published::default();
+    if let Some(m) = &opts.metrics {
+        let l = match listener
+            .take()
+            .map_or_else(|| metrics_http::bind(m.addr), Ok)
+        {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("ike-sniff: --metrics {}: {e}", m.addr);
+                return Ok(ExitCode::from(1));
+            }
+        };
+        let at = l.local_addr().map_or(m.addr, |a| a);
+        // The thread starts after the privileges were dropped, so it has none either.
+        metrics_http::serve(l, published.clone(), wall_clock)?;
+        eprintln!("ike-sniff: metrics at http://{at}/metrics");
     }
     if let Some(w) = &writer
         && let Err(e) = w.check_rotation_possible()
@@ -174,8 +328,20 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         return Ok(ExitCode::from(1));
     }
 
+    let sink = match output_file {
+        Some((path, file)) => Sink::File {
+            path,
+            file,
+            ecs: opts.output.ecs,
+        },
+        None => Sink::Given(out),
+    };
     let shared = SharedOut {
-        inner: Rc::new(RefCell::new(out)),
+        inner: Rc::new(RefCell::new(Resilient {
+            sink,
+            lost_writes: 0,
+            lost_bytes: 0,
+        })),
         pending: Rc::new(RefCell::new(false)),
     };
     let mut pipe_out = shared.clone();
@@ -183,11 +349,18 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
     pipeline.set_keys(opts.keys.clone());
+    if let Some(p) = &opts.syslog
+        && let Err(e) = pipeline.open_syslog(p)
+    {
+        eprintln!("ike-sniff: {e}");
+        return Ok(ExitCode::from(1));
+    }
     stats_out.flush()?;
 
     let start = Instant::now();
     let deadline = opts.duration.map(|d| start + d);
     let mut next_stats = opts.stats_interval.map(|i| start + i);
+    let mut next_publish = opts.metrics.as_ref().map(|_| start);
     let mut last_flush = start;
     let mut read_error = None;
     let mut write_failed = false;
@@ -202,14 +375,14 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         // read timeout passed, so also flush the -w file.
         let (checkpoint, idle) = match source.read() {
             Ok(Next::Packet(raw)) => {
-                if let Some(w) = &mut writer
+                if let Some(w) = writer.as_mut().filter(|w| !w.stopped)
                     && let Err(e) = w.write(&raw)
                 {
                     eprintln!(
-                        "ike-sniff: {}: {e}; no longer writing packets (analysis goes on)",
+                        "ike-sniff: {}: {e}; no longer writing packets until SIGHUP (analysis goes on)",
                         w.current.display()
                     );
-                    writer = None;
+                    w.stopped = true;
                     write_failed = true;
                 }
                 pipeline.packet(&raw)?;
@@ -242,13 +415,36 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         if idle {
             pipeline.tick(wall_clock())?;
         }
-        if let Some(w) = &mut writer {
-            if idle && let Err(e) = w.flush() {
-                eprintln!("ike-sniff: {}: {e}", w.current.display());
+        if hup.swap(false, Ordering::Relaxed) {
+            shared.inner.borrow_mut().reopen();
+            if let Some(w) = &mut writer {
+                match w.reopen() {
+                    Ok(()) => eprintln!(
+                        "ike-sniff: SIGHUP: output reopened; packets now go to {}",
+                        w.current.display()
+                    ),
+                    Err(e) => {
+                        eprintln!("ike-sniff: SIGHUP: {e}; no longer writing packets");
+                        w.stopped = true;
+                    }
+                }
+            } else {
+                eprintln!("ike-sniff: SIGHUP: output reopened");
             }
-            if let Err(e) = w.rotate_if_due(now) {
-                eprintln!("ike-sniff: {e}; no longer writing packets (analysis goes on)");
-                writer = None;
+        }
+        if let Some(w) = writer.as_mut().filter(|w| !w.stopped) {
+            if idle && let Err(e) = w.flush() {
+                eprintln!(
+                    "ike-sniff: {}: {e}; no longer writing packets until SIGHUP (analysis goes on)",
+                    w.current.display()
+                );
+                w.stopped = true;
+                write_failed = true;
+            } else if let Err(e) = w.rotate_if_due(now) {
+                eprintln!(
+                    "ike-sniff: {e}; no longer writing packets until SIGHUP (analysis goes on)"
+                );
+                w.stopped = true;
                 write_failed = true;
             }
         }
@@ -262,9 +458,16 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             stats_out.flush()?;
             next_stats = Some(at + every);
         }
+        if let (Some(at), Some(m)) = (next_publish, &opts.metrics)
+            && now >= at
+        {
+            let capture = capture_counters(&mut source);
+            published.publish(pipeline.metrics_snapshot(capture, m.max_tunnels, wall_clock()));
+            next_publish = Some(now + PUBLISH_EVERY);
+        }
     }
 
-    if let Some(w) = &mut writer
+    if let Some(w) = writer.as_mut().filter(|w| !w.stopped)
         && let Err(e) = w.flush()
     {
         eprintln!("ike-sniff: {}: {e}", w.current.display());
@@ -273,10 +476,29 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     pipeline.finish(read_error.clone())?;
     write_capture_stats(&mut stats_out, &mut source, opts, start, true)?;
     stats_out.flush()?;
+    let (lost, lost_bytes, dest) = {
+        let r = shared.inner.borrow();
+        (r.lost_writes, r.lost_bytes, r.name())
+    };
+    if lost > 0 {
+        eprintln!("ike-sniff: {dest}: {lost} writes ({lost_bytes} bytes) of the report were lost");
+        write_failed = true;
+    }
     Ok(if read_error.is_some() || write_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The counters the metrics show (`None` when libpcap cannot say).
+fn capture_counters(source: &mut LiveSource) -> Option<CaptureCounters> {
+    let s = source.stats().ok()?;
+    Some(CaptureCounters {
+        packets: source.packets(),
+        received: s.received.into(),
+        dropped_kernel: s.dropped_kernel.into(),
+        dropped_interface: s.dropped_interface.into(),
     })
 }
 
@@ -348,6 +570,8 @@ struct Rotator {
     index: u64,
     period_start: Instant,
     period_epoch: u64,
+    /// A write failed (disk full…): no packets are written until SIGHUP starts a new file.
+    stopped: bool,
 }
 
 impl Rotator {
@@ -368,6 +592,7 @@ impl Rotator {
             index: 0,
             period_start: Instant::now(),
             period_epoch,
+            stopped: false,
         })
     }
 
@@ -415,6 +640,30 @@ impl Rotator {
             .map_err(|e| format!("{}: {e}", self.current.display()))
     }
 
+    /// SIGHUP: a new file. When the current one was moved or deleted (logrotate), the new one
+    /// takes its name; otherwise the next name in the `-C` sequence (FILE1, FILE2…), so a file
+    /// still in place is never truncated. Also how writing resumes after a failed write.
+    fn reopen(&mut self) -> Result<(), String> {
+        let _ = self.file.flush();
+        let moved = !self.file.is_at(&self.current);
+        let next = if moved {
+            self.current.clone()
+        } else {
+            loop {
+                self.index += 1;
+                let n = file_name(&self.opts, self.period_epoch, self.index);
+                if !n.exists() {
+                    break n;
+                }
+            }
+        };
+        self.file = PcapWriter::create(&next, self.linktype, self.snaplen, None)
+            .map_err(|e| format!("{}: {e}", next.display()))?;
+        self.current = next;
+        self.stopped = false;
+        Ok(())
+    }
+
     fn open_next(&mut self) -> io::Result<()> {
         self.file.flush()?;
         let next = file_name(&self.opts, self.period_epoch, self.index);
@@ -429,7 +678,7 @@ impl Rotator {
 }
 
 /// Now, in the packets' time base (libpcap stamps packets with the system clock).
-fn wall_clock() -> Timestamp {
+pub(super) fn wall_clock() -> Timestamp {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

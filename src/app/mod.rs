@@ -3,6 +3,7 @@
 
 mod extract;
 pub mod live;
+pub mod metrics_http;
 pub mod pipeline;
 pub mod select;
 mod threaded;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 pub use pipeline::{FileOptions, Pipeline};
 
+use crate::report::ecs::EcsWriter;
 use crate::report::findings;
 
 /// What the command line asked for.
@@ -28,7 +30,16 @@ pub fn run(opts: Options) -> ExitCode {
     if let Options::File(f) = &opts
         && f.threads > 1
     {
-        return match threaded::run_file_threaded(f, io::stdout(), threaded::RENDER_HERE_QUEUED) {
+        let result = if f.output.ecs {
+            threaded::run_file_threaded(
+                f,
+                EcsWriter::new(io::stdout()),
+                threaded::RENDER_HERE_QUEUED,
+            )
+        } else {
+            threaded::run_file_threaded(f, io::stdout(), threaded::RENDER_HERE_QUEUED)
+        };
+        return match result {
             Ok(code) => code,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
@@ -38,13 +49,26 @@ pub fn run(opts: Options) -> ExitCode {
         };
     }
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut buffered = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let ecs = match &opts {
+        Options::File(f) => f.output.ecs,
+        // Live with --output applies it to the file itself.
+        Options::Live(l) => l.output.ecs && l.output_file.is_none(),
+        _ => false,
+    };
+    let mut ecs_out;
+    let out: &mut dyn Write = if ecs {
+        ecs_out = EcsWriter::new(&mut buffered);
+        &mut ecs_out
+    } else {
+        &mut buffered
+    };
     let result = match opts {
-        Options::File(f) => pipeline::run_file(&f, &mut out),
-        Options::Live(l) => live::run_live(&l, &mut out),
-        Options::ListInterfaces => live::list_interfaces(&mut out),
+        Options::File(f) => pipeline::run_file(&f, out),
+        Options::Live(l) => live::run_live(&l, out),
+        Options::ListInterfaces => live::list_interfaces(out),
         Options::PrintFilter(f) => writeln!(out, "{f}").map(|()| ExitCode::SUCCESS),
-        Options::ListFindings { json } => list_findings(json, &mut out).map(|()| ExitCode::SUCCESS),
+        Options::ListFindings { json } => list_findings(json, out).map(|()| ExitCode::SUCCESS),
     };
     let flushed = out.flush();
     match result.and_then(|code| flushed.map(|()| code)) {

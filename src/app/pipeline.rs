@@ -17,8 +17,9 @@ use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
+use crate::report::syslog::Syslog;
 use crate::report::verdict::Verdict;
-use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, tunnels};
+use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, metrics, tunnels};
 
 /// `-r FILE`: what to read and how to show it.
 pub struct FileOptions {
@@ -33,6 +34,8 @@ pub struct FileOptions {
     pub select: SelectArgs,
     /// `--fail-on`: exit 3 when a finding this grave or graver was reported.
     pub fail_on: Option<Severity>,
+    /// `--syslog`: the socket findings are also sent to.
+    pub syslog: Option<std::path::PathBuf>,
     /// 1: everything on one thread; 2 or more: decode on one, analysis and report on another.
     pub threads: usize,
     pub output: OutputOptions,
@@ -63,6 +66,8 @@ pub struct Pipeline<'w> {
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
+    /// `--syslog`: findings also go there.
+    syslog: Option<Syslog>,
     out: &'w mut dyn Write,
 }
 
@@ -107,6 +112,7 @@ impl<'w> Pipeline<'w> {
             errors_printed: 0,
             selection: Selection::default(),
             collect: None,
+            syslog: None,
             out,
         })
     }
@@ -117,6 +123,14 @@ impl<'w> Pipeline<'w> {
             self.decoder = Decoder::with_keys(ring);
             self.spis.keyed();
         }
+    }
+
+    /// Opens `--syslog`'s socket: findings written from now on are also sent there.
+    pub fn open_syslog(&mut self, path: &std::path::Path) -> io::Result<()> {
+        let s = Syslog::open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("--syslog {}: {e}", path.display())))?;
+        self.syslog = Some(s);
+        Ok(())
     }
 
     /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
@@ -233,6 +247,9 @@ impl<'w> Pipeline<'w> {
                 continue;
             }
             self.verdict.observe(&f);
+            if let Some(s) = &mut self.syslog {
+                s.send(&f);
+            }
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
             } else if !(f.severity == Severity::Info && self.opts.verbose == 0) {
@@ -255,6 +272,24 @@ impl<'w> Pipeline<'w> {
     pub fn write_updates(&mut self) -> io::Result<()> {
         self.analyzer.updates(&mut self.findings);
         self.write_findings()
+    }
+
+    /// What `--metrics` shows now: the tunnels, the findings' counts and the tables as this
+    /// run's reports know them (see [`metrics::snapshot`]).
+    pub fn metrics_snapshot(
+        &self,
+        capture: Option<metrics::CaptureCounters>,
+        max_tunnels: usize,
+        taken: Timestamp,
+    ) -> metrics::Snapshot {
+        metrics::snapshot(
+            &self.analyzer,
+            &self.verdict,
+            &self.decoder.stats,
+            capture,
+            max_tunnels,
+            taken,
+        )
     }
 
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
@@ -390,6 +425,12 @@ impl<'w> Pipeline<'w> {
     fn finish_analysis(&mut self, read_error: Option<String>) -> io::Result<()> {
         self.analyzer.finish(&mut self.findings);
         self.write_findings()?;
+        if let Some(s) = self.syslog.as_ref().filter(|s| s.failed > 0) {
+            eprintln!(
+                "ike-sniff: --syslog: {} findings could not be sent",
+                s.failed
+            );
+        }
         if self.opts.json {
             self.verdict.write_json(self.out)?;
         } else {
@@ -557,6 +598,12 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     };
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, out)?;
+    if let Some(p) = &opts.syslog
+        && let Err(e) = pipeline.open_syslog(p)
+    {
+        eprintln!("ike-sniff: {e}");
+        return Ok(ExitCode::from(1));
+    }
     pipeline.set_selection(selection);
     pipeline.set_keys(opts.keys.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;

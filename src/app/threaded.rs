@@ -198,6 +198,9 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             .spawn_scoped(scope, move || -> io::Result<Option<Severity>> {
                 let mut out = BufWriter::with_capacity(1 << 16, out);
                 let mut pipeline = Pipeline::new(&worker_name, output, &mut out)?;
+                if let Some(p) = &opts.syslog {
+                    pipeline.open_syslog(p)?;
+                }
                 pipeline.set_selection(worker_selection);
                 pipeline.set_keys(worker_keys);
                 let mut gravest = None;
@@ -324,6 +327,7 @@ mod tests {
             write: None,
             select: Default::default(),
             fail_on: None,
+            syslog: None,
             threads,
             keys: None,
             output: OutputOptions {

@@ -401,6 +401,16 @@ impl PcapWriter {
         Ok(())
     }
 
+    /// Whether `path` still names the file being written (after a rename or delete by
+    /// logrotate it does not).
+    pub fn is_at(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.out.get_ref().metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+
     /// Bytes written so far, header included.
     pub fn bytes(&self) -> u64 {
         self.bytes

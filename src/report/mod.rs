@@ -1,11 +1,15 @@
 //! Report stage: what the operator reads. Text for people, JSON Lines for programs; both are a
 //! contract (stable names, a `type` on every JSON line, a schema version in the `meta` line).
 
+pub mod community_id;
+pub mod ecs;
 pub mod findings;
 pub mod fmt;
+pub mod metrics;
 pub mod packets;
 pub mod paint;
 pub mod summary;
+pub mod syslog;
 pub mod time;
 pub mod tunnels;
 pub mod verdict;
@@ -25,6 +29,8 @@ pub struct OutputOptions {
     pub time: time::TimeFormat,
     /// `--utc`: packet times in UTC rather than the local zone.
     pub utc: bool,
+    /// `--json-format ecs`: the JSON lines go out as ECS documents (see [`ecs`]).
+    pub ecs: bool,
 }
 
 /// Bumped when a JSON line changes incompatibly; `docs/schema/CHANGELOG.md` says what changed.

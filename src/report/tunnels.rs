@@ -126,7 +126,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
     out
 }
 
-fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
+pub fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
     let last = p.sas.back();
     let state = match last {
         None if p.esp_packets != [0, 0] => "esp_only",

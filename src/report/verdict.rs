@@ -24,20 +24,39 @@ pub struct Verdict {
     /// Ids whose condition ended (and has not come back since).
     cleared: HashMap<u64, &'static str>,
     dropped: u64,
+    /// (kind, severity) → times raised: a first report, or a report again after its clearing.
+    raised_total: HashMap<(&'static str, Severity), u64>,
+    /// (kind, severity) → times cleared.
+    cleared_total: HashMap<(&'static str, Severity), u64>,
+}
+
+/// The findings' lifecycle as counted so far (the metrics export reads it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lifecycle {
+    /// (kind, gravest severity, causes raised and not cleared since), by kind then severity.
+    pub active: Vec<(&'static str, Severity, u64)>,
+    /// (kind, severity, total), by kind then severity.
+    pub raised: Vec<(&'static str, Severity, u64)>,
+    pub cleared: Vec<(&'static str, Severity, u64)>,
 }
 
 impl Verdict {
     /// Counts a finding (an update only raises the severity of the cause it updates).
     pub fn observe(&mut self, f: &Finding) {
         if f.clearing {
-            if self.causes.contains_key(&f.id) {
-                self.cleared.insert(f.id, f.kind);
+            if let Some(c) = self.causes.get(&f.id)
+                && self.cleared.insert(f.id, f.kind).is_none()
+            {
+                *self.cleared_total.entry((c.0, c.1)).or_default() += 1;
             }
             return;
         }
         if !f.update && f.cleared.is_none() {
             // Raised (again): whatever ended before is back.
-            self.cleared.remove(&f.id);
+            let again = self.cleared.remove(&f.id).is_some();
+            if again || !self.causes.contains_key(&f.id) {
+                *self.raised_total.entry((f.kind, f.severity)).or_default() += 1;
+            }
         }
         let pair = f.peers.key();
         if let Some(c) = self.causes.get_mut(&f.id) {
@@ -50,6 +69,29 @@ impl Verdict {
         }
         self.causes
             .insert(f.id, (f.kind, f.severity, [pair.a, pair.b]));
+    }
+
+    /// Findings active now, and raised and cleared so far.
+    pub fn lifecycle(&self) -> Lifecycle {
+        // Every kind raised so far has a count, 0 once it cleared, so a series ends at 0
+        // rather than vanishing.
+        let mut active: HashMap<(&'static str, Severity), u64> =
+            self.raised_total.keys().map(|&k| (k, 0)).collect();
+        for (id, c) in &self.causes {
+            if !self.cleared.contains_key(id) {
+                *active.entry((c.0, c.1)).or_default() += 1;
+            }
+        }
+        let sorted = |m: &HashMap<(&'static str, Severity), u64>| {
+            let mut v: Vec<_> = m.iter().map(|(&(k, s), &n)| (k, s, n)).collect();
+            v.sort();
+            v
+        };
+        Lifecycle {
+            active: sorted(&active),
+            raised: sorted(&self.raised_total),
+            cleared: sorted(&self.cleared_total),
+        }
     }
 
     /// The gravest severity written so far (`--fail-on`).

@@ -28,6 +28,8 @@ pub struct Histogram {
     counts: Box<[u32; SUB * EXPS]>,
     pub count: u64,
     pub max_us: u64,
+    /// Sum of the values recorded (a Prometheus histogram's `_sum`).
+    pub sum_us: u64,
 }
 
 impl Default for Histogram {
@@ -36,6 +38,7 @@ impl Default for Histogram {
             counts: Box::new([0; SUB * EXPS]),
             count: 0,
             max_us: 0,
+            sum_us: 0,
         }
     }
 }
@@ -65,6 +68,23 @@ impl Histogram {
         self.counts[b] = self.counts[b].saturating_add(1);
         self.count += 1;
         self.max_us = self.max_us.max(v);
+        self.sum_us = self.sum_us.saturating_add(v);
+    }
+
+    /// Values recorded at or below `limit_us`, as far as the buckets tell: a bucket counts when
+    /// its highest value is within the limit, so a value just under a limit that is not a
+    /// bucket edge may be counted in the next (about 6% of the limit). The metrics export's
+    /// fixed `le` buckets come from here.
+    pub fn count_at_most_us(&self, limit_us: u64) -> u64 {
+        if limit_us >= self.max_us {
+            return self.count;
+        }
+        self.counts
+            .iter()
+            .enumerate()
+            .take_while(|(b, _)| bucket_high(*b) <= limit_us)
+            .map(|(_, &c)| u64::from(c))
+            .sum()
     }
 
     pub fn quantile_us(&self, q: f64) -> Option<u64> {
@@ -114,5 +134,20 @@ mod tests {
         assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.07, "{p50}");
         assert_eq!(h.quantile_us(1.0), Some(1_000_000));
         assert!(Histogram::default().summary().is_none());
+    }
+
+    #[test]
+    fn counts_at_most_a_limit() {
+        let mut h = Histogram::default();
+        for v in [5u64, 900, 1_000, 40_000, 2_000_000] {
+            h.record_us(v);
+        }
+        assert_eq!(h.count_at_most_us(0), 0);
+        assert_eq!(h.count_at_most_us(5), 1);
+        // 900 and 1000 share no bucket edge with 1000 exactly; both are within 1.1 ms.
+        assert_eq!(h.count_at_most_us(1_100), 3);
+        assert_eq!(h.count_at_most_us(50_000), 4);
+        assert_eq!(h.count_at_most_us(u64::MAX), 5);
+        assert_eq!(h.sum_us, 2_041_905);
     }
 }

@@ -471,10 +471,14 @@ impl Tracker {
         up.new_sa = new_sa;
         up.sa = Some(key);
         let t = sa.take(ev, m, first_fragment_only);
+        let retransmitted = t.placed.transmission > 1;
         up.placed = Some(t.placed);
         up.transition = t.transition;
         let sa_summary = SaSummary::of(sa);
         let p = self.pairs.get_mut(&pk).expect("present");
+        if retransmitted {
+            p.ike_retransmissions[side] += 1;
+        }
         p.sa_gap_from[side] = p.sa_gap_from[side].max(t.gap);
         if let Some(us) = t.rtt_us {
             p.rtt.record_us(us);

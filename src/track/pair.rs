@@ -176,6 +176,8 @@ pub struct Pair {
     /// Bit v set: IKEv`v` seen.
     pub ike_versions: u8,
     pub ike_packets: [u64; 2],
+    /// IKE messages each side sent again (a step's second and later transmissions).
+    pub ike_retransmissions: [u64; 2],
     pub ike_on_500: bool,
     pub ike_on_4500: bool,
     /// First IKE message on 4500 after IKE on 500.
@@ -229,6 +231,7 @@ impl Pair {
             ike_ports: [0; 2],
             ike_versions: 0,
             ike_packets: [0; 2],
+            ike_retransmissions: [0; 2],
             ike_on_500: false,
             ike_on_4500: false,
             float_frame: None,

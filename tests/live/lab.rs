@@ -90,6 +90,12 @@ pub struct Lab {
 
 impl Lab {
     pub fn new() -> Result<Lab, String> {
+        Lab::named("iks", "ik")
+    }
+
+    /// A lab whose namespaces are `{ns_prefix}-a-…`/`-b-…` and veths `{if_prefix}A…`/`B…`, so a
+    /// test's own leftovers can be told apart.
+    pub fn named(ns_prefix: &str, if_prefix: &str) -> Result<Lab, String> {
         let tag = format!(
             "{}x{}",
             std::process::id() % 1_000_000,
@@ -98,10 +104,10 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("ike-sniff-live-{tag}"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let lab = Lab {
-            ns_a: format!("iks-a-{tag}"),
-            ns_b: format!("iks-b-{tag}"),
-            if_a: format!("ikA{tag}"),
-            if_b: format!("ikB{tag}"),
+            ns_a: format!("{ns_prefix}-a-{tag}"),
+            ns_b: format!("{ns_prefix}-b-{tag}"),
+            if_a: format!("{if_prefix}A{tag}"),
+            if_b: format!("{if_prefix}B{tag}"),
             dir,
         };
         // From here on, Drop cleans up whatever was created.
