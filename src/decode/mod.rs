@@ -185,7 +185,9 @@ impl Decoder {
         } in lost
         {
             // What the first fragment carried is still worth showing: which IKE message it was.
+            // (ESP sets keep their bytes too when keys were given: only UDP has a header here.)
             if let Some((pkt, ip, data)) = first
+                && key.proto == ipproto::UDP
                 && let Some(u) = udp::parse(&data)
             {
                 let flow = Flow {

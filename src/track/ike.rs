@@ -212,7 +212,7 @@ pub struct IkeSa {
     /// Aggressive Mode request the capture never saw: the capture started mid-exchange, or
     /// the request never crossed this point (a spoofed request: reflection).
     pub unsolicited: bool,
-    /// Who sent the cleartext Delete that ended the SA (IKEv1; IKEv2 deletes are encrypted).
+    /// Who sent the Delete that ended the SA: IKEv1's in clear, IKEv2's when keys opened it.
     pub deleted_by: Option<(IpAddr, u64)>,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
@@ -731,6 +731,7 @@ impl IkeSa {
         let deletes = m
             .trusted_payloads()
             .iter()
+            .chain(m.inner_payloads())
             .filter(|p| matches!(p.body, PayloadBody::Delete(_)))
             .count() as u32;
         let now_up = matches!(self.state, SaState::Authenticated | SaState::Established);
@@ -786,6 +787,15 @@ fn classify(
                 Some(_) => Msg::AuthSmall,
                 None => Msg::Other,
             },
+            // Opened with keys: a Delete of the IKE SA itself (protocol 1) ends it, and who
+            // sent it is known (without keys an INFORMATIONAL could be DPD or a Delete).
+            (ExchangeType::INFORMATIONAL, false)
+                if m.inner_payloads()
+                    .iter()
+                    .any(|p| matches!(&p.body, PayloadBody::Delete(d) if d.protocol == 1)) =>
+            {
+                Msg::Delete
+            }
             (ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL, true) => Msg::Used,
             _ => Msg::Other,
         };

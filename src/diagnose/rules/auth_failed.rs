@@ -73,10 +73,13 @@ impl Rule for AuthFailed {
         {
             self.watch.push_back((k, now));
         }
-        let Some(nt) = m
-            .notifies()
-            .find(|x| observed_type(m.version, x.notify_type))
-        else {
+        // After phase 1 has authenticated, IKEv1's INVALID_ID_INFORMATION refuses a Quick
+        // Mode's IDs (the traffic selectors): `child_sa_refused` says that.
+        let phase2 = m.version == 1 && sa.state >= SaState::Authenticated;
+        let Some(nt) = m.notifies().find(|x| {
+            observed_type(m.version, x.notify_type)
+                && !(phase2 && x.notify_type == NotifyType::INVALID_ID_INFORMATION)
+        }) else {
             return;
         };
         let summary = format!(

@@ -255,6 +255,34 @@ fn v1(sa: &IkeSa, out: &mut Emit<'_>) {
             if req.count < 2 && !info_reply {
                 continue;
             }
+            // With keys the Informational's notify is known.
+            let said = sa.notifies.iter().find(|n| {
+                n.exchange == ExchangeType::INFORMATIONAL_V1
+                    && n.from != x.requester
+                    && n.ts >= req.times[0]
+                    && !n.notify_type.is_status()
+            });
+            if let Some(n) = said {
+                let why = if n.notify_type == NotifyType::INVALID_ID_INFORMATION {
+                    ": the Quick Mode's IDs (the subnets, proxy IDs) are not what its policy allows"
+                } else {
+                    ""
+                };
+                let summary = format!(
+                    "Phase 1 between {} and {} completed, but {} refused the Quick Mode (message ID {:#x}) from {} with {} in an encrypted Informational (decrypted){why}",
+                    sa.initiator,
+                    sa.responder,
+                    n.from,
+                    x.msg_id,
+                    x.requester,
+                    n.notify_type.label(1),
+                );
+                let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
+                let mut finding = finding;
+                finding.confidence = Confidence::Observed;
+                out.push(scope, finding.frames([n.frame]));
+                continue;
+            }
             let how = if info_reply {
                 "answered only by an encrypted Informational (the refusal)".to_string()
             } else {

@@ -104,17 +104,22 @@ impl Rule for ErrorNotify {
                 (cx.ev.flow.dst, cx.ev.flow.dport),
                 (cx.ev.flow.src, cx.ev.flow.sport),
             );
-            out.push(
-                m.ispi ^ u64::from(t.0),
-                Finding::new(
-                    kind,
-                    Confidence::Observed,
-                    peers,
-                    (cx.ev.pkt.ts, cx.ev.pkt.ts),
-                    summary,
-                )
-                .frames([cx.ev.pkt.frame]),
-            );
+            let mut f = Finding::new(
+                kind,
+                Confidence::Observed,
+                peers,
+                (cx.ev.pkt.ts, cx.ev.pkt.ts),
+                summary,
+            )
+            .frames([cx.ev.pkt.frame]);
+            // CHILD_SA_NOT_FOUND (44, RFC 7296 §2.25): the answer to rekeying or deleting a Child SA the peer has just
+            // deleted itself, as a rekey collision resolves: part of the protocol, not a fault.
+            if m.version == 2 && t.0 == 44 {
+                f = f
+                    .severity(Severity::Info)
+                    .remedy("Nothing to do when it follows simultaneous rekeying (a rekey collision) or a Delete that crossed the request; if it repeats, compare the rekey/lifetime settings (rekey_time, margintime) on both peers.".to_string());
+            }
+            out.push(m.ispi ^ u64::from(t.0), f);
         }
     }
 }
