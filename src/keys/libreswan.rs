@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 use super::charon;
-use super::load::{Sink, quoted};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, quoted};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.contains("| ikev2 I 0x")

@@ -10,9 +10,9 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex, quoted, spi32, spi64};
+use super::ring::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32, spi64};
 use super::wireshark::salt_note;
-use super::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
 
 /// Encryption names: OpenSSL's (tcpdump) and Libreswan's, longest first so that a glued key
 /// length is what remains. (name, algorithm, cipher key bytes when the name fixes them)

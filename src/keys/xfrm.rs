@@ -6,8 +6,8 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex, quoted, spi32};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.lines()
@@ -260,7 +260,7 @@ src 198.51.100.20 dst 192.0.2.10
 \t  limit: soft (INF)(bytes), hard (INF)(bytes)
 ";
 
-    fn run(text: &str) -> super::super::load::Loaded {
+    fn run(text: &str) -> super::super::sink::Loaded {
         let dir = std::env::temp_dir().join(format!(
             "ike-sniff-xfrm-{}-{}",
             std::process::id(),
