@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 use super::ring::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret, V1Hash};
-use super::sink::{Sink, quoted};
+use super::sink::{Sink, hex_pair, quoted};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.contains("Sk_ei secret =>")
@@ -104,13 +104,16 @@ fn dump_line(msg: &str, want: usize, out: &mut Vec<u8>) -> bool {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut got = 0;
-    while got < want.min(16) && i + 2 <= b.len() {
-        let pair = &rest[i..i + 2];
-        let Ok(v) = u8::from_str_radix(pair, 16) else {
+    while got < want.min(16) {
+        let Some(v) = hex_pair(&b[i.min(b.len())..]) else {
             break;
         };
         out.push(v);
         got += 1;
+        // one space between bytes; anything else ends the hex part
+        if b.get(i + 2).is_some_and(|c| *c != b' ') {
+            break;
+        }
         i += 3;
     }
     got > 0

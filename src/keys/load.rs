@@ -58,8 +58,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
                     error,
                 })?;
             let name: Arc<str> = "<stdin>".into();
-            let capped = cap(&mut buf, n as u64, &name, &mut loaded.report);
-            let _ = capped;
+            cap(&mut buf, n as u64, &name, &mut loaded.report);
             loaded.report.files += 1;
             load_text(&mut loaded, name, None, &buf, Explicit::Yes, 0);
             continue;
@@ -97,7 +96,7 @@ fn err(path: &Path, error: io::Error) -> LoadError {
     }
 }
 
-fn cap(buf: &mut Zeroizing<Vec<u8>>, n: u64, name: &str, report: &mut LoadReport) -> bool {
+fn cap(buf: &mut Zeroizing<Vec<u8>>, n: u64, name: &str, report: &mut LoadReport) {
     if n > MAX_FILE_BYTES {
         buf.truncate(MAX_FILE_BYTES as usize);
         report.warnings.push(format!(
@@ -105,9 +104,6 @@ fn cap(buf: &mut Zeroizing<Vec<u8>>, n: u64, name: &str, report: &mut LoadReport
             MAX_FILE_BYTES >> 20,
             MAX_FILE_BYTES >> 20
         ));
-        true
-    } else {
-        false
     }
 }
 
@@ -364,6 +360,35 @@ mod tests {
         assert!(lines[1].ends_with("secrets\\x1b.txt is readable by others (mode 0644)"));
         assert!(lines[2].ends_with("secrets\\x1b.txt:2: unknown algorithm \"rot13\""));
         assert!(!shown.contains('\x1b'));
+    }
+
+    proptest::proptest! {
+        /// No input makes a parser panic: arbitrary text after headers that put each parser
+        /// in its key-reading states (dumps, blocks, rows).
+        #[test]
+        fn no_text_makes_a_parser_panic(
+            head in proptest::sample::select(vec![
+                "22:44:18 11[IKE] <lab|1> Sk_ei secret => 32 bytes @ 0x1\n22:44:18 11[IKE] <lab|1>    0: ",
+                "22:44:18 11[CHD] <1> encryption initiator key => 40 bytes @ 0x1\n05[CHD] <x|1>   16: ",
+                "| kernel: looking for alg with encrypt: AES_GCM_16 keylen: 256 integ: NONE\n| ESP enckey:\n|   ",
+                "| ikev2 I 0x0001020304050607 0x0001020304050607 ",
+                "src 192.0.2.1 dst 192.0.2.2\n\tproto esp spi 0x1 reqid 1 mode tunnel\n\t",
+                "192.0.2.1 192.0.2.2\n\tesp mode=tunnel spi=1(0x1)\n\tE: aes-cbc ",
+                "name=x 192.0.2.1:0->192.0.2.2:0\n  dec: spi=1 esp=aes key=16 ",
+                "\"IPv4\",\"*\",\"*\",\"0x1\",",
+                "0001020304050607,0001020304050607,",
+                "0x1@192.0.2.1 ",
+            ]),
+            tail in "(\\PC|\n|\t| |[0-9a-fA-F:,\"x@*|-]){0,300}",
+        ) {
+            let text = format!("{head}{tail}");
+            let mut loaded = Loaded::default();
+            for name in ["ikev2_decryption_table", "ikev1_decryption_table", "esp_sa", "keys.txt"] {
+                load_text(&mut loaded, name.into(), Some(Path::new(name)), text.as_bytes(), Explicit::No, 0);
+            }
+            let shown = loaded.report.to_string();
+            proptest::prop_assert!(!shown.contains('\x1b'));
+        }
     }
 
     #[test]

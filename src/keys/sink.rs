@@ -285,15 +285,27 @@ pub(crate) fn hex_spaced(text: &str) -> Result<Secret, HexError> {
     )
 }
 
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Two hex digits at the start of `b` as a byte (dump lines; bytes, so a multi-byte character
+/// in a log's ASCII column cannot split a slice).
+pub(crate) fn hex_pair(b: &[u8]) -> Option<u8> {
+    Some(nibble(*b.first()?)? << 4 | nibble(*b.get(1)?)?)
+}
+
 fn hex_digits(digits: impl Iterator<Item = u8>) -> Result<Secret, HexError> {
     let mut out = Zeroizing::new(Vec::new());
     let mut high: Option<u8> = None;
     for (i, b) in digits.enumerate() {
-        let v = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return Err(HexError::NotHex { at: i }),
+        let Some(v) = nibble(b) else {
+            return Err(HexError::NotHex { at: i });
         };
         match high.take() {
             Some(h) => out.push(h << 4 | v),
