@@ -89,6 +89,25 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     Ok(loaded)
 }
 
+/// Keys from text already in memory, read as if from a file called `name` (the name chooses
+/// the Wireshark table formats, as a file's would): what `-` and the fuzz target use.
+pub fn load_bytes(name: &str, bytes: &[u8]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let shown: Arc<str> = printable(name.as_bytes()).into();
+    let mut buf = Zeroizing::new(bytes.to_vec());
+    cap(&mut buf, bytes.len() as u64, &shown, &mut loaded.report);
+    loaded.report.files += 1;
+    load_text(
+        &mut loaded,
+        shown,
+        Some(Path::new(name)),
+        &buf,
+        Explicit::Yes,
+        MAX_INCLUDE_DEPTH,
+    );
+    loaded
+}
+
 fn err(path: &Path, error: io::Error) -> LoadError {
     LoadError {
         path: printable(path.as_os_str().as_encoded_bytes()),
@@ -389,6 +408,17 @@ mod tests {
             let shown = loaded.report.to_string();
             proptest::prop_assert!(!shown.contains('\x1b'));
         }
+    }
+
+    #[test]
+    fn bytes_in_memory_load_like_a_file_of_that_name() {
+        let row = "\"IPv4\",\"*\",\"*\",\"0x00000001\",\"NULL\",\"0x\",\"NULL\",\"\"\n";
+        let l = load_bytes("esp_sa", row.as_bytes());
+        assert_eq!(l.report.esp(), 1);
+        assert!(l.ring.esp.contains_key(&1));
+        let l = load_bytes("x", b"file /etc/passwd\n");
+        assert!(l.ring.is_empty());
+        assert!(l.report.skipped[0].why.contains("nests files deeper"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod tcpdump;
 mod wireshark;
 mod xfrm;
 
-pub use load::{LoadError, MAX_FILE_BYTES, load};
+pub use load::{LoadError, MAX_FILE_BYTES, load, load_bytes};
 pub use ring::{
     Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, KeyRing, Origin, Secret, V1Hash,
 };
