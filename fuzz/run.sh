@@ -10,7 +10,7 @@ secs=$1
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(packet ike_v1 ike_v2 ip_reassembly skf_reassembly capture_file pipeline)
+    targets=(packet ike_v1 ike_v2 ip_reassembly skf_reassembly capture_file pipeline keys)
 fi
 # cargo-fuzz needs nightly flags (-Zsanitizer and friends); the stable toolchain accepts them
 # with RUSTC_BOOTSTRAP. No sanitizer: the code under test is safe Rust, and the build keeps

@@ -275,6 +275,18 @@ cleanup() {
     NETNS_MADE=()
 }
 
+# keep_logs DIR: the daemons' logs of the scenario just run (the next
+# scenario wipes $WORK)
+keep_logs() {
+    local h
+    mkdir -p "$1"
+    for h in left right; do
+        [ -f "$WORK/$h/run/charon.log" ] && cp "$WORK/$h/run/charon.log" "$1/$h.charon.log"
+        [ -f "$WORK/$h/libreswan/pluto.log" ] && cp "$WORK/$h/libreswan/pluto.log" "$1/$h.pluto.log"
+    done
+    return 0
+}
+
 # ---- Libreswan (unpacked Debian 12 package, host binaries, own dirs) ----
 # ls_start HOST IPSEC_CONF_TEXT SECRETS_TEXT
 ls_start() {

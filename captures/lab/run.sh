@@ -8,8 +8,11 @@ LAB=$(cd "$(dirname "$0")" && pwd)
 . "$LAB/lib.sh"
 . "$LAB/scenarios.sh"
 
-PCAPS=$LAB/pcaps
-KEYS=$LAB/keys
+# keyformats.sh points these elsewhere so that the committed pcaps/ and keys/
+# (golden tests depend on them) stay untouched
+PCAPS=${IKE_LAB_PCAPS:-$LAB/pcaps}
+KEYS=${IKE_LAB_KEYS:-$LAB/keys}
+LOGS=${IKE_LAB_LOGS:-}
 
 [ "$(id -u)" = 0 ] || die "run as root"
 trap cleanup EXIT
@@ -30,5 +33,6 @@ for sc in "$@"; do
     SC=$sc
     "sc_$sc"
     cleanup
+    if [ -n "$LOGS" ]; then keep_logs "$LOGS/$sc"; fi
     log "wrote $PCAPS/$sc.pcap ($(stat -c %s "$PCAPS/$sc.pcap") bytes)"
 done

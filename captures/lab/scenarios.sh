@@ -476,6 +476,7 @@ ls_ikev2_conf() {
     cat <<CONF
 config setup
     logfile=$WORK/right/libreswan/pluto.log
+${LS_EXTRA_SETUP:-}
 $1
 conn lab
     ikev2=insist

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
-use super::load::{Sink, quoted};
-use super::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret, V1Hash};
+use super::ring::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret, V1Hash};
+use super::sink::{Sink, hex_pair, quoted};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.contains("Sk_ei secret =>")
@@ -42,6 +42,12 @@ pub(crate) struct LogLine<'a> {
     pub thread: &'a str,
     pub tag: &'a str,
     pub msg: &'a str,
+}
+
+/// The IKE SA a tag names: its unique ID. charon tags the first messages a responder parses
+/// `<1>` and, once a config matched, `<lab|1>`: the same IKE SA (and role) both times.
+fn sa_id(tag: &str) -> &str {
+    tag.rsplit('|').next().unwrap_or(tag)
 }
 
 /// Finds `NN[GRP] ` (after any timestamp or syslog prefix) and an optional `<tag> `.
@@ -98,13 +104,16 @@ fn dump_line(msg: &str, want: usize, out: &mut Vec<u8>) -> bool {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut got = 0;
-    while got < want.min(16) && i + 2 <= b.len() {
-        let pair = &rest[i..i + 2];
-        let Ok(v) = u8::from_str_radix(pair, 16) else {
+    while got < want.min(16) {
+        let Some(v) = hex_pair(&b[i.min(b.len())..]) else {
             break;
         };
         out.push(v);
         got += 1;
+        // one space between bytes; anything else ends the hex part
+        if b.get(i + 2).is_some_and(|c| *c != b' ') {
+            break;
+        }
         i += 3;
     }
     got > 0
@@ -135,7 +144,6 @@ struct Sa {
     esp_prop: Option<String>,
     /// Whether this end sent the request of the latest exchange.
     initiator: Option<bool>,
-    v1: bool,
     /// The latest exchange was CREATE_CHILD_SA (an IKE rekey's keys have no NAT-D SPIs).
     in_create_child: bool,
     sk: HashMap<&'static str, Secret>,
@@ -181,7 +189,7 @@ pub(crate) fn parse(sink: &mut Sink<'_>, text: &str) {
                 pending.insert(
                     l.thread.to_string(),
                     Pending {
-                        tag: l.tag.to_string(),
+                        tag: sa_id(l.tag).to_string(),
                         name: wanted.copied().unwrap_or(""),
                         wanted: wanted.is_some(),
                         len: n,
@@ -192,7 +200,7 @@ pub(crate) fn parse(sink: &mut Sink<'_>, text: &str) {
             }
             continue;
         }
-        let sa = sas.entry(l.tag.to_string()).or_default();
+        let sa = sas.entry(sa_id(l.tag).to_string()).or_default();
         if let Some(rest) = msg
             .strip_prefix("generating ")
             .map(|r| (true, r))
@@ -204,12 +212,6 @@ pub(crate) fn parse(sink: &mut Sink<'_>, text: &str) {
             if kind == "request" {
                 sa.initiator = Some(sent);
                 sa.in_create_child = exchange == "CREATE_CHILD_SA";
-            }
-            if matches!(
-                exchange,
-                "ID_PROT" | "AGGRESSIVE" | "QUICK_MODE" | "INFORMATIONAL_V1" | "TRANSACTION"
-            ) {
-                sa.v1 = true;
             }
         } else if let Some(p) = msg.strip_prefix("selected proposal: ") {
             if let Some(ike) = p.strip_prefix("IKE:") {
@@ -370,8 +372,8 @@ fn ikev1(sink: &mut Sink<'_>, sa: Sa) {
 
 /// `CHILD_SA … established with SPIs IN_i OUT_o`: the keys dumped just before, by direction.
 /// The CHILD_SA initiator's keys protect what it sends (RFC 7296 §2.17); this end is that
-/// initiator when it sent the request. IKEv1 (Quick Mode) logs them the initiator's way
-/// round on both ends (as keys.py found, checked with tshark).
+/// initiator when it sent the request; Quick Mode the same (checked on both peers' logs of the
+/// lab's healthy_ikev1 against the tables tshark decrypts with).
 fn child_sa(
     sink: &mut Sink<'_>,
     sa: &mut Sa,
@@ -393,7 +395,7 @@ fn child_sa(
             return;
         }
     };
-    let out_is_i = sa.initiator.unwrap_or(true) || sa.v1;
+    let out_is_i = sa.initiator.unwrap_or(false);
     let (out_k, in_k) = if out_is_i {
         ((&c.ei, &c.ai), (&c.er, &c.ar))
     } else {

@@ -15,8 +15,8 @@ use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
-use super::load::{Sink, hex, quoted, spi32};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     (text.contains("dec: spi=") || text.contains("enc: spi=")) && text.contains(" esp=")

@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 use super::charon;
-use super::load::{Sink, quoted};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, hex_pair, quoted};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.contains("| ikev2 I 0x")
@@ -44,8 +44,8 @@ fn dump_line(msg: &str, out: &mut Vec<u8>) -> bool {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut got = 0;
-    while got < 16 && i + 2 <= b.len() {
-        let Ok(v) = u8::from_str_radix(&rest[i..i + 2], 16) else {
+    while got < 16 {
+        let Some(v) = hex_pair(&b[i.min(b.len())..]) else {
             break;
         };
         out.push(v);

@@ -12,8 +12,8 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex_spaced, quoted};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, hex_spaced, quoted};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.contains("esp mode=")

@@ -10,9 +10,9 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex, quoted, spi32, spi64};
+use super::ring::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32, spi64};
 use super::wireshark::salt_note;
-use super::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
 
 /// Encryption names: OpenSSL's (tcpdump) and Libreswan's, longest first so that a glued key
 /// length is what remains. (name, algorithm, cipher key bytes when the name fixes them)
@@ -371,11 +371,28 @@ mod tests {
 
     #[test]
     fn tcpdump_test_suite_secrets() {
-        let base = PathBuf::from("/work/shared/captures-public/tcpdump");
-        if !base.exists() {
-            return;
-        }
-        let l = load(&[base.join("esp-secrets.txt")]).unwrap();
+        // Verbatim from the-tcpdump-group/tcpdump tests/esp-secrets.txt and
+        // tests/ikev2pI2-secrets.txt (BSD-3-Clause), and the Wireshark table derived from the
+        // latter (/work/shared/captures-public/tcpdump), which tshark decrypts ikev2pI2.pcap with.
+        const ESP: &str = "# a comment
+
+0x12345678@192.1.2.45 3des-cbc-hmac96:0x43434545464649494a4a4c4c4f4f51515252545457575840
+0xabcdabcd@192.0.1.1  3des-cbc-hmac96:0x434545464649494a4a4c4c4f4f5151525254545757584043
+0xd1234567@192.1.2.45 aes256-cbc-hmac96:0xaaaabbbbccccdddd4043434545464649494a4a4c4c4f4f515152525454575758
+";
+        const IKEV2: &str = "ikev2 I 0x0001020304050607 0xc02e7a3031a03188 sha1:0x4ea8e662b07cdd430f6944c6723e4b82d5722418 aes128:0x3f44bf47cafd8150591deb088199fcbf
+ikev2 R 0x0001020304050607 0xc02e7a3031a03188 sha1:0x515b0bd22e6d76b34fdb760aa7bfad80b109b75d aes128:0xbedb67ec7dc3d00cccac42e70cd63bde
+";
+        const TABLE: &str = "0001020304050607,c02e7a3031a03188,3f44bf47cafd8150591deb088199fcbf,bedb67ec7dc3d00cccac42e70cd63bde,\"AES-CBC-128 [RFC3602]\",4ea8e662b07cdd430f6944c6723e4b82d5722418,515b0bd22e6d76b34fdb760aa7bfad80b109b75d,\"HMAC_SHA1_96 [RFC2404]\"\n";
+        let (dir, esp) = write("esp-secrets.txt", ESP);
+        let ike = dir.join("ikev2pI2-secrets.txt");
+        std::fs::write(&ike, IKEV2).unwrap();
+        let table = dir.join("ikev2pI2.pcap.ikev2_decryption_table");
+        std::fs::write(&table, TABLE).unwrap();
+        let (l, k2, w) = (load(&[esp]), load(&[ike]), load(&[table]));
+        std::fs::remove_dir_all(dir).unwrap();
+
+        let l = l.unwrap();
         assert!(l.report.skipped.is_empty(), "{}", l.report);
         assert_eq!(l.ring.esp.len(), 3);
         let k = &l.ring.esp[&0xd1234567][0];
@@ -385,18 +402,46 @@ mod tests {
             (Encr::AesCbc, Integ::Unchecked { icv: 12 })
         );
         assert_eq!(l.ring.esp[&0x12345678][0].encr, Encr::TripleDes);
+        assert_eq!(
+            l.report.to_string().lines().next().unwrap(),
+            "keys: 3 ESP SAs from 1 file (tcpdump -E espsecret: 3 ESP SAs)"
+        );
 
-        let l = load(&[base.join("ikev2pI2-secrets.txt")]).unwrap();
+        let l = k2.unwrap();
         assert!(l.report.skipped.is_empty(), "{}", l.report);
+        assert_eq!(l.report.ikev2(), 1, "the I and R lines are one SA");
         let k = &l.ring.ikev2[&(0x0001020304050607, 0xc02e7a3031a03188)];
         assert_eq!(k.encr, Some(Encr::AesCbc));
         assert_eq!(k.integ, Some(Integ::HmacSha1_96));
-        assert!(k.sk_ei.is_some() && k.sk_er.is_some() && k.sk_ai.is_some() && k.sk_ar.is_some());
         // the same SA as the Wireshark table derived from it
-        let w = load(&[base.join("ikev2pI2.pcap.ikev2_decryption_table")]).unwrap();
+        let w = w.unwrap();
         let wk = &w.ring.ikev2[&(0x0001020304050607, 0xc02e7a3031a03188)];
-        assert_eq!(wk.sk_ei, k.sk_ei);
-        assert_eq!(wk.sk_ar, k.sk_ar);
+        assert_eq!((wk.encr, wk.integ), (k.encr, k.integ));
+        assert!(wk.sk_ei == k.sk_ei && wk.sk_er == k.sk_er);
+        assert!(wk.sk_ai == k.sk_ai && wk.sk_ar == k.sk_ar);
+    }
+
+    #[test]
+    fn openswan_ikev1_lines_give_one_key_per_cookie() {
+        let k24 = "ab".repeat(24);
+        let (dir, p) = write(
+            "pluto-v1.log",
+            &format!(
+                "Nov 30 11:00:00 gw pluto[77]: | ikev1 I 0x1111111111111111 0x2222222222222222 sha1:0x{} 3des:0x{k24}\n\
+                 Nov 30 11:00:00 gw pluto[77]: | ikev1 R 0x1111111111111111 0x2222222222222222 sha1:0x{} 3des:0x{k24}\n",
+                "cd".repeat(20),
+                "ef".repeat(20)
+            ),
+        );
+        let l = load(&[p]).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        assert!(l.report.skipped.is_empty(), "{}", l.report);
+        let k = &l.ring.ikev1[&0x1111111111111111];
+        assert_eq!(k.len(), 1);
+        assert_eq!(
+            (k[0].cookie_r, k[0].encr),
+            (Some(0x2222222222222222), Some(Encr::TripleDes))
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex, quoted, spi32, spi64};
-use super::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32, spi64};
 
 /// IKEv2 encryption: (Wireshark string, algorithm, cipher key bytes without salt).
 const IKEV2_ENCR: &[(&str, Encr, usize)] = &[
@@ -637,7 +637,8 @@ pub(crate) fn salt_note(encr: Encr) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load::{Loaded, load};
+    use super::super::load::load;
+    use super::super::sink::Loaded;
     use super::*;
     use std::path::PathBuf;
 

@@ -6,8 +6,8 @@
 
 use std::net::IpAddr;
 
-use super::load::{Sink, hex, quoted, spi32};
-use super::{Encr, EspKeys, Format, Integ, Secret};
+use super::ring::{Encr, EspKeys, Format, Integ, Secret};
+use super::sink::{Sink, hex, quoted, spi32};
 
 pub(crate) fn looks_like(text: &str) -> bool {
     text.lines()
@@ -260,7 +260,7 @@ src 198.51.100.20 dst 192.0.2.10
 \t  limit: soft (INF)(bytes), hard (INF)(bytes)
 ";
 
-    fn run(text: &str) -> super::super::load::Loaded {
+    fn run(text: &str) -> super::super::sink::Loaded {
         let dir = std::env::temp_dir().join(format!(
             "ike-sniff-xfrm-{}-{}",
             std::process::id(),
@@ -290,6 +290,23 @@ src 198.51.100.20 dst 192.0.2.10
             l.report.to_string().lines().next().unwrap(),
             "keys: 3 ESP SAs from 1 file (ip xfrm state: 3 ESP SAs)"
         );
+    }
+
+    /// The `auth-trunc` and `enc` lines of an `ip xfrm state` dump posted in libreswan issue
+    /// #713, verbatim; the block's other lines are written to fit them.
+    #[test]
+    fn key_lines_from_a_real_dump() {
+        let text = "src 192.1.2.23 dst 192.1.2.45
+\tproto esp spi 0x87a27743 reqid 16389 mode tunnel
+\treplay-window 32 flag af-unspec
+\tauth-trunc hmac(sha1) 0x87a277435761c42f7cb21c2172d22e1070cb3df0 96
+\tenc cbc(aes) 0xa8da6865f2158638045b430eee4b2728
+";
+        let l = run(text);
+        assert!(l.report.skipped.is_empty(), "{}", l.report);
+        let k = &l.ring.esp[&0x87a27743][0];
+        assert_eq!((k.encr, k.integ), (Encr::AesCbc, Integ::HmacSha1_96));
+        assert_eq!((k.enc_key.len(), k.auth_key.len()), (16, 20));
     }
 
     #[test]
