@@ -362,7 +362,11 @@ mod tests {
     use std::path::PathBuf;
 
     fn write(name: &str, text: &str) -> (PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("ike-sniff-td-{}-{name}", std::process::id()));
+        // One folder per call: tests run in parallel and may write the same file name.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("ike-sniff-td-{}-{n}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -373,7 +377,7 @@ mod tests {
     fn tcpdump_test_suite_secrets() {
         // Verbatim from the-tcpdump-group/tcpdump tests/esp-secrets.txt and
         // tests/ikev2pI2-secrets.txt (BSD-3-Clause), and the Wireshark table derived from the
-        // latter (/work/shared/captures-public/tcpdump), which tshark decrypts ikev2pI2.pcap with.
+        // latter (captures/public/tcpdump), which tshark decrypts ikev2pI2.pcap with.
         const ESP: &str = "# a comment
 
 0x12345678@192.1.2.45 3des-cbc-hmac96:0x43434545464649494a4a4c4c4f4f51515252545457575840

@@ -642,13 +642,19 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// The public key files copied into the repository (captures/public/SOURCES.md).
     fn public(rel: &str) -> PathBuf {
-        PathBuf::from("/work/shared/captures-public").join(rel)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("captures/public")
+            .join(rel)
     }
 
     fn load_text(name: &str, text: &str) -> Loaded {
+        // One folder per call: tests run in parallel and several load the same file name.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
-            std::env::temp_dir().join(format!("ike-sniff-keys-{}-{name}", std::process::id()));
+            std::env::temp_dir().join(format!("ike-sniff-keys-{}-{n}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -659,11 +665,7 @@ mod tests {
 
     #[test]
     fn wireshark_test_suite_tables_load_every_row() {
-        let dir = public("wireshark-keys-only");
-        if !dir.exists() {
-            return;
-        }
-        let l = load(&[dir]).unwrap();
+        let l = load(&[public("wireshark-keys-only")]).unwrap();
         assert!(l.report.skipped.is_empty(), "{}", l.report);
         assert_eq!(l.ring.esp.len(), 2);
         assert_eq!(l.ring.ikev1.len(), 3);
@@ -692,8 +694,7 @@ mod tests {
 
     #[test]
     fn tcpdump_suite_wireshark_tables_load() {
-        let l = load(&[public("tcpdump/esp_sa.wireshark")]);
-        let Ok(l) = l else { return };
+        let l = load(&[public("tcpdump/esp_sa.wireshark")]).unwrap();
         assert!(l.report.skipped.is_empty(), "{}", l.report);
         let k = &l.ring.esp[&0xd1234567][0];
         assert_eq!(k.src, None);
