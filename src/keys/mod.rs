@@ -30,3 +30,15 @@ pub use ring::{
     Encr, EspKeys, Format, IkeV1Keys, IkeV2Keys, Integ, KeyRing, Origin, Secret, V1Hash,
 };
 pub use sink::{Counts, LoadReport, Loaded, MAX_KEYS, Skipped};
+
+/// A fresh folder for one test's key file: one per call, since tests run in parallel and
+/// several write the same file name.
+#[cfg(test)]
+fn scratch(name: &str) -> std::path::PathBuf {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("ike-sniff-keys-{}-{n}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -362,12 +362,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn write(name: &str, text: &str) -> (PathBuf, PathBuf) {
-        // One folder per call: tests run in parallel and may write the same file name.
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ike-sniff-td-{}-{n}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::super::scratch(name);
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         (dir, p)

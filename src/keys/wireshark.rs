@@ -650,12 +650,7 @@ mod tests {
     }
 
     fn load_text(name: &str, text: &str) -> Loaded {
-        // One folder per call: tests run in parallel and several load the same file name.
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ike-sniff-keys-{}-{n}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::super::scratch(name);
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         let l = load(&[p]).unwrap();
