@@ -122,7 +122,7 @@ pub struct IpInfo {
 }
 
 /// ESP header (RFC 4303 §2), plain or UDP-encapsulated (RFC 3948).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EspInfo {
     pub spi: u32,
     pub seq: u32,
@@ -131,8 +131,9 @@ pub struct EspInfo {
     pub udp_encapsulated: bool,
     /// The payload reads as cleartext (NULL encryption, RFC 2410): what it holds.
     pub cleartext: Option<Cleartext>,
-    /// What the SA's key revealed; `None` when no key was given for this SPI.
-    pub decrypted: Option<EspDecrypted>,
+    /// What the SA's key revealed; `None` when no key was given for this SPI. Boxed: every
+    /// event is as large as its largest body, and most runs have no keys.
+    pub decrypted: Option<Box<EspDecrypted>>,
 }
 
 /// The inside of an ESP packet, as its key revealed it.

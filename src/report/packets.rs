@@ -732,7 +732,7 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
         Body::Ike(m) => line.ike = Some(IkeLine::new(m, verbose)),
         Body::Esp(e) => {
             line.esp = Some(EspLine {
-                decrypted: e.decrypted.as_ref().map(EspDecryptedLine::new),
+                decrypted: e.decrypted.as_deref().map(EspDecryptedLine::new),
                 len: e.len,
                 seq: e.seq,
                 spi: Hex32(e.spi),

@@ -136,7 +136,9 @@ impl SpiCounter {
             return;
         };
         let key = EspKey::sent(&ev.flow, e.spi);
-        let opened = self.keyed.then(|| e.decrypted.map(|d| d.integrity));
+        let opened = self
+            .keyed
+            .then(|| e.decrypted.as_ref().map(|d| d.integrity));
         if let Some(c) = self.spis.get_mut(&key) {
             if let Some(o) = opened {
                 c.opened.count(o);

@@ -18,10 +18,10 @@ use crate::event::{Event, Timestamp};
 const MAX_STEPS: usize = 8;
 pub const MAX_EXCHANGES: usize = 32;
 const MAX_TIMES: usize = 16;
-const MAX_NOTIFIES: usize = 32;
+const MAX_NOTIFIES: usize = 16;
 /// Status notifies stop here, so the slots left keep room for the errors that matter (an
 /// IKE_SA_INIT and an IKE_AUTH exchange alone carry a dozen different status types).
-const MAX_STATUS_NOTIFIES: usize = 24;
+const MAX_STATUS_NOTIFIES: usize = 10;
 
 /// IKEv2 IKE_AUTH responses whose SK ciphertext (IV, encrypted payloads, padding, ICV; the
 /// decoder's `Encrypted::len`) is shorter than this cannot hold IDr and AUTH. The smallest that

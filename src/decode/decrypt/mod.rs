@@ -434,11 +434,11 @@ impl Decryptor {
                         continue;
                     }
                     self.stats.esp_decrypted += 1;
-                    esp.decrypted = Some(EspDecrypted {
+                    esp.decrypted = Some(Box::new(EspDecrypted {
                         integrity,
                         next_header,
                         inner,
-                    });
+                    }));
                     return;
                 }
                 Err(Failure::TooShort) => {
@@ -450,11 +450,11 @@ impl Decryptor {
         }
         if tried {
             self.stats.esp_integrity_failed += 1;
-            esp.decrypted = Some(EspDecrypted {
+            esp.decrypted = Some(Box::new(EspDecrypted {
                 integrity: Integrity::Failed,
                 next_header: 0,
                 inner: None,
-            });
+            }));
         } else {
             self.stats.esp_no_key += 1;
         }

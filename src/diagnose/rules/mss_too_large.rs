@@ -69,7 +69,7 @@ impl Rule for MssTooLarge {
         let ev = cx.ev;
         let (key, seen) = match &ev.body {
             Body::Esp(e) => {
-                let Some(d) = e.decrypted.filter(|d| d.integrity != Integrity::Failed) else {
+                let Some(d) = e.decrypted.as_deref().filter(|d| d.integrity != Integrity::Failed) else {
                     return;
                 };
                 let Some(inner) = d.inner else { return };
@@ -166,7 +166,7 @@ mod tests {
         let e = s.esp(ms, A, B, 0x71, seq);
         e.ip.total_len = 124;
         if let Body::Esp(x) = &mut e.body {
-            x.decrypted = Some(EspDecrypted {
+            x.decrypted = Some(Box::new(EspDecrypted {
                 integrity: Integrity::Ok,
                 next_header: 4,
                 inner: Some(InnerPacket {
@@ -180,7 +180,7 @@ mod tests {
                     tcp_flags: Some(0x02),
                     tcp_mss: Some(mss),
                 }),
-            });
+            }));
         }
     }
 
