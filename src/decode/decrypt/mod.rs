@@ -52,7 +52,35 @@ pub struct Decryptor {
     fragment_order: VecDeque<u64>,
     fragment_bytes: usize,
     buf: Vec<u8>,
+    /// Per ESP SPI: the high-order sequence bits that opened its last packet (`None`: ESN
+    /// off), when the key source did not say.
+    esn: HashMap<u32, Option<u32>>,
     pub stats: DecryptStats,
+}
+
+/// SPIs whose ESN state is remembered; past it the memory starts afresh (a guess relearned).
+const ESN_SPIS: usize = 4096;
+
+/// The high-order sequence bits to try for a packet, most likely first (RFC 4303 §2.2.1:
+/// the ICV, or the AEAD's AAD, covers them though they are never sent). A key source that
+/// gives them (ip xfrm's `seq-hi`) gives a snapshot: the packet may be from before or after a
+/// wrap of the low 32 bits. One that says nothing may mean ESN off, or on and still in the
+/// first 2^32 packets; once a value opened a packet of the SPI it is tried first.
+fn esn_candidates(
+    esn: Option<bool>,
+    seq_hi: Option<u32>,
+    learned: Option<Option<u32>>,
+) -> Vec<Option<u32>> {
+    if esn == Some(false) {
+        return vec![None];
+    }
+    let around = |h: u32| [Some(h), Some(h.wrapping_add(1)), Some(h.wrapping_sub(1))];
+    match (learned, seq_hi) {
+        (Some(None), _) => vec![None],
+        (Some(Some(h)), _) | (None, Some(h)) => around(h).to_vec(),
+        (None, None) if esn == Some(true) => around(0).to_vec(),
+        (None, None) => vec![None, Some(0), Some(1)],
+    }
 }
 
 /// Plaintext of SKF fragments held for reassembly, at most (the reassembler's own cap).
@@ -90,6 +118,7 @@ impl Decryptor {
             fragment_order: VecDeque::new(),
             fragment_bytes: 0,
             buf: Vec::new(),
+            esn: HashMap::new(),
             stats: DecryptStats::default(),
         }
     }
@@ -407,18 +436,44 @@ impl Decryptor {
             return;
         };
         let mut tried = false;
+        let learned = self.esn.get(&esp.spi).copied();
         for k in self.ring.esp_for(esp.spi, flow.src, flow.dst) {
             tried = true;
-            let hi = k.seq_hi.filter(|_| k.esn != Some(false));
-            match cipher::open_esp(
-                k.encr,
-                k.integ,
-                k.enc_key.bytes(),
-                k.auth_key.bytes(),
-                bytes,
-                hi,
-                &mut self.buf,
-            ) {
+            // Without an ICV the high bits change nothing: one attempt is all there is.
+            let his = if matches!(k.integ, Integ::None) && !k.encr.is_aead() {
+                vec![None]
+            } else {
+                esn_candidates(k.esn, k.seq_hi, learned)
+            };
+            let mut opened = None;
+            for hi in his {
+                match cipher::open_esp(
+                    k.encr,
+                    k.integ,
+                    k.enc_key.bytes(),
+                    k.auth_key.bytes(),
+                    bytes,
+                    hi,
+                    &mut self.buf,
+                ) {
+                    Ok(r) => {
+                        opened = Some(Ok(r));
+                        if learned != Some(hi) {
+                            if self.esn.len() >= ESN_SPIS {
+                                self.esn.clear();
+                            }
+                            self.esn.insert(esp.spi, hi);
+                        }
+                        break;
+                    }
+                    Err(Failure::TooShort) => {
+                        opened = Some(Err(Failure::TooShort));
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
+            match opened.unwrap_or(Err(Failure::IntegrityFailed)) {
                 Ok((integrity, next_header)) => {
                     let integrity = match integrity {
                         cipher::Integrity::Ok => Integrity::Ok,
