@@ -57,6 +57,23 @@ fn psk_mismatch_is_the_peers_authentication_failed() {
         "{}",
         f[0]
     );
+    // The identities the initiator used and asked for, from its opened IKE_AUTH request: what
+    // the operator compares with leftid/rightid.
+    assert!(
+        f[0]["summary"].as_str().unwrap().contains(
+            "Identities: 192.0.2.10 used ID_FQDN left.example and asked for ID_FQDN right.example"
+        ),
+        "{}",
+        f[0]
+    );
+    let v1 = findings("ikev1_psk_mismatch", true);
+    assert!(
+        kind(&v1, "auth_failed")[0]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("Identities: 192.0.2.10 used ID_FQDN left.example"),
+        "{v1:?}"
+    );
 }
 
 #[test]
@@ -126,5 +143,43 @@ fn keys_change_nothing_on_a_healthy_tunnel() {
             .map(|f| f["kind"].clone())
             .collect();
         assert_eq!(without, with, "{scenario}");
+    }
+}
+
+/// The bypassed pings (three echo requests routed around the tunnel) are the leak, whether the
+/// capture is on the path (each packet once) or on the gateway itself with `-i any`, where every
+/// tunnelled packet also shows in the clear on the TUN device and must not count. Keys are
+/// needed: without them the selectors are unknown and nothing is said. And no other lab capture
+/// with keys leaks.
+#[test]
+fn traffic_routed_around_the_tunnel_is_a_leak_and_its_gateway_twins_are_not() {
+    for scenario in ["cleartext_leak", "cleartext_leak_gateway_any"] {
+        assert!(kind(&findings(scenario, false), "cleartext_leak").is_empty());
+        let with = findings(scenario, true);
+        let f = kind(&with, "cleartext_leak");
+        assert_eq!(f.len(), 1, "{scenario}: {with:?}");
+        let summary = f[0]["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with("3 packets (252 bytes)")
+                && summary.contains("(10.1.0.0/24 <=> 10.2.0.0/24)")
+                && summary.contains("10.1.0.1 > 10.2.0.1 ICMP ×3"),
+            "{scenario}: {summary}"
+        );
+        assert_eq!(f[0]["severity"], "error");
+        assert_eq!(f[0]["confidence"], "observed");
+        assert_eq!(f[0]["frames"].as_array().unwrap().len(), 3, "{}", f[0]);
+    }
+    for scenario in [
+        "healthy_ikev2",
+        "healthy_ikev1",
+        "healthy_ikev2_ipv6",
+        "nat_t",
+        "rekey_collision",
+        "esp_fragmented",
+    ] {
+        assert!(
+            kind(&findings(scenario, true), "cleartext_leak").is_empty(),
+            "{scenario}"
+        );
     }
 }

@@ -21,6 +21,7 @@ KINDS = [
     'icmp_frag_needed', 'mss_too_large', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
     'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
+    'cleartext_leak',
 ]
 
 L4 = '192.0.2.10'
@@ -229,6 +230,22 @@ SCENARIOS = {
         'byte-for-byte about 1.5 s later (tcpreplay on the left host), so the same SPI/sequence numbers appear '
         'twice, out of order with the rest of the stream; the receiver\'s anti-replay window drops them. ' + BG,
         ['esp_sequence_anomaly'], []),
+    'cleartext_leak': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel 10.1.0.0/24 <=> 10.2.0.0/24 with ping and HTTP through it; then a '
+        'policy-routing rule on the initiator (ip rule priority 100, ahead of the tunnel\'s table 220) sends '
+        'three pings from 10.1.0.1 to 10.2.0.1 around the tunnel: the echo requests cross the router in the '
+        'clear (the router routes both inner networks) and the replies come back through the tunnel as ESP. '
+        'cleartext_leak is only visible with the keys (the selectors are inside IKE_AUTH). ' + BG,
+        [], []),
+    'cleartext_leak_gateway_any': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4],
+        'the left host (initiator) itself, all interfaces (tcpdump -i any, Linux cooked v2): the TUN '
+        'device ipsec0 in the clear and eth0 encrypted',
+        'The same run as cleartext_leak, captured on the initiator: every tunnelled packet shows twice (in the '
+        'clear on ipsec0, as ESP on eth0), the three bypassed echo requests once, on eth0 in the clear. With '
+        'the keys only those three are the leak. ' + BG,
+        [], []),
 }
 
 

@@ -16,7 +16,7 @@ ALL_SCENARIOS=(
     healthy_ikev2_ipv6
     ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
     ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
-    weak_crypto esp_replayed
+    weak_crypto esp_replayed cleartext_leak
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -615,4 +615,42 @@ sc_esp_replayed() {
     bg_traffic
     swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
     finish left right
+}
+
+# 31. traffic the tunnel should carry leaves in the clear: a policy-routing
+#     rule on the initiator (priority 100, ahead of the tunnel's table 220)
+#     sends its ICMP to the remote network around the tunnel. The router
+#     knows both inner networks, so the echo request reaches the responder in
+#     the clear and its reply goes back through the tunnel as ESP. A second
+#     capture on the initiator itself (-i any: the TUN device in the clear,
+#     eth0 encrypted) shows each tunnelled packet twice, and only the bypassed
+#     requests once: <name>_gateway_any.pcap.
+sc_cleartext_leak() {
+    topo_up v4
+    nsx router ip route add 10.2.0.0/24 via 198.51.100.20
+    nsx router ip route add 10.1.0.0/24 via 192.0.2.10
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    rm -f "$PCAPS/${SC}_gateway_any.pcap"
+    (EXEC=exec nsx left tcpdump -q -i any -s 0 -U -Z root -w "$PCAPS/${SC}_gateway_any.pcap" 2>"$WORK/tcpdump-any.err") &
+    local any=$!
+    PIDS+=("$any")
+    nap 1
+    bg_traffic
+    attempt
+    tunnel_traffic
+    nsx left ip rule add to 10.2.0.0/24 ipproto icmp priority 100 lookup main
+    nsx left ping -q -c 3 -i 0.3 -W 1 -I 10.1.0.1 10.2.0.1 >/dev/null 2>&1 || true
+    nsx left ip rule del priority 100
+    tunnel_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    nap 1
+    kill -INT "$any" 2>/dev/null || true
+    wait "$any" 2>/dev/null || true
+    finish left right
+    if [ -d "$KEYS/$SC" ]; then
+        rm -rf "${KEYS:?}/${SC}_gateway_any"
+        cp -r "$KEYS/$SC" "$KEYS/${SC}_gateway_any"
+    fi
 }

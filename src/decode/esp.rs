@@ -129,7 +129,7 @@ pub(super) fn inner(nh: u8, d: &[u8]) -> Option<(u8, (u16, u16))> {
 /// `outer`). Lenient: an IP header that reads is enough, the layer above is taken when whole.
 pub fn inner_packet(nh: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<InnerPacket> {
     let be = |i: usize| d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    let (src, dst, proto, len, df, l4) = match nh {
+    let (src, dst, proto, len, df, l4, ident) = match nh {
         4 if d.len() >= 20 && d[0] >> 4 == 4 && d[0] & 0xf >= 5 => {
             let ihl = usize::from(d[0] & 0xf) * 4;
             let src: [u8; 4] = d[12..16].try_into().ok()?;
@@ -150,6 +150,7 @@ pub fn inner_packet(nh: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<InnerPa
                 be(2)?.into(),
                 df,
                 l4,
+                be(4)?,
             )
         }
         41 if d.len() >= 40 && d[0] >> 4 == 6 => {
@@ -164,10 +165,11 @@ pub fn inner_packet(nh: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<InnerPa
                 len,
                 true,
                 &d[40..total],
+                0,
             )
         }
         4 | 41 => return None,
-        _ => (outer.0, outer.1, nh, d.len() as u32, false, d),
+        _ => (outer.0, outer.1, nh, d.len() as u32, false, d, 0),
     };
     let mut p = InnerPacket {
         src,
@@ -179,6 +181,8 @@ pub fn inner_packet(nh: u8, d: &[u8], outer: (IpAddr, IpAddr)) -> Option<InnerPa
         dont_fragment: df,
         tcp_flags: None,
         tcp_mss: None,
+        ident,
+        l4_head: l4.iter().take(8).fold(0, |h, &b| h << 8 | u64::from(b)),
     };
     (p.sport, p.dport) = l4_ports(proto, l4);
     if proto == 6 && l4.len() >= 20 {

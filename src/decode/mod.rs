@@ -131,16 +131,19 @@ impl Decoder {
             }
             return;
         };
-        if !prefilter(version, ip_bytes) {
-            self.stats.other_ip += 1;
-            return;
-        }
         let pkt = PacketRef {
             frame: raw.frame,
             ts: raw.ts,
             caplen: raw.caplen,
             origlen: raw.origlen,
         };
+        if !prefilter(version, ip_bytes) {
+            self.stats.other_ip += 1;
+            if self.decrypt.is_some() {
+                plain(pkt, version, ip_bytes, out);
+            }
+            return;
+        }
         self.decode_ip(pkt, version, ip_bytes, out);
         if out.len() > marker {
             self.stats.kept += 1;
@@ -511,6 +514,29 @@ impl Decoder {
         self.stats.malformed += 1;
         push(out, pkt, flow, info, Body::Malformed(e));
     }
+}
+
+/// A packet outside IPsec, with keys loaded: what the leak check needs of it.
+fn plain(pkt: PacketRef, version: u8, ip_bytes: &[u8], out: &mut Vec<Event>) {
+    let nh = if version == 4 { 4 } else { 41 };
+    let unspecified = IpAddr::from([0u8; 4]);
+    let Some(p) = esp::inner_packet(nh, ip_bytes, (unspecified, unspecified)) else {
+        return;
+    };
+    let flow = Flow {
+        src: p.src,
+        dst: p.dst,
+        sport: p.sport,
+        dport: p.dport,
+        proto: p.proto,
+    };
+    let info = IpInfo {
+        version,
+        total_len: p.len,
+        dont_fragment: p.dont_fragment,
+        ..IpInfo::default()
+    };
+    push(out, pkt, flow, info, Body::Plain(p));
 }
 
 fn push(out: &mut Vec<Event>, pkt: PacketRef, flow: Flow, ip: IpInfo, body: Body) {

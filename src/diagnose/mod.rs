@@ -168,6 +168,12 @@ impl Analyzer {
                 r.esp_closed(k, e, p, &mut em);
             }
         }
+        for l in &up.leaks {
+            for (i, r) in self.rules.iter_mut().enumerate() {
+                em.rule = i;
+                r.leaked(l, &self.tracker, &mut em);
+            }
+        }
         for p in &up.closed_pairs {
             for (i, r) in self.rules.iter_mut().enumerate() {
                 em.rule = i;

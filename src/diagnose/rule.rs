@@ -9,6 +9,7 @@ use super::finding::{Cleared, Finding, FindingKind, finding_id};
 use crate::event::{Event, Timestamp};
 use crate::track::esp::{EspKey, EspSa};
 use crate::track::ike::IkeSa;
+use crate::track::leak::Leak;
 use crate::track::{Pair, PairKey, SaKey, Tracker, Update};
 
 /// What a rule sees on each event: the event, what it did to the tables, and the tables.
@@ -352,6 +353,8 @@ pub trait Rule {
     }
     /// A pair leaves the tables, or the input ends (then the pair stays for the summary).
     fn pair_closed(&mut self, _pair: &Pair, _out: &mut Emit<'_>) {}
+    /// A clear packet that a tunnel's selectors cover was judged: no ESP carried it.
+    fn leaked(&mut self, _leak: &Leak, _t: &Tracker, _out: &mut Emit<'_>) {}
     /// End of input, after everything was closed.
     fn finish(&mut self, _t: &Tracker, _out: &mut Emit<'_>) {}
     /// A wake-up this rule asked for ([`Emit::wake_at`]) is due: packet time, or live the

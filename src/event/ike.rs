@@ -397,6 +397,72 @@ pub struct Identification {
     pub data: Vec<u8>,
 }
 
+impl Identification {
+    /// The identity as an operator reads it: an address, the name (escaped: it came off the
+    /// wire), or hex for the binary forms (DER names, key IDs).
+    pub fn value_text(&self) -> String {
+        let d = &self.data;
+        match (self.id_type.0, d.len()) {
+            (1, 4) => IpAddr::from([d[0], d[1], d[2], d[3]]).to_string(),
+            (5, 16) => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(d);
+                IpAddr::from(b).to_string()
+            }
+            (2 | 3, _) => super::text::printable(d),
+            _ => d.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    /// `FQDN vpn.example.com`, `IPV4_ADDR 192.0.2.1`: the type's name and the value.
+    pub fn text(&self, version: u8) -> String {
+        match self.id_type.name(version) {
+            Some(n) => format!("{n} {}", self.value_text()),
+            None => format!("{} {}", self.id_type, self.value_text()),
+        }
+    }
+
+    /// An IKEv1 Quick Mode client ID (IDci/IDcr, RFC 2409 §5.5) as the selector it stands for:
+    /// an address, subnet or range with the DOI's protocol and port (0: any).
+    pub fn as_selector(&self) -> Option<TrafficSelector> {
+        let d = &self.data;
+        let v4 =
+            |b: &[u8]| -> Option<u32> { Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?)) };
+        let v6 =
+            |b: &[u8]| -> Option<u128> { Some(u128::from_be_bytes(b.get(..16)?.try_into().ok()?)) };
+        let a4 = |x: u32| IpAddr::V4(x.into());
+        let a6 = |x: u128| IpAddr::V6(x.into());
+        let (start, end) = match self.id_type.0 {
+            1 if d.len() == 4 => (a4(v4(d)?), a4(v4(d)?)),
+            4 if d.len() == 8 => {
+                let (a, m) = (v4(d)?, v4(&d[4..])?);
+                (a4(a & m), a4(a | !m))
+            }
+            7 if d.len() == 8 => (a4(v4(d)?), a4(v4(&d[4..])?)),
+            5 if d.len() == 16 => (a6(v6(d)?), a6(v6(d)?)),
+            6 if d.len() == 32 => {
+                let (a, m) = (v6(d)?, v6(&d[16..])?);
+                (a6(a & m), a6(a | !m))
+            }
+            8 if d.len() == 32 => (a6(v6(d)?), a6(v6(&d[16..])?)),
+            _ => return None,
+        };
+        let (start_port, end_port) = if self.port == 0 {
+            (0, 65535)
+        } else {
+            (self.port, self.port)
+        };
+        Some(TrafficSelector {
+            ts_type: if start.is_ipv4() { 7 } else { 8 },
+            ip_protocol: self.protocol,
+            start_port,
+            end_port,
+            start_addr: Some(start),
+            end_addr: Some(end),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrafficSelector {
     pub ts_type: u8,

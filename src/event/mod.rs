@@ -163,6 +163,13 @@ pub struct InnerPacket {
     pub tcp_flags: Option<u8>,
     /// The MSS option of a TCP SYN.
     pub tcp_mss: Option<u16>,
+    /// What tells this packet from others with the same addresses, ports and size: the IPv4
+    /// identification and the first 8 bytes of the transport header (TCP sequence number, ICMP
+    /// identifier and sequence, UDP checksum), as they were sent. A gateway does not change
+    /// them when it encrypts or decrypts, so the copy of one packet on either side of a tunnel
+    /// carries the same.
+    pub ident: u16,
+    pub l4_head: u64,
 }
 
 /// What an ESP payload that passes the NULL-encryption test holds: the ICV length that made
@@ -261,6 +268,9 @@ pub enum Body {
     IcmpError(Box<IcmpError>),
     Fragment(FragmentInfo),
     FragmentsIncomplete(IncompleteFragments),
+    /// A packet outside IPsec, kept only when keys were given: the tunnels' selectors are
+    /// known then, and traffic they cover must not travel in the clear (`cleartext_leak`).
+    Plain(InnerPacket),
     /// The packet was kept (an IPsec port or protocol) but could not be decoded.
     Malformed(DecodeError),
 }

@@ -16,7 +16,6 @@ use crate::event::ike::{
     self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
 use crate::event::names;
-use crate::event::text::printable;
 use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity};
 use crate::track::esp::EspKey;
 
@@ -77,6 +76,8 @@ impl PacketPrinter {
         match &ev.body {
             Body::Esp(_) if self.opts.verbose == 0 => None,
             Body::Ah(_) | Body::Fragment(_) => Some(self.opts.verbose > 0),
+            // Kept for the leak check only: the capture's other traffic is not ours to list.
+            Body::Plain(_) => Some(false),
             _ => Some(true),
         }
     }
@@ -155,6 +156,9 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
             let _ = write!(out, "AH spi {:#} seq {}", Hex32(a.spi), a.seq);
         }
         Body::NatKeepalive => out.push_str("NAT-keepalive"),
+        Body::Plain(p) => {
+            let _ = write!(out, "IP proto {} len {} (outside IPsec)", p.proto, p.len);
+        }
         Body::IcmpError(e) => {
             let _ = write!(
                 out,
@@ -662,16 +666,7 @@ fn payload_detail(out: &mut String, m: &IkeMessage, p: &Payload) {
 }
 
 fn id_value_text(id: &ike::Identification) -> String {
-    match (id.id_type.0, id.data.len()) {
-        (1, 4) => IpAddr::from([id.data[0], id.data[1], id.data[2], id.data[3]]).to_string(),
-        (5, 16) => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&id.data);
-            IpAddr::from(b).to_string()
-        }
-        (2 | 3, _) => printable(&id.data),
-        _ => HexBytes(&id.data).to_string(),
-    }
+    id.value_text()
 }
 
 /// Notify data in the form an operator reads: INVALID_KE_PAYLOAD's group by name, the rest hex.
@@ -747,6 +742,7 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
             });
         }
         Body::NatKeepalive => line.nat_keepalive = Some(true),
+        Body::Plain(_) => {}
         Body::IcmpError(e) => line.icmp = Some(IcmpLine::new(e)),
         Body::Fragment(f) => {
             line.ip_fragment = Some(FragmentLine {

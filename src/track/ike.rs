@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::nat;
 use crate::event::codes::{ExchangeType, NotifyType, PayloadType};
-use crate::event::ike::{IkeMessage, PayloadBody, Proposal, TrafficSelector};
+use crate::event::ike::{Identification, IkeMessage, PayloadBody, Proposal, TrafficSelector};
 use crate::event::{Event, Timestamp};
 
 /// Most steps kept per exchange, exchanges per SA, times per step: enough to show a back-off.
@@ -199,6 +199,17 @@ pub struct SeenNotify {
     pub data: Vec<u8>,
 }
 
+/// The identities of an IKE SA's authentication exchange, first of each kind.
+#[derive(Clone, Debug, Default)]
+pub struct SaIds {
+    /// IDi (IKEv2), or the initiator's ID (IKEv1 MM5/AM1).
+    pub initiator: Option<Identification>,
+    /// The IDr the initiator asked for (IKEv2 IKE_AUTH request, optional).
+    pub requested: Option<Identification>,
+    /// IDr (IKEv2), or the responder's ID (IKEv1 MM6/AM2).
+    pub responder: Option<Identification>,
+}
+
 #[derive(Clone, Debug)]
 pub struct IkeSa {
     pub version: u8,
@@ -238,6 +249,9 @@ pub struct IkeSa {
     /// The traffic selectors (TSi, TSr) of the last IKE_AUTH or CREATE_CHILD_SA request whose
     /// inside keys revealed: what a TS_UNACCEPTABLE refused.
     pub offered_ts: Option<Box<(Vec<TrafficSelector>, Vec<TrafficSelector>)>>,
+    /// The identities the peers used, when seen (IKEv1 Aggressive Mode in clear; Main Mode and
+    /// IKEv2 IKE_AUTH when keys opened them): what an authentication failure is about.
+    pub ids: Option<Box<SaIds>>,
     pub used_after_auth: bool,
     pub child_exchanges: u32,
     pub ike_fragmentation_offered: [bool; 2],
@@ -285,6 +299,7 @@ impl IkeSa {
             auth_response_sk: None,
             auth_response_opened: false,
             offered_ts: None,
+            ids: None,
             used_after_auth: false,
             child_exchanges: 0,
             ike_fragmentation_offered: [false; 2],
@@ -591,6 +606,9 @@ pub struct Taken {
     pub deletes: u32,
     /// The SA is authenticated or established after it.
     pub now_up: bool,
+    /// The traffic selectors (TSi, TSr) a Child SA response agreed, when keys opened it:
+    /// what the tunnel must carry from now on.
+    pub selectors: Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)>,
     /// NAT-D verdict: (sender behind NAT, receiver behind NAT).
     pub nat: Option<(Option<bool>, Option<bool>)>,
 }
@@ -683,6 +701,27 @@ impl IkeSa {
                 }
             }
         }
+        if matches!(
+            exchange,
+            ExchangeType::IKE_AUTH | ExchangeType::MAIN | ExchangeType::AGGRESSIVE
+        ) {
+            for p in m.trusted_payloads().iter().chain(m.inner_payloads()) {
+                let PayloadBody::Id(id) = &p.body else {
+                    continue;
+                };
+                let ids = self.ids.get_or_insert_with(Box::default);
+                let slot = if !from_initiator {
+                    &mut ids.responder
+                } else if m.version == 2 && p.payload_type == PayloadType::IDR {
+                    &mut ids.requested
+                } else {
+                    &mut ids.initiator
+                };
+                if slot.is_none() {
+                    *slot = Some(id.clone());
+                }
+            }
+        }
         if m.version == 1 && matches!(exchange, ExchangeType::MAIN | ExchangeType::AGGRESSIVE) {
             self.phase1 = Some(exchange);
         }
@@ -713,6 +752,11 @@ impl IkeSa {
                 self.offered_ts = Some(Box::new((i, r)));
             }
         }
+        let selectors = if response && m.was_decrypted() {
+            agreed_selectors(m, exchange)
+        } else {
+            None
+        };
         let counts_child =
             (m.version == 2 && exchange == ExchangeType::CREATE_CHILD_SA && response)
                 || (m.version == 1 && exchange == ExchangeType::QUICK && response && ordinal == 1);
@@ -745,8 +789,42 @@ impl IkeSa {
             deletes,
             now_up,
             nat,
+            selectors,
         }
     }
+}
+
+/// The selectors a Child SA response agreed: IKEv2 TSi/TSr (RFC 7296 §2.9: the responder's
+/// narrowed choice), IKEv1 Quick Mode IDci/IDcr (RFC 2409 §5.5, echoed in the response). A
+/// response without them (an error, an IKE SA rekey) agrees none.
+fn agreed_selectors(
+    m: &IkeMessage,
+    exchange: ExchangeType,
+) -> Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    let inner = m.inner_payloads();
+    if m.version == 2 {
+        if !matches!(
+            exchange,
+            ExchangeType::IKE_AUTH | ExchangeType::CREATE_CHILD_SA
+        ) {
+            return None;
+        }
+        let ts = |t: PayloadType| {
+            inner.iter().find_map(|p| match &p.body {
+                PayloadBody::TrafficSelectors(v) if p.payload_type == t => Some(v.clone()),
+                _ => None,
+            })
+        };
+        return Some((ts(PayloadType::TSI)?, ts(PayloadType::TSR)?));
+    }
+    if exchange != ExchangeType::QUICK || m.notifies().any(|n| n.notify_type.is_error()) {
+        return None;
+    }
+    let mut ids = inner.iter().filter_map(|p| match &p.body {
+        PayloadBody::Id(id) => id.as_selector(),
+        _ => None,
+    });
+    Some((vec![ids.next()?], vec![ids.next()?]))
 }
 
 /// What a message means for its SA's state machine.

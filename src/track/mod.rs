@@ -9,6 +9,7 @@
 pub mod esp;
 pub mod hist;
 pub mod ike;
+pub mod leak;
 pub mod lru;
 pub mod nat;
 mod pair;
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use crate::event::codes::ExchangeType;
 use crate::event::ike::IkeMessage;
-use crate::event::{AhInfo, Body, EspInfo, Event, Timestamp};
+use crate::event::{AhInfo, Body, EspInfo, Event, Integrity, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use ike::{IkeSa, Msg, Placed, SaState};
 use lru::Lru;
@@ -86,6 +87,8 @@ pub struct Update {
     pub closed_sas: Vec<(SaKey, IkeSa)>,
     pub closed_esp: Vec<(EspKey, EspSa)>,
     pub closed_pairs: Vec<Pair>,
+    /// Clear packets that a tunnel's selectors cover and that no ESP carried.
+    pub leaks: Vec<leak::Leak>,
 }
 
 pub struct Tracker {
@@ -97,6 +100,7 @@ pub struct Tracker {
     last_sweep: i64,
     /// Frames of recent first IP fragments (offset 0, more to come) of IPsec flows.
     first_fragments: VecDeque<u64>,
+    leaks: leak::LeakWatch,
 }
 
 const MAX_FIRST_FRAGMENTS: usize = 256;
@@ -130,6 +134,7 @@ impl Tracker {
             stats: TrackStats::default(),
             last_sweep: i64::MIN,
             first_fragments: VecDeque::new(),
+            leaks: leak::LeakWatch::default(),
         }
     }
 
@@ -172,11 +177,13 @@ impl Tracker {
 
     /// End of input: every SA and ESP SA leaves (pairs stay for the summary).
     pub fn close_all(&mut self) -> Update {
-        Update {
+        let mut up = Update {
             closed_sas: self.sas.drain_oldest_first(),
             closed_esp: self.esps.drain_oldest_first(),
             ..Update::default()
-        }
+        };
+        self.leaks.expire(None, &mut up.leaks);
+        up
     }
 
     /// No packet, but the clock says `now` (live mode on a quiet interface): idle entries close
@@ -191,6 +198,9 @@ impl Tracker {
         self.stats.events += 1;
         let mut up = Update::default();
         self.sweep(ev.pkt.ts, &mut up);
+        if !self.leaks.is_idle() {
+            self.leaks.expire(Some(ev.pkt.ts), &mut up.leaks);
+        }
         match &ev.body {
             Body::Ike(m) => self.ike(ev, m, &mut up),
             Body::Esp(e) => self.on_esp(ev, e, &mut up),
@@ -243,6 +253,7 @@ impl Tracker {
                 p.incomplete_sets += 1;
                 up.pair = Some(key);
             }
+            Body::Plain(p) => self.leaks.clear(p, ev.pkt.ts, ev.pkt.frame),
             Body::Malformed(_) => {}
         }
         up
@@ -300,6 +311,7 @@ impl Tracker {
                 break;
             }
             let kv = self.sas.pop_oldest().expect("oldest exists");
+            self.leaks.forget(&kv.0);
             self.stats.ike_sas_expired += 1;
             up.closed_sas.push(kv);
         }
@@ -356,6 +368,16 @@ impl Tracker {
         ));
         up.esp = Some(key);
         let pk = p.key;
+        if !self.leaks.is_idle() {
+            match esp.decrypted.as_deref() {
+                Some(d) => {
+                    if let Some(inner) = d.inner.filter(|_| d.integrity != Integrity::Failed) {
+                        self.leaks.carried(&inner, ts);
+                    }
+                }
+                None => self.leaks.esp_unopened(pk, ts),
+            }
+        }
         p.esp_packets[side] += 1;
         p.esp_bytes[side] += u64::from(len);
         if p.esp_first_frame[side] == 0 {
@@ -471,6 +493,12 @@ impl Tracker {
         up.new_sa = new_sa;
         up.sa = Some(key);
         let t = sa.take(ev, m, first_fragment_only);
+        if let Some((i, r)) = &t.selectors {
+            self.leaks.protect(key, i, r);
+        }
+        if matches!(t.transition, Some((_, SaState::Deleted | SaState::Failed))) {
+            self.leaks.forget(&key);
+        }
         let retransmitted = t.placed.transmission > 1;
         up.placed = Some(t.placed);
         up.transition = t.transition;

@@ -83,7 +83,7 @@ impl Rule for AuthFailed {
             return;
         };
         let summary = format!(
-            "{} sent {} in {} to {} (SPIi {:016x}){}",
+            "{} sent {} in {} to {} (SPIi {:016x}){}{}",
             cx.ev.flow.src,
             nt.notify_type.label(m.version),
             m.exchange.label(m.version),
@@ -93,7 +93,8 @@ impl Rule for AuthFailed {
                 ", inside the encrypted message (decrypted)"
             } else {
                 ""
-            }
+            },
+            ids_text(sa),
         );
         let peers = Peers::with_ports(
             (cx.ev.flow.dst, cx.ev.flow.dport),
@@ -154,8 +155,8 @@ impl Rule for AuthFailed {
             _ => "the responder sent nothing back".to_string(),
         };
         let summary = format!(
-            "{} sent the encrypted Main Mode message 5 (MM5) to {2} {1} times and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch)",
-            sa.initiator, mm5.count, sa.responder
+            "{} sent the encrypted Main Mode message 5 (MM5) to {2} {1} times and never got message 6; {reaction}: it could not decrypt or verify MM5 (pre-shared key or identity mismatch){3}",
+            sa.initiator, mm5.count, sa.responder, ids_text(sa)
         );
         let frames = mm5
             .frames
@@ -175,6 +176,30 @@ impl Rule for AuthFailed {
             .frames(frames),
         );
     }
+}
+
+/// `. Identities: 192.0.2.10 used FQDN left.example, asked for FQDN right.example; …` — the
+/// IDs seen in the SA's authentication exchange (in clear, or opened by keys), so the operator
+/// can compare them with leftid/rightid. Empty when none was seen.
+fn ids_text(sa: &IkeSa) -> String {
+    let Some(ids) = sa.ids.as_deref() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(id) = &ids.initiator {
+        let mut p = format!("{} used {}", sa.initiator, id.text(sa.version));
+        if let Some(want) = &ids.requested {
+            p.push_str(&format!(" and asked for {}", want.text(sa.version)));
+        }
+        parts.push(p);
+    }
+    if let Some(id) = &ids.responder {
+        parts.push(format!("{} used {}", sa.responder, id.text(sa.version)));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(". Identities: {}", parts.join("; "))
 }
 
 /// IKEv2: an IKE_AUTH response too small for IDr+AUTH on an SA that never came up.

@@ -40,6 +40,7 @@ rules! {
     fragments_lost,
     icmp_frag_needed,
     mss_too_large,
+    cleartext_leak,
     pmtu_blackhole,
     nat_detected,
     nat_keepalive,

@@ -179,6 +179,8 @@ mod tests {
                     dont_fragment: true,
                     tcp_flags: Some(0x02),
                     tcp_mss: Some(mss),
+                    ident: 0,
+                    l4_head: 0,
                 }),
             }));
         }
