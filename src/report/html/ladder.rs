@@ -54,9 +54,11 @@ pub struct Arrow {
     /// A request whose exchange the tracker has not seen answered.
     pub unanswered: bool,
     pub response: bool,
-    /// An error notify (in clear, or inside when keys opened the message).
+    /// An error notify (in clear, or inside when keys opened the message), an ICMP error, or
+    /// a message whose IP fragments did not all arrive.
     pub error: bool,
-    /// `ip N` (reassembled from N IP fragments) or `ike N` (RFC 7383 fragments).
+    /// `ip N` (reassembled from N IP fragments), `ip incomplete` (decoded from a first
+    /// fragment whose others never came) or `ike N` (RFC 7383 fragments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frag: Option<String>,
     /// On UDP 4500 behind the non-ESP marker.
@@ -227,8 +229,10 @@ impl Ladder {
                     lane.missing(ts, ev.pkt.frame, e.spi, sa.missing);
                 }
             }
+            // A set whose first fragment came shows as the IKE message decoded from it.
             crate::event::Body::FragmentsIncomplete(f)
-                if f.proto == crate::event::ipproto::UDP
+                if !f.had_first
+                    && f.proto == crate::event::ipproto::UDP
                     && [500, 4500].contains(&f.sport)
                     && [500, 4500].contains(&f.dport) =>
             {
@@ -317,7 +321,9 @@ impl Ladder {
             (Some(a), Some(b)) if b > a => text[a + 1..=b].to_string(),
             _ => String::new(),
         };
-        let frag = if !m.reassembled_from.is_empty() {
+        let frag = if ev.ip.incomplete {
+            Some("ip incomplete".to_string())
+        } else if !m.reassembled_from.is_empty() {
             Some(format!("ike {}", m.reassembled_from.len()))
         } else if ev.ip.fragments > 0 {
             Some(format!("ip {}", ev.ip.fragments))
@@ -336,7 +342,7 @@ impl Ladder {
             interval: interval.map(|s| (s * 1000.0).round() / 1000.0),
             unanswered: !response && !answered,
             response,
-            error: m.notifies().any(|n| n.notify_type.is_error()),
+            error: m.notifies().any(|n| n.notify_type.is_error()) || ev.ip.incomplete,
             frag,
             natt: m.non_esp_marker,
             float: floated,

@@ -115,7 +115,7 @@
         g.appendChild(sv('text', { x: mid, y: a.y + 18, 'text-anchor': 'middle', 'class': 'pl' }, p));
       }
       var badges = [];
-      if (a.frag) { badges.push(a.frag.replace('ip', 'IP fragments ×').replace('ike', 'IKE fragments ×')); }
+      if (a.frag === 'ip incomplete') { badges.push('IP fragments lost'); } else if (a.frag) { badges.push(a.frag.replace('ip', 'IP fragments ×').replace('ike', 'IKE fragments ×')); }
       if (a.float) { badges.push('NAT-T float → 4500'); } else if (a.natt) { badges.push('UDP 4500'); }
       if (badges.length) {
         g.appendChild(sv('text', { x: x1 + (dir > 0 ? 6 : -6), y: a.y + 18, 'text-anchor': dir > 0 ? 'start' : 'end', 'class': 'badge' }, badges.join(' · ')));
