@@ -29,7 +29,7 @@ const MAX_MARKS: usize = 32;
 /// Routers (ICMP senders) named on the third lane.
 const MAX_ROUTERS: usize = 3;
 /// A packet line past this many bytes is cut: `-v` lines list every proposal.
-const MAX_LINE: usize = 600;
+const MAX_LINE: usize = 300;
 
 /// One message between the lanes (0: peer a, 1: peer b, 2: a router).
 #[derive(Clone, Debug, Serialize)]

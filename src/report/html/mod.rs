@@ -36,9 +36,11 @@ use crate::event::{Body, Event};
 use crate::track::{PairKey, Tracker};
 
 /// Tunnels whose ladder is kept; past this, the one quiet longest makes room for a new one.
-pub const MAX_LADDERS: usize = 1000;
-/// Findings kept (the latest version of each); further ones are counted.
-pub const MAX_FINDINGS: usize = 2000;
+/// With the caps per ladder this keeps the page of a busy gateway to a few MB (BENCHMARKS.md).
+pub const MAX_LADDERS: usize = 500;
+/// Findings kept (the latest version of each); further ones are counted (the verdict counts
+/// them all).
+pub const MAX_FINDINGS: usize = 500;
 /// Tunnels listed in the table; the verdict and the ladders name the rest.
 pub const MAX_TABLE: usize = 5000;
 /// Up to this many tunnels, every ladder is drawn as the page loads; past it, on demand.
@@ -222,7 +224,7 @@ impl HtmlReport {
                 })
                 .collect(),
             tunnels_not_listed: view.tunnels.len().saturating_sub(MAX_TABLE),
-            ladders,
+            ladders: ladders.len(),
             ladders_evicted: self.ladders_evicted,
             caps: Caps {
                 arrows_head: ladder::MAX_HEAD,
@@ -231,9 +233,25 @@ impl HtmlReport {
                 draw_at_load: DRAW_AT_LOAD,
             },
         };
-        let json = serde_json::to_string(&data).map_err(io::Error::other)?;
-        // The template reads the same data, as values.
-        let value: serde_json::Value = serde_json::from_str(&json).map_err(io::Error::other)?;
+        // Each ladder's heading: its row of the tunnel table, as the table has it.
+        let mut heads = vec![String::new(); ladders.len()];
+        for t in view.tunnels.iter() {
+            if let Some(&i) = by_peers.get(&t.peers) {
+                heads[i] = if t.findings.is_empty() {
+                    t.state.to_string()
+                } else {
+                    format!("{} · {}", t.state, t.findings.join(", "))
+                };
+            }
+        }
+        let drawn = Drawn {
+            ladders: &ladders,
+            heads,
+            draw_at_load: DRAW_AT_LOAD,
+        };
+        let json = serde_json::to_string(&drawn).map_err(io::Error::other)?;
+        // The template reads the view as values; the script only what it draws.
+        let value = serde_json::to_value(&data).map_err(io::Error::other)?;
         let mut env = minijinja::Environment::new();
         env.add_template("report.html", TEMPLATE)
             .map_err(io::Error::other)?;
@@ -262,6 +280,14 @@ struct Caps {
     arrows_head: usize,
     arrows_tail: usize,
     ladders: usize,
+    draw_at_load: usize,
+}
+
+/// What the page's script draws: the ladders, and a heading for each.
+#[derive(Serialize)]
+struct Drawn<'a> {
+    ladders: &'a [&'a Ladder],
+    heads: Vec<String>,
     draw_at_load: usize,
 }
 
@@ -305,7 +331,8 @@ struct Data<'a> {
     findings_dropped: u64,
     tunnels: Vec<TunnelEntry<'a>>,
     tunnels_not_listed: usize,
-    ladders: Vec<&'a Ladder>,
+    /// Ladders kept (the script draws them).
+    ladders: usize,
     ladders_evicted: u64,
     caps: Caps,
 }

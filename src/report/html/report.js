@@ -178,19 +178,11 @@
     return s;
   }
 
-  function tunnelState(i) {
-    for (var k = 0; k < D.tunnels.length; k++) {
-      if (D.tunnels[k].ladder === i) { return D.tunnels[k].t; }
-    }
-    return null;
-  }
-
   var list = document.getElementById('ladder-list');
-  var atLoad = D.ladders.length <= D.caps.draw_at_load;
+  var atLoad = D.ladders.length <= D.draw_at_load;
   D.ladders.forEach(function (l, i) {
     var sec = el('section', { 'class': 'tunnel', id: 't' + i });
-    var t = tunnelState(i);
-    var head = l.peers[0] + ' ↔ ' + l.peers[1] + (t ? ' · ' + t.state + (t.findings.length ? ' · ' + t.findings.join(', ') : '') : '');
+    var head = l.peers[0] + ' ↔ ' + l.peers[1] + (D.heads[i] ? ' · ' + D.heads[i] : '');
     sec.appendChild(el('h3', {}, head));
     var n = l.head.length + l.tail.length + l.omitted;
     sec.appendChild(el('p', { 'class': 'note' }, n + ' IKE/ICMP messages' + (l.omitted ? ' (' + l.omitted + ' in the middle left out)' : '') +
