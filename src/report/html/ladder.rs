@@ -407,3 +407,144 @@ fn cut(mut s: String) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::Analyzer;
+    use crate::testutil::*;
+
+    /// Feeds `s` through an analyzer and one ladder per pair, as the report stage does.
+    fn ladders(s: &Script) -> Vec<Ladder> {
+        let mut a = Analyzer::new();
+        let mut out = Vec::new();
+        let mut ls: Vec<Ladder> = Vec::new();
+        for ev in &s.events {
+            a.observe(ev, &mut out);
+            let (src, dst) = match &ev.body {
+                crate::event::Body::IcmpError(e) => {
+                    let q = e.quoted.flow.unwrap();
+                    (q.src, q.dst)
+                }
+                _ => (ev.flow.src, ev.flow.dst),
+            };
+            let (key, _) = PairKey::of(src, dst);
+            let i = match ls.iter().position(|l| l.key() == key) {
+                Some(i) => i,
+                None => {
+                    ls.push(Ladder::new(key, ev.pkt.ts.as_secs_f64()));
+                    ls.len() - 1
+                }
+            };
+            ls[i].observe(ev, a.tracker(), &mut |e| format!("frame {}", e.pkt.frame));
+        }
+        ls
+    }
+
+    #[test]
+    fn a_healthy_negotiation_is_one_arrow_per_message_all_answered() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        let l = &ladders(&s)[0];
+        assert_eq!(l.head.len(), 6);
+        assert!(
+            l.head
+                .iter()
+                .all(|a| a.tx == 1 && !a.unanswered && !a.error)
+        );
+        assert_eq!(l.head[1].label, "IKE_SA_INIT response mid 0");
+        assert_eq!([l.esp[0].packets, l.esp[1].packets], [20, 20]);
+        assert_eq!(l.esp[0].counts.iter().sum::<u32>(), 20);
+    }
+
+    #[test]
+    fn a_retransmission_loop_is_capped_and_counted() {
+        let mut s = Script::default();
+        for i in 0..100u64 {
+            s.ike(
+                i * 1000,
+                A,
+                B,
+                Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(300),
+            );
+        }
+        let l = &ladders(&s)[0];
+        assert_eq!(
+            (l.head.len(), l.tail.len(), l.omitted),
+            (MAX_HEAD, MAX_TAIL, 36)
+        );
+        assert_eq!(l.omitted_kinds, vec![("IKE_SA_INIT".to_string(), 36)]);
+        // The tracker's count of transmissions, and its interval.
+        assert_eq!(l.head[1].tx, 2);
+        assert_eq!(l.head[1].interval, Some(1.0));
+        assert!(l.head.iter().chain(&l.tail).all(|a| a.unanswered));
+    }
+
+    #[test]
+    fn an_answer_clears_the_unanswered_mark_of_its_request() {
+        let mut s = Script::default();
+        s.ike(
+            0,
+            A,
+            B,
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(300),
+        );
+        s.ike(
+            500,
+            A,
+            B,
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(300),
+        );
+        let l = &ladders(&s)[0];
+        assert!(l.head.iter().all(|a| a.unanswered));
+        s.ike(
+            600,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).len(300),
+        );
+        let l = &ladders(&s)[0];
+        assert!(l.head.iter().all(|a| !a.unanswered), "{:?}", l.head);
+        assert_eq!(l.head[1].tx, 2);
+    }
+
+    #[test]
+    fn an_icmp_error_from_a_router_comes_from_the_third_lane() {
+        let mut s = Script::default();
+        s.ike(
+            0,
+            A,
+            B,
+            Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).len(300),
+        );
+        icmp(&mut s, 5, 3, 13, None);
+        let l = &ladders(&s)[0];
+        assert_eq!(l.routers, vec!["203.0.113.1".to_string()]);
+        let i = &l.head[1];
+        assert_eq!((i.k, i.from, i.error), ("icmp", 2, true));
+        assert_eq!(i.to as usize, l.key().side(ip(A)));
+    }
+
+    #[test]
+    fn esp_buckets_merge_and_keep_every_packet() {
+        let mut lane = EspLane::default();
+        for i in 0..10_000u64 {
+            lane.add(1_700_000_000.0 + i as f64 * 10.0, i);
+        }
+        assert!(lane.counts.len() <= MAX_BUCKETS);
+        assert_eq!(
+            lane.counts.iter().map(|&c| u64::from(c)).sum::<u64>(),
+            10_000
+        );
+        assert_eq!(lane.width, 512.0);
+    }
+
+    #[test]
+    fn a_rise_in_missing_sequence_numbers_is_a_gap() {
+        let mut lane = EspLane::default();
+        lane.missing(1.0, 1, 7, 0);
+        lane.missing(2.0, 2, 7, 3);
+        lane.missing(3.0, 3, 7, 3);
+        assert_eq!(lane.gaps, vec![(2.0, 2, 3)]);
+    }
+}
