@@ -174,6 +174,13 @@ pub struct Args {
     #[arg(long = "json", action = ArgAction::SetTrue)]
     pub json: bool,
 
+    /// Also write an HTML report to FILE: one self-contained page (verdict, findings, tunnels, a
+    /// ladder diagram of each tunnel's IKE exchanges over its ESP traffic) to attach to a
+    /// ticket. Live: rewritten at every --stats-interval and at the end (FILE's folder must be
+    /// writable by the -Z user).
+    #[arg(long = "html", value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+
     /// JSON flavour: `native` (the default, docs/schema/) or `ecs` (Elastic Common Schema
     /// documents, docs/ecs.md); implies --json.
     #[arg(long = "json-format", value_name = "FORMAT", value_parser = ["native", "ecs"])]
@@ -310,7 +317,13 @@ impl Args {
                 },
                 output,
             )
-            .map(|l| Options::Live(LiveOptions { keys, ..l }));
+            .map(|l| {
+                Options::Live(LiveOptions {
+                    keys,
+                    html: self.html,
+                    ..l
+                })
+            });
         }
         let given: Vec<&str> = live_only
             .iter()
@@ -345,6 +358,7 @@ impl Args {
         };
         Ok(Options::File(FileOptions {
             keys,
+            html: self.html,
             path,
             count: self.count,
             filter,
@@ -452,6 +466,7 @@ fn live_options(
         metrics: f.metrics,
         output_file: f.output_file,
         syslog: f.syslog,
+        html: None,
     })
 }
 

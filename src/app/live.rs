@@ -68,6 +68,8 @@ pub struct LiveOptions {
     /// `--output FILE`: the report goes there (appended; reopened on SIGHUP) rather than to
     /// standard output.
     pub output_file: Option<PathBuf>,
+    /// `--html FILE`: the HTML report, rewritten with every periodic summary and at the end.
+    pub html: Option<PathBuf>,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -349,6 +351,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
     pipeline.set_keys(opts.keys.clone());
+    pipeline.set_html(opts.html.clone());
     if let Some(p) = &opts.syslog
         && let Err(e) = pipeline.open_syslog(p)
     {
@@ -454,6 +457,11 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
             pipeline.write_updates()?;
             pipeline.write_tunnels()?;
             pipeline.write_summary(None)?;
+            // A page that cannot be written now may be next time (a full disk): the capture
+            // goes on.
+            if let Err(e) = pipeline.write_html(None) {
+                eprintln!("ike-sniff: {e}");
+            }
             write_capture_stats(&mut stats_out, &mut source, opts, start, false)?;
             stats_out.flush()?;
             next_stats = Some(at + every);

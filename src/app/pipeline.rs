@@ -15,6 +15,7 @@ use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
+use crate::report::html::{HtmlReport, PageView};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
 use crate::report::syslog::Syslog;
@@ -41,6 +42,8 @@ pub struct FileOptions {
     pub output: OutputOptions,
     /// `--keys`: what the decoder opens encrypted IKE and ESP with.
     pub keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
+    /// `--html`: where the HTML report is written at the end.
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -68,6 +71,8 @@ pub struct Pipeline<'w> {
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
     /// `--syslog`: findings also go there.
     syslog: Option<Syslog>,
+    /// `--html`: what the page needs, collected as the run goes.
+    html: Option<Box<HtmlReport>>,
     out: &'w mut dyn Write,
 }
 
@@ -113,6 +118,7 @@ impl<'w> Pipeline<'w> {
             selection: Selection::default(),
             collect: None,
             syslog: None,
+            html: None,
             out,
         })
     }
@@ -131,6 +137,36 @@ impl<'w> Pipeline<'w> {
             .map_err(|e| io::Error::new(e.kind(), format!("--syslog {}: {e}", path.display())))?;
         self.syslog = Some(s);
         Ok(())
+    }
+
+    /// Collects for an HTML report written to `path` (at the end, and at each
+    /// [`Pipeline::write_html`]).
+    pub fn set_html(&mut self, path: Option<std::path::PathBuf>) {
+        self.html = path.map(|p| Box::new(HtmlReport::new(p, self.opts)));
+    }
+
+    /// Writes the HTML report as the run stands (temporary file, then renamed over it).
+    pub fn write_html(&mut self, read_error: Option<String>) -> io::Result<()> {
+        let Some(h) = &self.html else {
+            return Ok(());
+        };
+        let info = RunInfo {
+            source: &self.source,
+            stats: &self.decoder.stats,
+            track: self.analyzer.stats(),
+            spis: &self.spis,
+            read_error,
+            utc: self.opts.utc,
+            detail: SpiDetail::Top,
+            verbose: false,
+        };
+        let view = PageView {
+            source: &self.source,
+            summary: summary::summary_line(&info),
+            verdict: self.verdict.view(),
+            tunnels: tunnels::tunnels(&self.analyzer),
+        };
+        h.write(&view)
     }
 
     /// Narrows the run to `--peer`/`--spi`/`--finding` (see [`Selection`]).
@@ -219,6 +255,9 @@ impl<'w> Pipeline<'w> {
         self.printer.observe(ev);
         self.spis.observe(ev);
         self.analyzer.observe(ev, &mut self.findings);
+        if let Some(h) = &mut self.html {
+            h.observe(ev, self.analyzer.tracker());
+        }
         if let Body::Malformed(e) = &ev.body {
             self.report_packet_error(ev.pkt.frame, &e.to_string());
         }
@@ -247,6 +286,9 @@ impl<'w> Pipeline<'w> {
                 continue;
             }
             self.verdict.observe(&f);
+            if let Some(h) = &mut self.html {
+                h.finding(&f);
+            }
             if let Some(s) = &mut self.syslog {
                 s.send(&f);
             }
@@ -437,7 +479,8 @@ impl<'w> Pipeline<'w> {
             self.verdict.write_text(self.out, self.opts.verbose == 0)?;
         }
         self.write_tunnels()?;
-        self.write_summary(read_error)
+        self.write_summary(read_error.clone())?;
+        self.write_html(read_error)
     }
 }
 
@@ -606,6 +649,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     }
     pipeline.set_selection(selection);
     pipeline.set_keys(opts.keys.clone());
+    pipeline.set_html(opts.html.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
     let gravest = pipeline.finish_gravest(read_error.clone())?;
     Ok(exit_code(&read_error, gravest, opts.fail_on))

@@ -203,6 +203,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 }
                 pipeline.set_selection(worker_selection);
                 pipeline.set_keys(worker_keys);
+                pipeline.set_html(opts.html.clone());
                 let mut gravest = None;
                 for batch in rx {
                     match batch {
@@ -330,6 +331,7 @@ mod tests {
             syslog: None,
             threads,
             keys: None,
+            html: None,
             output: OutputOptions {
                 json,
                 verbose,

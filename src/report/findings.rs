@@ -20,8 +20,9 @@ pub(super) fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()
     w.write_all(b"\n")
 }
 
+/// A finding as its JSON line and the HTML report show it.
 #[derive(Serialize)]
-struct FindingLine<'a> {
+pub struct FindingLine<'a> {
     #[serde(rename = "type")]
     kind_tag: &'static str,
     id: Hex64,
@@ -43,7 +44,7 @@ struct FindingLine<'a> {
 }
 
 #[derive(Serialize)]
-struct ClearedJson<'a> {
+pub struct ClearedJson<'a> {
     ts: EpochMicros,
     /// Absent when the clock, not a packet, ended the condition.
     #[serde(skip_serializing_if = "is_zero_frame")]
@@ -103,7 +104,12 @@ pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
             },
         );
     }
-    let line = FindingLine {
+    write_line(w, &finding_line(f))
+}
+
+/// The `finding` line of `f` (not a clearing record).
+pub fn finding_line(f: &Finding) -> FindingLine<'_> {
+    FindingLine {
         kind_tag: "finding",
         id: Hex64(f.id),
         update: f.update,
@@ -118,8 +124,7 @@ pub fn write_finding_json(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
         summary: &f.summary,
         remedy: &f.remedy,
         cleared: f.cleared.as_deref().map(ClearedJson::of),
-    };
-    write_line(w, &line)
+    }
 }
 
 fn frames_text(frames: &[u64]) -> String {

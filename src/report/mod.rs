@@ -1,10 +1,12 @@
-//! Report stage: what the operator reads. Text for people, JSON Lines for programs; both are a
+//! Report stage: what the operator reads. Text for people, JSON Lines for programs, and one HTML
+//! page to attach to a ticket (`--html`); text and JSON are a
 //! contract (stable names, a `type` on every JSON line, a schema version in the `meta` line).
 
 pub mod community_id;
 pub mod ecs;
 pub mod findings;
 pub mod fmt;
+pub mod html;
 pub mod metrics;
 pub mod packets;
 pub mod paint;

@@ -422,6 +422,12 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
 }
 
 pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, &summary_line(info))?;
+    w.write_all(b"\n")
+}
+
+/// The `summary` line: what the JSON line and the HTML report show of the run's counters.
+pub fn summary_line<'a>(info: &'a RunInfo<'_>) -> SummaryLine<'a> {
     // JSON lists the busiest SAs too unless -v: a periodic live summary under an SPI flood
     // would otherwise be one line of megabytes.
     let detail = if info.detail == SpiDetail::All {
@@ -430,7 +436,7 @@ pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         SpiDetail::Top
     };
     let (shown, omitted) = info.spis.shown(detail);
-    let line = SummaryLine {
+    SummaryLine {
         complete: info.read_error.is_none(),
         counters: json!(info.stats),
         esp_not_counted: info.spis.not_counted,
@@ -440,16 +446,14 @@ pub fn write_json(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         source: info.source,
         tracking: json!(info.track),
         kind: "summary",
-    };
-    serde_json::to_writer(&mut *w, &line)?;
-    w.write_all(b"\n")
+    }
 }
 
 /// The summary line, streamed: with up to `SPI_CAP` ESP SAs, building it as one `Value` first
 /// took 460 MiB on the flood benchmark. `type` first, as on every line, then the fields in
 /// sorted order.
 #[derive(serde::Serialize)]
-struct SummaryLine<'a> {
+pub struct SummaryLine<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     complete: bool,
@@ -464,7 +468,7 @@ struct SummaryLine<'a> {
 }
 
 /// One SA at a time, each written before the next is looked at.
-struct EspSas<'a>(Vec<&'a SpiCount>);
+pub struct EspSas<'a>(Vec<&'a SpiCount>);
 
 impl Serialize for EspSas<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -195,7 +195,7 @@ pub fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
 /// The tunnel line. Fields in the order the line has always had them (declaration order, not
 /// sorted: it never went through a `serde_json::Map`).
 #[derive(Serialize)]
-struct TunnelLine<'a> {
+pub struct TunnelLine<'a> {
     #[serde(rename = "type")]
     kind_tag: &'static str,
     peers: &'a [String; 2],
@@ -219,7 +219,7 @@ struct TunnelLine<'a> {
 }
 
 #[derive(Serialize)]
-struct SaLine<'a> {
+pub struct SaLine<'a> {
     version: u8,
     ispi: Hex64,
     rspi: Hex64,
@@ -232,7 +232,7 @@ struct SaLine<'a> {
 /// How an SA ended, in JSON: `{"how": "up"|"incomplete"|"failed"|"deleted"|"not_answering"|
 /// "replaced", ...}` with who and where when known.
 #[derive(Serialize)]
-struct EndLine {
+pub struct EndLine {
     how: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     by: Option<IpAddr>,
@@ -294,7 +294,7 @@ fn end_text(sa: &SaSummary) -> String {
 }
 
 #[derive(Serialize)]
-struct ChildLine {
+pub struct ChildLine {
     spis: [Option<Hex32>; 2],
     ike_ispi: Option<Hex64>,
     packets: [u64; 2],
@@ -303,6 +303,11 @@ struct ChildLine {
 
 /// One tunnel summary as one JSON line.
 pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()> {
+    write_line(w, &tunnel_line(t))
+}
+
+/// The `tunnel` line of `t`: what the JSON line and the HTML report show of it.
+pub fn tunnel_line(t: &TunnelSummary) -> TunnelLine<'_> {
     // Taken apart without `..`: a field added to the summary does not compile until the line
     // says whether it shows it.
     let TunnelSummary {
@@ -325,7 +330,7 @@ pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()>
         first_ts,
         last_ts,
     } = t;
-    let line = TunnelLine {
+    TunnelLine {
         kind_tag: "tunnel",
         peers,
         ike_version,
@@ -364,8 +369,7 @@ pub fn write_tunnel_json(w: &mut dyn Write, t: &TunnelSummary) -> io::Result<()>
         last_frame: *last_frame,
         first_ts: EpochMicros(*first_ts),
         last_ts: EpochMicros(*last_ts),
-    };
-    write_line(w, &line)
+    }
 }
 
 /// Tunnels as a table, one row per peer pair, then each tunnel's SAs.

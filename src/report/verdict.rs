@@ -213,66 +213,72 @@ impl Verdict {
     }
 
     pub fn write_json(&self, w: &mut dyn Write) -> io::Result<()> {
-        #[derive(Serialize)]
-        struct Kind {
-            kind: &'static str,
-            severity: &'static str,
-            count: u64,
-        }
-        #[derive(Serialize)]
-        struct Tunnel {
-            peers: [String; 2],
-            error: u64,
-            warning: u64,
-            info: u64,
-        }
-        #[derive(Serialize)]
-        struct Line {
-            #[serde(rename = "type")]
-            kind_tag: &'static str,
-            error: u64,
-            warning: u64,
-            info: u64,
-            kinds: Vec<Kind>,
-            tunnels: Vec<Tunnel>,
-            /// Findings whose condition ended and did not come back.
-            #[serde(skip_serializing_if = "is_zero")]
-            cleared: u64,
-            #[serde(skip_serializing_if = "is_zero")]
-            not_counted: u64,
-        }
-        let [error, warning, info] = self.by_severity();
-        write_line(
-            w,
-            &Line {
-                kind_tag: "verdict",
-                error,
-                warning,
-                info,
-                kinds: self
-                    .by_kind()
-                    .into_iter()
-                    .map(|(kind, s, count)| Kind {
-                        kind,
-                        severity: s.as_str(),
-                        count,
-                    })
-                    .collect(),
-                tunnels: self
-                    .worst()
-                    .into_iter()
-                    .map(|(p, n)| Tunnel {
-                        peers: [p[0].to_string(), p[1].to_string()],
-                        error: n[0],
-                        warning: n[1],
-                        info: n[2],
-                    })
-                    .collect(),
-                cleared: self.cleared.len() as u64,
-                not_counted: self.dropped,
-            },
-        )
+        write_line(w, &self.view())
     }
+
+    /// The verdict as the JSON line and the HTML report show it (one view of the same facts).
+    pub fn view(&self) -> VerdictLine {
+        let [error, warning, info] = self.by_severity();
+        VerdictLine {
+            kind_tag: "verdict",
+            error,
+            warning,
+            info,
+            kinds: self
+                .by_kind()
+                .into_iter()
+                .map(|(kind, s, count)| VerdictKind {
+                    kind,
+                    severity: s.as_str(),
+                    count,
+                })
+                .collect(),
+            tunnels: self
+                .worst()
+                .into_iter()
+                .map(|(p, n)| VerdictTunnel {
+                    peers: [p[0].to_string(), p[1].to_string()],
+                    error: n[0],
+                    warning: n[1],
+                    info: n[2],
+                })
+                .collect(),
+            cleared: self.cleared.len() as u64,
+            not_counted: self.dropped,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct VerdictKind {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub count: u64,
+}
+
+#[derive(Serialize)]
+pub struct VerdictTunnel {
+    pub peers: [String; 2],
+    pub error: u64,
+    pub warning: u64,
+    pub info: u64,
+}
+
+/// The `verdict` line.
+#[derive(Serialize)]
+pub struct VerdictLine {
+    #[serde(rename = "type")]
+    kind_tag: &'static str,
+    pub error: u64,
+    pub warning: u64,
+    pub info: u64,
+    pub kinds: Vec<VerdictKind>,
+    pub tunnels: Vec<VerdictTunnel>,
+    /// Findings whose condition ended and did not come back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cleared: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_counted: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

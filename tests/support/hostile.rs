@@ -92,3 +92,23 @@ pub fn dangerous(c: char) -> bool {
     (c.is_control() && c != '\n')
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
+
+/// An ID that is markup: were it pasted into the HTML report unescaped, the script would run
+/// (and set `window.__pwned`), the SVG would close early and a comment would swallow the rest.
+pub const MARKUP_ID: &[u8] =
+    b"<script>window.__pwned=1</script></svg><img src=x onerror=\"window.__pwned=2\"><!--";
+
+/// Two IKEv1 Aggressive Mode requests whose ID is [`MARKUP_ID`], one each way.
+pub fn markup_capture(tag: &str) -> std::path::PathBuf {
+    let (a, b) = ([192, 0, 2, 1], [198, 51, 100, 2]);
+    let packets = [
+        udp500(a, b, &ike_v1_aggressive(0x0404_0404_0404_0404, MARKUP_ID)),
+        udp500(b, a, &ike_v1_aggressive(0x0505_0505_0505_0505, MARKUP_ID)),
+    ];
+    let path = std::env::temp_dir().join(format!(
+        "ike-sniff-markup-{}-{tag}.pcap",
+        std::process::id()
+    ));
+    std::fs::write(&path, pcap(&packets)).unwrap();
+    path
+}
