@@ -96,7 +96,7 @@ impl HtmlReport {
                 Some(q) => (q.src, q.dst),
                 None => return,
             },
-            Body::Malformed(_) | Body::Ah(_) | Body::Fragment(_) => return,
+            Body::Malformed(_) | Body::Ah(_) | Body::Fragment(_) | Body::Plain(_) => return,
             _ => (ev.flow.src, ev.flow.dst),
         };
         let (key, _) = PairKey::of(src, dst);
