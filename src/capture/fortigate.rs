@@ -281,7 +281,7 @@ impl SnifferText {
     }
 
     fn problem(&mut self, message: String) {
-        self.stats.shown += 1;
+        self.stats.shown = self.stats.shown.saturating_add(1);
         if self.stats.shown <= MAX_SHOWN {
             eprintln!("ike-sniff: {}: line {}: {message}", self.name, self.line_no);
         } else if self.stats.shown == MAX_SHOWN + 1 {
