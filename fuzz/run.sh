@@ -10,7 +10,7 @@ secs=$1
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(packet ike_v1 ike_v2 ip_reassembly skf_reassembly capture_file pipeline keys)
+    targets=(packet ike_v1 ike_v2 ip_reassembly skf_reassembly capture_file pipeline keys fortigate_text)
 fi
 # cargo-fuzz needs nightly flags (-Zsanitizer and friends); the stable toolchain accepts them
 # with RUSTC_BOOTSTRAP. No sanitizer: the code under test is safe Rust, and the build keeps
@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
     timeout=5
     case $t in
     pipeline) seeds=seeds/capture_file; max_len=65536; timeout=9 ;;
-    capture_file) max_len=65536 ;;
+    capture_file | fortigate_text) max_len=65536 ;;
     esac
     mkdir -p "corpus/$t"
     echo "fuzz: $t for ${secs}s"

@@ -40,7 +40,8 @@ Exit status:
 #[command(name = "ike-sniff", version, about, long_about = None)]
 #[command(disable_help_flag = true, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Read packets from FILE (pcap or pcapng); `-` reads standard input.
+    /// Read packets from FILE (pcap, pcapng, or the text of FortiGate `diagnose sniffer packet`
+    /// at verbosity 3, 5 or 6); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<String>,
 

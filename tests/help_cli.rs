@@ -27,6 +27,7 @@ fn help_has_examples_and_exit_statuses() {
         "Exit status:",
         "  3  --fail-on",
         "--generate <WHAT>",
+        "FortiGate `diagnose sniffer packet`",
     ] {
         assert!(text.contains(want), "{want}");
     }

@@ -1,5 +1,6 @@
 //! Capture files: classic pcap (both byte orders, µs and ns) and pcapng, mapped or read in
-//! large blocks.
+//! large blocks; and FortiGate sniffer text, detected here and read by `capture/fortigate.rs`
+//! through the same buffering.
 //!
 //! A regular file is mapped a window at a time (`MappedFile`); standard input and pipes fill
 //! one growable buffer with large `read` calls (1 MiB at a time, more when a single record is
@@ -19,13 +20,14 @@
 //! decoding starts in `decode/`.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pcap_parser::pcapng::{
     OptionCode, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
 };
 
+use super::fortigate::{self, SnifferText};
 use super::{CaptureError, PacketSource, RawPacket, fault};
 use crate::event::Timestamp;
 
@@ -67,6 +69,7 @@ pub struct FileSource {
 enum Format {
     Pcap(PcapFormat),
     PcapNg(NgState),
+    Text(Box<SnifferText>),
 }
 
 struct PcapFormat {
@@ -241,7 +244,15 @@ impl FileSource {
                         caplen_limit: snaplen.clamp(MIN_CAPLEN_LIMIT, MAX_CAPLEN),
                     })
                 }
-                None => return Err(err(not_a_capture(input.available()))),
+                None => {
+                    // Text has no magic: look at the start of it, as much as one fill gives.
+                    input.fill(fortigate::DETECT_LEN).map_err(io_err)?;
+                    let head = input.available();
+                    if !fortigate::looks_like_sniffer_text(head) {
+                        return Err(err(not_a_capture(head)));
+                    }
+                    Format::Text(Box::new(SnifferText::new(name)))
+                }
             },
         };
         Ok(FileSource {
@@ -285,6 +296,7 @@ impl FileSource {
             let step = match &self.format {
                 Format::Pcap(_) => return self.next_pcap_record(),
                 Format::PcapNg(_) => self.next_ng_block()?,
+                Format::Text(_) => unreachable!("text is read by next_packet"),
             };
             match step {
                 Some(NgStep::Packet(meta)) => return Ok(Some(meta)),
@@ -364,14 +376,14 @@ impl FileSource {
     fn ng(&self) -> &NgState {
         match &self.format {
             Format::PcapNg(ng) => ng,
-            Format::Pcap(_) => unreachable!("called only for pcapng"),
+            Format::Pcap(_) | Format::Text(_) => unreachable!("called only for pcapng"),
         }
     }
 
     fn ng_mut(&mut self) -> &mut NgState {
         match &mut self.format {
             Format::PcapNg(ng) => ng,
-            Format::Pcap(_) => unreachable!("called only for pcapng"),
+            Format::Pcap(_) | Format::Text(_) => unreachable!("called only for pcapng"),
         }
     }
 
@@ -576,6 +588,14 @@ impl PacketSource for FileSource {
         self.input.consume(std::mem::take(&mut self.pending));
         if self.finished {
             return Ok(None);
+        }
+        if matches!(self.format, Format::Text(_)) {
+            // Tested first and borrowed inside: a borrow returned from one branch of an
+            // `if let` would hold `self` for the rest of the function.
+            let Format::Text(text) = &mut self.format else {
+                unreachable!("tested above")
+            };
+            return text.next_packet(&mut self.input);
         }
         // `advance` returns positions, not a borrow, so the buffer is borrowed only here, once
         // no more reading can move it. One load decides whether the mapped file may have
@@ -846,6 +866,31 @@ impl Input {
                 Ok(true)
             }
         }
+    }
+}
+
+/// The text reader's view of the input: lines are found in what `fill` made available, so text
+/// is mapped or read in the same large blocks as a capture.
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Input {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.end == self.start {
+            self.fill(1)?;
+        }
+        Ok(self.available())
+    }
+
+    fn consume(&mut self, n: usize) {
+        Input::consume(self, n);
     }
 }
 

@@ -1,10 +1,11 @@
-//! Packet sources: capture files (classic pcap and pcapng, from a path or standard input) and
-//! live interfaces (`live`). Every source yields [`RawPacket`]s that borrow the reader's buffer
+//! Packet sources: capture files (classic pcap and pcapng, from a path or standard input, and
+//! FortiGate sniffer text, `fortigate`) and live interfaces (`live`). Every source yields [`RawPacket`]s that borrow the reader's buffer
 //! until the next call, so no packet is copied on the way in.
 
 mod fault;
 pub mod file;
 pub mod filter;
+pub mod fortigate;
 pub mod live;
 
 use std::fmt;
