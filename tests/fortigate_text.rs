@@ -47,23 +47,22 @@ struct Owned {
     frame: Vec<u8>,
 }
 
-fn packets(path: &Path) -> Vec<Owned> {
+/// The capture's packets, or `None` for one that is not Ethernet: a FortiGate prints Ethernet
+/// frames or bare IP, never Linux cooked headers (the lab's `-i any` capture on a host).
+fn packets(path: &Path) -> Option<Vec<Owned>> {
     let mut src = FileSource::open(path.to_str().unwrap()).expect("capture opens");
     let mut v = Vec::new();
     while let Some(p) = src.next_packet().expect("capture reads") {
-        assert_eq!(
-            p.linktype,
-            1,
-            "{}: lab captures are Ethernet",
-            path.display()
-        );
+        if p.linktype != 1 {
+            return None;
+        }
         v.push(Owned {
             secs: p.ts.secs,
             nanos: p.ts.nanos,
             frame: p.data.to_vec(),
         });
     }
-    v
+    Some(v)
 }
 
 /// A classic pcap (µs, Ethernet) of `packets`, times moved back by `shift`.
@@ -150,7 +149,9 @@ fn lab_captures_rendered_as_text_report_as_the_pcap_does() {
     let mut failures = Vec::new();
     for pcap in &files {
         let stem = pcap.file_stem().unwrap().to_str().unwrap();
-        let pkts = packets(pcap);
+        let Some(pkts) = packets(pcap) else {
+            continue;
+        };
         let first = pkts.first().map_or((0, 0), |p| (p.secs, p.nanos));
         // Relative times count from the first packet; the reference is the capture moved to
         // start at the epoch, to the microsecond the text keeps.
@@ -320,7 +321,7 @@ fn public_session_log_reads_as_its_two_packets() {
 }
 
 fn one_ike_packet() -> Vec<u8> {
-    let pkts = packets(&root().join("captures/lab/pcaps/healthy_ikev2.pcap"));
+    let pkts = packets(&root().join("captures/lab/pcaps/healthy_ikev2.pcap")).expect("Ethernet");
     pkts.into_iter().next().expect("a packet").frame
 }
 
