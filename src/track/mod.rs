@@ -12,6 +12,7 @@ pub mod ike;
 pub mod lru;
 pub mod nat;
 mod pair;
+pub mod tcp;
 
 pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary, Unanswered};
 
@@ -243,7 +244,19 @@ impl Tracker {
                 p.incomplete_sets += 1;
                 up.pair = Some(key);
             }
+            Body::Tcp(t) => {
+                let (p, side) =
+                    Self::touch_pair_in(&mut self.pairs, ev, ev.flow.src, ev.flow.dst, &mut up);
+                p.tcp.segment(ev, t, side);
+            }
             Body::Malformed(_) => {}
+        }
+        if ev.flow.proto == crate::event::ipproto::TCP
+            && matches!(ev.body, Body::Ike(_) | Body::Esp(_))
+            && let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k))
+        {
+            let side = p.key.side(ev.flow.src);
+            p.tcp.message(ev, side);
         }
         up
     }
