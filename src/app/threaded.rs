@@ -192,6 +192,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let worker_name = name.clone();
         let worker_selection = selection.clone();
         let worker_keys = opts.keys.clone();
+        let tcp_ports = opts.tcp_ports;
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
@@ -202,6 +203,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                     pipeline.open_syslog(p)?;
                 }
                 pipeline.set_selection(worker_selection);
+                pipeline.set_tcp_ports(tcp_ports);
                 pipeline.set_keys(worker_keys);
                 let mut gravest = None;
                 for batch in rx {
@@ -222,6 +224,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             .keys
             .clone()
             .map_or_else(Decoder::new, Decoder::with_keys);
+        decoder.set_tcp_ports(opts.tcp_ports);
         let mut unsupported = HashSet::new();
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
@@ -330,6 +333,7 @@ mod tests {
             syslog: None,
             threads,
             keys: None,
+            tcp_ports: Default::default(),
             output: OutputOptions {
                 json,
                 verbose,
