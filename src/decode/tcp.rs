@@ -967,6 +967,76 @@ mod tests {
         assert!(EncapPorts::new(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).is_err());
     }
 
+    /// Raw IPv4 (link type 101) carrying a TCP segment from 192.0.2.1:40000 to
+    /// 198.51.100.2:`dport`.
+    fn ipv4_tcp(dport: u16, seq: u32, fl: u8, payload: &[u8]) -> Vec<u8> {
+        let total = (40 + payload.len()) as u16;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2,
+        ];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&40000u16.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0x50, fl, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn decode_all(d: &mut crate::decode::Decoder, pkts: &[Vec<u8>]) -> Vec<crate::event::Event> {
+        let mut out = Vec::new();
+        for (i, p) in pkts.iter().enumerate() {
+            let raw = crate::capture::RawPacket {
+                frame: i as u64 + 1,
+                ts: Timestamp::new(1, 0),
+                caplen: p.len() as u32,
+                origlen: p.len() as u32,
+                linktype: 101,
+                data: p,
+            };
+            d.decode(&raw, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn the_decoder_turns_a_stream_into_ike_events_once() {
+        use crate::event::{Body, ipproto};
+        let mut stream = PREFIX.to_vec();
+        stream.extend(ike_frame(100, 0));
+        let pkts = [
+            ipv4_tcp(4500, 999, flags::SYN, &[]),
+            ipv4_tcp(4500, 1000, flags::ACK, &stream),
+            ipv4_tcp(4500, 1000, flags::ACK, &stream),
+        ];
+        let mut d = crate::decode::Decoder::new();
+        let evs = decode_all(&mut d, &pkts);
+        let ike: Vec<_> = evs
+            .iter()
+            .filter(|e| matches!(e.body, Body::Ike(_)))
+            .collect();
+        assert_eq!(ike.len(), 1, "the resent segment yields no second message");
+        assert_eq!(ike[0].flow.proto, ipproto::TCP);
+        assert_eq!(ike[0].pkt.frame, 2);
+        let resent = evs
+            .iter()
+            .filter(|e| matches!(e.body, Body::Tcp(t) if t.resent))
+            .count();
+        assert_eq!(resent, 1);
+        let t = d.stats.clone();
+        assert_eq!(t.ike, 1);
+        // Another port is not read unless asked for, and then 4500 is not.
+        let mut d = crate::decode::Decoder::new();
+        let moved = [
+            ipv4_tcp(443, 999, flags::SYN, &[]),
+            ipv4_tcp(443, 1000, flags::ACK, &stream),
+        ];
+        assert!(decode_all(&mut d, &moved).is_empty());
+        d.set_tcp_ports(EncapPorts::new(&[443]).unwrap());
+        assert_eq!(decode_all(&mut d, &moved).len(), 3);
+        assert!(decode_all(&mut d, &pkts).is_empty());
+    }
+
     #[test]
     fn header_errors_point_at_the_field() {
         let mut h = [0u8; 20];

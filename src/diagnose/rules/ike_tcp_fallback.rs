@@ -36,7 +36,11 @@ impl Rule for IkeTcpFallback {
             p.addr(asker),
             if n == 1 { "" } else { "s" },
             p.addr(1 - asker),
-            ev.flow.dport.min(ev.flow.sport),
+            if p.tcp.port != 0 {
+                p.tcp.port
+            } else {
+                ev.flow.dport
+            },
         );
         out.push(
             0,
