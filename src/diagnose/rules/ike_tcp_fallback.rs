@@ -78,7 +78,7 @@ mod tests {
             (4500, 40000),
             Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).len(300),
         );
-        let f = s.all();
+        let f = s.settled();
         let f: Vec<_> = f.iter().filter(|f| f.kind == "ike_tcp_fallback").collect();
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("sent 3 IKE messages over UDP"), "{}", f[0].summary);

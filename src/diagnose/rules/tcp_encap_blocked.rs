@@ -131,7 +131,7 @@ mod tests {
         for ms in [0, 1000, 3000, 7000] {
             s.tcp(ms, A, B, 40000, 4500, SYN, |_| {});
         }
-        let f = s.all();
+        let f = s.settled();
         let f: Vec<_> = f.iter().filter(|f| f.kind == "tcp_encap_blocked").collect();
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].summary.contains("sent 4 SYNs to TCP port 4500"), "{}", f[0].summary);
@@ -142,7 +142,7 @@ mod tests {
         let mut s = Script::default();
         s.tcp(0, A, B, 40000, 4500, SYN, |_| {});
         s.tcp(1, B, A, 4500, 40000, RST | ACK, |_| {});
-        let f = s.all();
+        let f = s.settled();
         let f: Vec<_> = f.iter().filter(|f| f.kind == "tcp_encap_blocked").collect();
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].summary.contains("with a reset"), "{}", f[0].summary);

@@ -104,7 +104,7 @@ mod tests {
     }
 
     fn found(s: &Script) -> Vec<Finding> {
-        s.all()
+        s.settled()
             .into_iter()
             .filter(|f| f.kind == "tcp_encap_interrupted")
             .collect()
