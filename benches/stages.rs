@@ -182,7 +182,7 @@ fn prefilter_pass(pkts: &[Owned]) -> u64 {
     let mut kept = 0u64;
     for p in pkts {
         if let Some((v, ip)) = link::ip_payload(p.linktype, &p.data)
-            && prefilter(v, ip)
+            && prefilter(v, ip, &Default::default())
         {
             kept += 1;
         }

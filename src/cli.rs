@@ -9,7 +9,8 @@ use crate::app::live::{LiveOptions, WriteOptions};
 use crate::app::select::{self, SelectArgs};
 use crate::app::{self, FileOptions, Options};
 use crate::capture::filter::OfflineFilter;
-use crate::capture::live::{LiveConfig, build_filter};
+use crate::capture::live::{LiveConfig, build_filter_for};
+use crate::decode::tcp::EncapPorts;
 use crate::diagnose::Severity;
 use crate::report::OutputOptions;
 use crate::report::paint::{self, ColorChoice};
@@ -120,6 +121,12 @@ pub struct Args {
     /// `-Z root` keeps root.
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     pub user: Option<String>,
+
+    /// TCP port carrying IKE and ESP in TCP (RFC 8229), instead of 4500; repeat for several
+    /// (Libreswan's tcp-remoteport; some deployments use 443). Live, the kernel filter takes
+    /// these ports too.
+    #[arg(long = "tcp-encap-port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub tcp_encap_port: Vec<u16>,
 
     /// Print the kernel filter live capture would use (ike-sniff's, narrowed by EXPRESSION)
     /// and exit; it works with tcpdump too.
@@ -235,10 +242,13 @@ impl Args {
         if self.list_findings {
             return Ok(Options::ListFindings { json: self.json });
         }
+        let tcp_ports =
+            EncapPorts::new(&self.tcp_encap_port).map_err(|e| format!("--tcp-encap-port: {e}"))?;
         if self.print_filter {
-            return Ok(Options::PrintFilter(build_filter(Some(
-                &self.expression.join(" "),
-            ))));
+            return Ok(Options::PrintFilter(build_filter_for(
+                Some(&self.expression.join(" ")),
+                &tcp_ports,
+            )));
         }
         if self.list_interfaces {
             return Ok(Options::ListInterfaces);
@@ -315,6 +325,7 @@ impl Args {
                     }),
                     output_file: self.output_file,
                     syslog: self.syslog,
+                    tcp_ports,
                 },
                 output,
             )
@@ -360,6 +371,7 @@ impl Args {
         Ok(Options::File(FileOptions {
             keys,
             html: self.html,
+            tcp_ports,
             path,
             count: self.count,
             filter,
@@ -423,6 +435,7 @@ struct LiveFlags {
     metrics: Option<app::metrics_http::MetricsOptions>,
     output_file: Option<std::path::PathBuf>,
     syslog: Option<std::path::PathBuf>,
+    tcp_ports: EncapPorts,
 }
 
 fn live_options(
@@ -436,7 +449,7 @@ fn live_options(
     capture.buffer_kib = f.buffer_kib;
     capture.snaplen = f.snaplen;
     capture.promiscuous = f.promiscuous;
-    capture.filter = build_filter(Some(&expression));
+    capture.filter = build_filter_for(Some(&expression), &f.tcp_ports);
     let duration = match f.duration {
         None => None,
         Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
@@ -468,6 +481,7 @@ fn live_options(
         output_file: f.output_file,
         syslog: f.syslog,
         html: None,
+        tcp_ports: f.tcp_ports,
     })
 }
 

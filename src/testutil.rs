@@ -285,6 +285,44 @@ impl Script {
 }
 
 impl Script {
+    /// A TCP segment of an RFC 8229 connection from `src`:`sport` to `dst`:`dport` that the
+    /// decoder found worth an event: `flags`, and whatever `f` sets.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp(
+        &mut self,
+        ms: u64,
+        src: &str,
+        dst: &str,
+        sport: u16,
+        dport: u16,
+        flags: u8,
+        f: impl FnOnce(&mut crate::event::TcpInfo),
+    ) -> &mut Event {
+        let mut t = crate::event::TcpInfo {
+            flags,
+            window: 64_000,
+            ..Default::default()
+        };
+        f(&mut t);
+        self.event(ms, src, dst, sport, dport, ipproto::TCP, Body::Tcp(t))
+    }
+
+    /// An IKE message carried in TCP from `src`:`sport` to `dst`:`dport`.
+    pub fn ike_tcp(
+        &mut self,
+        ms: u64,
+        src: &str,
+        dst: &str,
+        ports: (u16, u16),
+        m: Msg,
+    ) -> &mut Event {
+        let e = self.ike(ms, src, dst, m);
+        e.flow.proto = ipproto::TCP;
+        e.flow.sport = ports.0;
+        e.flow.dport = ports.1;
+        e
+    }
+
     /// A router (192.0.2.254) telling `src` that its ESP packet to `dst` (SPI `spi`) needs
     /// fragmentation, next-hop MTU `mtu` (ICMP type 3 code 4).
     pub fn frag_needed_for_esp(

@@ -3,6 +3,9 @@
 //! cleartext notify types as tshark decoded (dumps made by `tests/tshark/dump.sh`, committed so
 //! this test needs no tshark).
 //!
+//! IKE carried in TCP (RFC 8229) is checked against tshark's TCP layer instead: tshark 4.0's
+//! `tcpencap` dissector is Cisco's IPsec-over-TCP, not RFC 8229.
+//!
 //! Where the two disagree and tshark is the one that is wrong, the frame is listed in
 //! `KNOWN_TSHARK_ERRORS` with the reason.
 
@@ -146,6 +149,11 @@ fn ike_sniff_view(capture: &Path) -> (BTreeMap<u64, Vec<IkeFields>>, Vec<u64>) {
         }
         // A message rebuilt from IKEv2 fragments is ours, not an outer message.
         if ike.get("reassembled_from").is_some() {
+            continue;
+        }
+        // Carried in TCP (RFC 8229): tshark 4.0 does not read those streams; the TCP test
+        // below checks them against tshark's TCP layer.
+        if v.get("transport").is_some() {
             continue;
         }
         let notifies = if ike["encrypted"].as_bool() == Some(true) && ike["version"] == 1 {
@@ -293,4 +301,116 @@ fn every_icmp_error_about_ipsec_matches_tshark() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One IKE message cut from an RFC 8229 stream: (frame of the segment that completed it, its
+/// header fields).
+type TcpIke = (u64, IkeFields);
+
+/// One direction of a stream: next expected sequence number, bytes not yet cut, whether at the
+/// start (the prefix may follow).
+type Direction = (Option<u64>, Vec<u8>, bool);
+
+/// The RFC 8229 streams of a capture as tshark's TCP layer gives their bytes, cut into messages
+/// here (prefix, 2-byte length, non-ESP marker), and the frames with SYN or RST set.
+fn tshark_tcp_view(dump: &Path) -> (Vec<TcpIke>, BTreeMap<u64, String>) {
+    let text = std::fs::read_to_string(dump).unwrap();
+    let mut streams: BTreeMap<(u16, u16), Direction> = BTreeMap::new();
+    let mut msgs = Vec::new();
+    let mut flagged = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let frame: u64 = c[0].parse().unwrap();
+        let ports: (u16, u16) = (c[1].parse().unwrap(), c[2].parse().unwrap());
+        let flags = u8::from_str_radix(c[3].trim_start_matches("0x").trim_start_matches("0"), 16)
+            .unwrap_or(0);
+        let seq: u64 = c[4].parse().unwrap();
+        let payload: Vec<u8> = (0..c.get(6).map_or(0, |p| p.len()) / 2)
+            .map(|i| u8::from_str_radix(&c[6][2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        if flags & 0x06 != 0 {
+            flagged.insert(frame, if flags & 0x04 != 0 { "R" } else { "S" }.to_string());
+        }
+        let st = streams.entry(ports).or_insert((None, Vec::new(), false));
+        if flags & 0x02 != 0 {
+            *st = (Some((seq + 1) % (1 << 32)), Vec::new(), true);
+            continue;
+        }
+        if payload.is_empty() || st.0 != Some(seq) {
+            // Nothing, or a resend (the lab captures lose nothing).
+            continue;
+        }
+        st.0 = Some((seq + payload.len() as u64) % (1 << 32));
+        st.1.extend_from_slice(&payload);
+        if st.2 && st.1.starts_with(b"IKETCP") {
+            st.1.drain(..6);
+        }
+        st.2 = false;
+        while st.1.len() >= 2 {
+            let n = usize::from(u16::from_be_bytes([st.1[0], st.1[1]]));
+            if st.1.len() < n {
+                break;
+            }
+            let m: Vec<u8> = st.1.drain(..n).skip(2).collect();
+            if m.len() >= 32 && m[..4] == [0, 0, 0, 0] {
+                let h = &m[4..];
+                let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+                msgs.push((
+                    frame,
+                    IkeFields {
+                        ispi: hex(&h[0..8]),
+                        rspi: hex(&h[8..16]),
+                        exchange: u64::from(h[18]),
+                        message_id: u64::from(u32::from_be_bytes([h[20], h[21], h[22], h[23]])),
+                        length: u64::from(u32::from_be_bytes([h[24], h[25], h[26], h[27]])),
+                        notifies: Vec::new(),
+                    },
+                ));
+            }
+        }
+    }
+    (msgs, flagged)
+}
+
+/// Every IKE message carried in TCP, and every SYN and RST on the encapsulation port, as
+/// tshark's TCP layer shows them.
+#[test]
+fn every_rfc8229_stream_matches_tshark_tcp() {
+    let mut messages = 0;
+    for (dump, rel, capture) in dumps("tcp-dumps", 3) {
+        let (want, want_flags) = tshark_tcp_view(&dump);
+        let mut got = Vec::new();
+        let mut got_flags = BTreeMap::new();
+        for v in json_lines(&capture, &[]) {
+            if v.get("transport").and_then(Value::as_str) != Some("tcp") {
+                continue;
+            }
+            let frame = v["frame"].as_u64().unwrap();
+            if let Some(t) = v.get("tcp") {
+                let f = t["flags"].as_str().unwrap();
+                if f.contains('R') {
+                    got_flags.insert(frame, "R".to_string());
+                } else if f.contains('S') {
+                    got_flags.insert(frame, "S".to_string());
+                }
+            }
+            if let Some(ike) = v.get("ike") {
+                got.push((
+                    frame,
+                    IkeFields {
+                        ispi: ike["ispi"].as_str().unwrap().to_string(),
+                        rspi: ike["rspi"].as_str().unwrap().to_string(),
+                        exchange: ike["exchange_type"].as_u64().unwrap(),
+                        message_id: ike["message_id"].as_u64().unwrap(),
+                        length: ike["length"].as_u64().unwrap(),
+                        notifies: Vec::new(),
+                    },
+                ));
+            }
+        }
+        assert_eq!(got, want, "{rel}: IKE messages in TCP");
+        assert_eq!(got_flags, want_flags, "{rel}: SYN and RST segments");
+        messages += got.len();
+    }
+    assert!(messages >= 6, "only {messages} IKE messages in TCP");
 }

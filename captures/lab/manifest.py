@@ -22,6 +22,7 @@ KINDS = [
     'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
     'cleartext_leak',
+    'tcp_encap_blocked', 'ike_tcp_fallback', 'tcp_encap_interrupted',
 ]
 
 L4 = '192.0.2.10'
@@ -202,6 +203,31 @@ SCENARIOS = {
         'strongSwan offers AES-CBC-256/SHA2-256/MODP2048; Libreswan is configured for '
         'ike=aes_gcm256-sha2_512;dh20 only and answers IKE_SA_INIT with a cleartext NO_PROPOSAL_CHOSEN. ' + BG,
         ['ike_proposal_mismatch'], []),
+    'ike_tcp_fallback': (
+        ['left: ' + LS, 'right: ' + LS], [L4, R4], LEFT0,
+        'A firewall on the router drops UDP 500 and 4500. The initiator\'s IKE_SA_INIT goes unanswered over UDP '
+        '(4 transmissions, 0.5 s apart, then doubling) until it gives up after 4 s; the peers then carry IKE in '
+        'TCP 4500 (RFC 8229): SYN, SYN-ACK, the IKETCP prefix, IKE_SA_INIT and IKE_AUTH each way (PSK), the '
+        'IKE SA authenticates, the Child SA is refused with TS_UNACCEPTABLE (no kernel ESP to install it) and an '
+        'INFORMATIONAL delete follows. TCP CARRIED BY A RELAY: this kernel has no espintcp, so the plutos speak '
+        'UDP and captures/lab/tcpencap_relay.py carries each of their datagrams over a real kernel TCP connection '
+        'from 192.0.2.10 to 198.51.100.20:4500, RFC 8229 framing added by the relay (Libreswan without espintcp '
+        'writes no length field); the IKE bytes are the daemons\', the TCP stack the kernel\'s. The fall back is '
+        'scripted (the relay is switched on after the UDP attempt), not pluto\'s enable-tcp=fallback. The plutos hash port 500 into NAT-D while the wire shows the relay\'s '
+        'TCP ports, so a NAT is arguably seen.',
+        ['ike_tcp_fallback', 'ike_unanswered', 'child_sa_refused'], ['nat_detected']),
+    'ike_tcp_blocked': (
+        ['left: ' + LS, 'right: ' + LS], [L4, R4], LEFT0,
+        'The router drops UDP 500/4500 and TCP 4500. IKE_SA_INIT goes unanswered over UDP, then the relay '
+        '(see ike_tcp_fallback) tries TCP 4500: the kernel resends the SYN with back-off (1 s, 2 s) and never '
+        'gets an answer.',
+        ['ike_unanswered', 'tcp_encap_blocked'], []),
+    'ike_tcp_refused': (
+        ['left: ' + LS, 'right: ' + LS], [L4, R4], LEFT0,
+        'The router drops UDP 500/4500; nothing listens on TCP 4500 at the responder (no relay there, as a '
+        'peer without TCP encapsulation enabled): IKE_SA_INIT goes unanswered over UDP, and the SYN of the '
+        'relay\'s TCP attempt (see ike_tcp_fallback) is answered by the responder\'s kernel with a reset.',
+        ['ike_unanswered', 'tcp_encap_blocked'], []),
     'rekey_collision': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'Both peers start a CHILD_SA rekey (swanctl --rekey on each) while the router drops UDP 4500 for '

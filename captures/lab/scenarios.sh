@@ -17,6 +17,7 @@ ALL_SCENARIOS=(
     ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
     ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
     weak_crypto esp_replayed cleartext_leak
+    ike_tcp_fallback ike_tcp_blocked ike_tcp_refused
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -653,4 +654,116 @@ sc_cleartext_leak() {
         rm -rf "${KEYS:?}/${SC}_gateway_any"
         cp -r "$KEYS/$SC" "$KEYS/${SC}_gateway_any"
     fi
+# ---- TCP encapsulation (RFC 8229), two Libreswan 4.10 plutos ----
+# ls_tcp_conf HOST SETUP CONN: one pluto's ipsec.conf, HOST's view of the lab
+# conn; short retransmission (0.5 s, given up after 4 s) so the fall back to
+# TCP comes within seconds
+ls_tcp_conf() {
+    local h=$1 me=192.0.2.10 them=198.51.100.20 myid=@left.example theirid=@right.example
+    local mynet=10.1.0.0/24 theirnet=10.2.0.0/24
+    if [ "$h" = right ]; then
+        me=198.51.100.20 them=192.0.2.10 myid=@right.example theirid=@left.example
+        mynet=10.2.0.0/24 theirnet=10.1.0.0/24
+    fi
+    cat <<CONF
+config setup
+    logfile=$WORK/$h/libreswan/pluto.log
+$2
+conn lab
+    ikev2=insist
+    left=$me
+    leftid=$myid
+    leftsubnet=$mynet
+    right=$them
+    rightid=$theirid
+    rightsubnet=$theirnet
+    authby=secret
+    auto=add
+    retransmit-interval=500
+    retransmit-timeout=4s
+$3
+CONF
+}
+
+# whack HOST ARGS...: talk to HOST's pluto
+ls_whack() {
+    local h=$1; shift
+    nsx "$h" "$LSWAN/root/usr/libexec/ipsec/whack" --ctlsocket "$WORK/$h/libreswan/run/pluto.ctl" "$@"
+}
+
+# This kernel has no espintcp (TCP_ULP "espintcp"), which Libreswan needs for
+# TCP encapsulation: without it pluto refuses the TCP socket, and told to skip
+# that step (the impairment tcp-skip-setsockopt-espintcp) it writes messages
+# into the stream without RFC 8229's length field, which the kernel module
+# would have added. So the TCP here is carried by tcpencap_relay.py: the
+# plutos speak UDP, and the relay carries their datagrams over a real kernel
+# TCP connection from the left host to the right host, framed as RFC 8229
+# says. IKE bytes and the TCP stack are real; ESP cannot be installed (no
+# kernel ESP), so only IKE is carried.
+ls_udp_pair() {
+    ls_start right "$(ls_tcp_conf right '' '')" "$LS_SECRETS"
+    ls_start left "$(ls_tcp_conf left '' '')" "$LS_SECRETS"
+}
+
+# the left host's datagrams to the right pluto go to the relay client from
+# now on (new conntrack entries: the earlier ones were not tracked)
+relay_left() {
+    nsx left iptables -t raw -D OUTPUT -p udp -j CT --notrack
+    nsx left iptables -t nat -A OUTPUT -p udp -d 198.51.100.20 --dport 500 -j DNAT --to-destination 192.0.2.10:5500
+    nsx left iptables -t nat -A OUTPUT -p udp -d 198.51.100.20 --dport 4500 -j DNAT --to-destination 192.0.2.10:5501
+    (EXEC=exec nsx left python3 "$LAB/tcpencap_relay.py" client 192.0.2.10 198.51.100.20 2>"$WORK/relay-left.err") &
+    PIDS+=($!)
+    sleep 0.3
+}
+
+relay_right() {
+    nsx right iptables -t nat -A POSTROUTING -p udp -s 198.51.100.20 --sport 5600 -j SNAT --to-source 192.0.2.10:500
+    (EXEC=exec nsx right python3 "$LAB/tcpencap_relay.py" server 198.51.100.20 2>"$WORK/relay-right.err") &
+    PIDS+=($!)
+    sleep 0.3
+}
+
+# tcp_fallback_run WAIT: IKE_SA_INIT over UDP, dropped by the router, until
+# pluto gives up (4 s); then the same peers again, over TCP 4500
+tcp_fallback_run() {
+    nsx router iptables -A FORWARD -p udp -m multiport --ports 500,4500 -j DROP
+    nsx left iptables -t raw -A OUTPUT -p udp -j CT --notrack
+    ls_udp_pair
+    cap_start "$PCAPS/$SC.pcap"
+    ls_whack left --name lab --initiate --asynchronous >/dev/null 2>&1 || true
+    nap 4.5
+    ls_whack left --name lab --terminate >/dev/null 2>&1 || true
+    relay_left
+    ls_whack left --name lab --initiate --asynchronous >/dev/null 2>&1 || true
+    nap "$1"
+    grep -E 'established|IKE_SA_INIT|timeout|TS_UNACCEPTABLE' "$WORK/left/libreswan/pluto.log" | tail -n 3 | sed 's/^/    left: /' >&2 || true
+}
+
+# 16a. a firewall drops UDP 500/4500: IKE_SA_INIT goes unanswered over UDP,
+#      then the peers carry IKE in TCP 4500 and authenticate (the Child SA
+#      cannot be installed: no kernel ESP)
+sc_ike_tcp_fallback() {
+    topo_up v4
+    relay_right
+    tcp_fallback_run 3
+    ls_whack left --name lab --terminate >/dev/null 2>&1 || true
+    nap 0.5
+    finish
+}
+
+# 16b. UDP 500/4500 and TCP 4500 dropped: the fallback's SYNs go unanswered
+sc_ike_tcp_blocked() {
+    topo_up v4
+    nsx router iptables -A FORWARD -p tcp --dport 4500 -j DROP
+    relay_right
+    tcp_fallback_run 8
+    finish
+}
+
+# 16c. UDP 500/4500 dropped and nothing listens on TCP 4500 at the responder:
+#      its kernel answers the SYN with a reset
+sc_ike_tcp_refused() {
+    topo_up v4
+    tcp_fallback_run 2
+    finish
 }

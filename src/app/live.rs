@@ -61,6 +61,8 @@ pub struct LiveOptions {
     pub output: OutputOptions,
     /// `--keys`, read before privileges are dropped.
     pub keys: Option<Arc<crate::keys::KeyRing>>,
+    /// `--tcp-encap-port`: the TCP ports read as RFC 8229 streams.
+    pub tcp_ports: crate::decode::tcp::EncapPorts,
     /// `--metrics`: serve Prometheus metrics (see [`super::metrics_http`]).
     pub metrics: Option<MetricsOptions>,
     /// `--syslog`: findings also go to this socket.
@@ -350,6 +352,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let mut stats_out = shared.clone();
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
+    pipeline.set_tcp_ports(opts.tcp_ports);
     pipeline.set_keys(opts.keys.clone());
     pipeline.set_html(opts.html.clone());
     if let Some(p) = &opts.syslog

@@ -44,6 +44,8 @@ pub struct FileOptions {
     pub keys: Option<std::sync::Arc<crate::keys::KeyRing>>,
     /// `--html`: where the HTML report is written at the end.
     pub html: Option<std::path::PathBuf>,
+    /// `--tcp-encap-port`: the TCP ports read as RFC 8229 streams.
+    pub tcp_ports: crate::decode::tcp::EncapPorts,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -56,6 +58,7 @@ pub struct Pipeline<'w> {
     source: String,
     opts: OutputOptions,
     decoder: Decoder,
+    tcp_ports: crate::decode::tcp::EncapPorts,
     analyzer: Analyzer,
     findings: Vec<Finding>,
     printer: PacketPrinter,
@@ -106,6 +109,7 @@ impl<'w> Pipeline<'w> {
             source: source.to_string(),
             opts,
             decoder: Decoder::new(),
+            tcp_ports: Default::default(),
             analyzer: Analyzer::new(),
             findings: Vec::new(),
             printer: PacketPrinter::new(opts),
@@ -127,8 +131,15 @@ impl<'w> Pipeline<'w> {
     pub fn set_keys(&mut self, keys: Option<std::sync::Arc<crate::keys::KeyRing>>) {
         if let Some(ring) = keys {
             self.decoder = Decoder::with_keys(ring);
+            self.decoder.set_tcp_ports(self.tcp_ports);
             self.spis.keyed();
         }
+    }
+
+    /// Reads TCP on these ports as RFC 8229 streams (a run sets them before its first packet).
+    pub fn set_tcp_ports(&mut self, ports: crate::decode::tcp::EncapPorts) {
+        self.tcp_ports = ports;
+        self.decoder.set_tcp_ports(ports);
     }
 
     /// Opens `--syslog`'s socket: findings written from now on are also sent there.
@@ -565,6 +576,7 @@ pub(super) fn resolve_selection(opts: &FileOptions) -> io::Result<Selection> {
         let mut source = FileSource::open(&opts.path).map_err(io::Error::other)?;
         let mut filter = filter(&source);
         let mut decoder = Decoder::new();
+        decoder.set_tcp_ports(opts.tcp_ports);
         let mut events = Vec::new();
         let mut pairs = HashSet::new();
         while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
@@ -591,6 +603,7 @@ pub(super) fn resolve_selection(opts: &FileOptions) -> io::Result<Selection> {
         let mut p = Pipeline::new(source.name(), quiet, &mut sink)?;
         // Narrowed as the run proper will be, so the findings found are the ones it makes.
         p.set_selection(sel.clone());
+        p.set_tcp_ports(opts.tcp_ports);
         p.collect_pairs_of(kind);
         while let Some(raw) = source.next_packet().map_err(io::Error::other)? {
             if filter.as_mut().is_some_and(|f| !f.matches(&raw)) {
@@ -648,6 +661,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
         return Ok(ExitCode::from(1));
     }
     pipeline.set_selection(selection);
+    pipeline.set_tcp_ports(opts.tcp_ports);
     pipeline.set_keys(opts.keys.clone());
     pipeline.set_html(opts.html.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;

@@ -157,7 +157,7 @@ pub(super) const RENDER_HERE_QUEUED: usize = 8;
 
 enum Batch {
     Events(DecodedBatch),
-    End(DecodeStats, Option<String>),
+    End(Box<DecodeStats>, Option<String>),
 }
 
 /// Two threads: this one reads and decodes, the other tracks, diagnoses and reports, in the
@@ -192,6 +192,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
         let worker_name = name.clone();
         let worker_selection = selection.clone();
         let worker_keys = opts.keys.clone();
+        let tcp_ports = opts.tcp_ports;
         // Named so profilers and `top -H` tell the two apart.
         let worker = std::thread::Builder::new()
             .name("analysis".into())
@@ -202,6 +203,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                     pipeline.open_syslog(p)?;
                 }
                 pipeline.set_selection(worker_selection);
+                pipeline.set_tcp_ports(tcp_ports);
                 pipeline.set_keys(worker_keys);
                 pipeline.set_html(opts.html.clone());
                 let mut gravest = None;
@@ -212,7 +214,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                             let _ = recycle_tx.try_send(batch);
                         }
                         Batch::End(stats, read_error) => {
-                            gravest = pipeline.finish_decoded(stats, read_error)?;
+                            gravest = pipeline.finish_decoded(*stats, read_error)?;
                             break;
                         }
                     }
@@ -223,6 +225,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             .keys
             .clone()
             .map_or_else(Decoder::new, Decoder::with_keys);
+        decoder.set_tcp_ports(opts.tcp_ports);
         let mut unsupported = HashSet::new();
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
@@ -267,7 +270,10 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             selection.retain(&mut batch.events, from);
             batch.seal(printer.as_mut(), tx.len() >= render_here_queued)?;
             let _ = tx.send(Batch::Events(batch));
-            let _ = tx.send(Batch::End(decoder.stats.clone(), read_error.clone()));
+            let _ = tx.send(Batch::End(
+                Box::new(decoder.stats.clone()),
+                read_error.clone(),
+            ));
         }
         drop(tx);
         let analysed = worker
@@ -332,6 +338,7 @@ mod tests {
             threads,
             keys: None,
             html: None,
+            tcp_ports: Default::default(),
             output: OutputOptions {
                 json,
                 verbose,

@@ -11,6 +11,7 @@
 //!
 //! Dropping privileges and the run loop are in [`crate::app::live`]; decoding is in `decode/`.
 
+use crate::decode::tcp::EncapPorts;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -23,7 +24,8 @@ use pcap::{Active, Capture, Device, Linktype, Precision};
 use super::{CaptureError, RawPacket};
 use crate::event::Timestamp;
 
-/// What ike-sniff reads, as a kernel filter: IKE and NAT-T (UDP 500 and 4500), ESP and AH, ICMP
+/// What ike-sniff reads, as a kernel filter: IKE and NAT-T (UDP 500 and 4500), IKE and ESP in
+/// TCP (RFC 8229; port 4500 here, the `--tcp-encap-port` ports in [`build_filter_for`]), ESP and AH, ICMP
 /// and ICMPv6 errors (they quote the packet that caused them: PMTU and unreachable), and IP
 /// fragments of any protocol (a non-first fragment of a big IKE message has no UDP header, so
 /// only the fragment fields say it belongs).
@@ -35,7 +37,7 @@ use crate::event::Timestamp;
 ///
 /// Traffic inside 802.1Q tags is matched only when the kernel strips the tag (the default with
 /// VLAN offload on Linux); on a trunk without offload, add `or (vlan and (…))` yourself.
-pub const IPSEC_FILTER: &str = "udp port 500 or udp port 4500 or esp or ah \
+pub const IPSEC_FILTER: &str = "udp port 500 or udp port 4500 or tcp port 4500 or esp or ah \
      or (icmp and (icmp[0] == 3 or icmp[0] == 4 or icmp[0] == 5 or icmp[0] == 11 or icmp[0] == 12)) \
      or (icmp6 and ip6[40] < 128) \
      or (ip and ip[6:2] & 0x3fff != 0) \
@@ -44,9 +46,24 @@ pub const IPSEC_FILTER: &str = "udp port 500 or udp port 4500 or esp or ah \
 /// The filter handed to the kernel: ours, narrowed by the user's tcpdump-style expression if
 /// there is one (`ike-sniff -i eth0 host 203.0.113.5`).
 pub fn build_filter(user_expression: Option<&str>) -> String {
+    build_filter_for(user_expression, &EncapPorts::default())
+}
+
+/// [`build_filter`] with TCP encapsulation on `tcp` instead of port 4500.
+pub fn build_filter_for(user_expression: Option<&str>, tcp: &EncapPorts) -> String {
+    let ours = if *tcp == EncapPorts::default() {
+        IPSEC_FILTER.to_string()
+    } else {
+        let ports: Vec<String> = tcp
+            .as_slice()
+            .iter()
+            .map(|p| format!("tcp port {p}"))
+            .collect();
+        IPSEC_FILTER.replacen("tcp port 4500", &ports.join(" or "), 1)
+    };
     match user_expression.map(str::trim) {
-        Some(e) if !e.is_empty() => format!("({IPSEC_FILTER}) and ({e})"),
-        _ => IPSEC_FILTER.to_string(),
+        Some(e) if !e.is_empty() => format!("({ours}) and ({e})"),
+        _ => ours,
     }
 }
 
@@ -454,6 +471,22 @@ mod tests {
     }
 
     #[test]
+    fn other_encapsulation_ports_replace_4500() {
+        let ports = EncapPorts::new(&[443, 10000]).unwrap();
+        let f = build_filter_for(Some("host 192.0.2.1"), &ports);
+        assert!(f.contains("tcp port 443 or tcp port 10000 or esp"), "{f}");
+        assert!(!f.contains("tcp port 4500"), "{f}");
+        assert!(f.contains("udp port 4500"), "{f}");
+        let dead = Capture::dead(Linktype(ETHERNET as i32)).unwrap();
+        let prog = dead.compile(&build_filter_for(None, &ports), true).unwrap();
+        assert!(prog.filter(&ipv4(6, 0x4000, &udp(40000, 443))));
+        assert!(!prog.filter(&ipv4(6, 0x4000, &udp(40000, 4500))));
+        for lt in [ETHERNET, LINUX_SLL, LINUX_SLL2, RAW] {
+            check_filter(lt, &f).unwrap_or_else(|e| panic!("link type {lt}: {e}"));
+        }
+    }
+
+    #[test]
     fn a_bad_expression_is_reported() {
         assert!(check_filter(ETHERNET, &build_filter(Some("hots 1.2.3.4"))).is_err());
     }
@@ -526,8 +559,13 @@ mod tests {
         assert!(matches(&ipv6(50, &[0; 16])));
         assert!(matches(&ipv6(58, &[2, 0, 0, 0, 0, 0, 5, 0]))); // packet too big
         assert!(matches(&ipv6(44, &[17, 0, 0, 8, 0, 0, 0, 1]))); // fragment header
+        // TCP encapsulation (RFC 8229), either direction.
+        assert!(matches(&ipv4(6, 0x4000, &udp(40000, 4500))));
+        assert!(matches(&ipv4(6, 0x4000, &udp(4500, 40000))));
+        assert!(matches(&ipv6(6, &udp(4500, 40000))));
         // Dropped.
         assert!(!matches(&ipv4(6, 0x4000, &[0; 20])));
+        assert!(!matches(&ipv4(6, 0x4000, &udp(40000, 443))));
         assert!(!matches(&ipv4(17, 0x4000, &udp(53, 40000))));
         assert!(!matches(&ipv4(1, 0, &[8, 0, 0, 0, 0, 0, 0, 0]))); // echo request
         assert!(!matches(&ipv6(58, &[128, 0, 0, 0, 0, 0, 0, 0]))); // echo request

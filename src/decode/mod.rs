@@ -1,8 +1,9 @@
 //! Decoding: raw packets in, [`Event`]s out.
 //!
-//! The first look at every packet is a prefilter over a few header bytes; only UDP 500/4500, ESP,
-//! AH, ICMP errors and IP fragments go further. What is kept is decoded into owned events; the
-//! only state here is byte-level (IP fragment and IKEv2 fragment reassembly), bounded by caps.
+//! The first look at every packet is a prefilter over a few header bytes; only UDP 500/4500, TCP
+//! on the encapsulation ports (RFC 8229), ESP, AH, ICMP errors and IP fragments go further. What
+//! is kept is decoded into owned events; the only state here is byte-level (IP fragment, IKEv2
+//! fragment and TCP stream reassembly), bounded by caps.
 //! Tracking who talks to whom is the next stage's business.
 
 pub mod decrypt;
@@ -12,6 +13,7 @@ pub mod icmp;
 pub mod ike;
 pub mod ip;
 pub mod link;
+pub mod tcp;
 pub mod udp;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,7 +23,7 @@ use serde::Serialize;
 use crate::capture::RawPacket;
 use crate::event::{
     Body, DecodeError, ErrorKind, Event, Flow, IpInfo, Layer, LenError, LenSource, LenSubject,
-    PacketRef, Timestamp, ipproto,
+    PacketRef, TcpInfo, Timestamp, ipproto,
 };
 use frag::{FragKey, FragTable, Interest};
 use ike::skf::SkfReassembler;
@@ -58,9 +60,31 @@ pub struct DecodeStats {
     pub malformed: u64,
     /// Packets cut by the snap length before the end of what we decode.
     pub truncated: u64,
+    /// IKE and ESP over TCP (RFC 8229); present when a segment on an encapsulation port was
+    /// seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_encap: Option<TcpEncapStats>,
     /// What decryption did; present when keys were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<decrypt::DecryptStats>,
+}
+
+/// What the TCP encapsulation path saw.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct TcpEncapStats {
+    /// Segments on an encapsulation port.
+    pub segments: u64,
+    /// Messages cut from the streams.
+    pub ike: u64,
+    pub esp: u64,
+    /// Segments whose data TCP had sent before (not IKE retransmissions).
+    pub resent: u64,
+    pub out_of_order: u64,
+    /// Stream bytes never seen (lost before the capture point) or skipped to find the next
+    /// message.
+    pub lost_bytes: u64,
+    /// Streams dropped because the stream table or its bytes were full.
+    pub streams_evicted: u64,
 }
 
 /// How long an incomplete IP fragment set is waited for. Fragments of one datagram leave the
@@ -70,6 +94,12 @@ const FRAGMENT_WAIT_SECS: i64 = 5;
 pub struct Decoder {
     frags: FragTable,
     skf: SkfReassembler,
+    tcp: tcp::TcpReassembler,
+    tcp_ports: tcp::EncapPorts,
+    /// Messages cut from the current segment, reused from packet to packet.
+    tcp_data: Vec<u8>,
+    tcp_frames: Vec<tcp::FrameRange>,
+    tcp_counts: TcpEncapStats,
     /// Present when keys were given (`--keys`).
     decrypt: Option<decrypt::Decryptor>,
     last_sweep: i64,
@@ -96,6 +126,11 @@ impl Decoder {
                 ..frag::Limits::default()
             }),
             skf: SkfReassembler::new(SKF_MAX_SETS, SKF_MAX_BYTES, 30),
+            tcp: tcp::TcpReassembler::new(tcp::Limits::default()),
+            tcp_ports: tcp::EncapPorts::default(),
+            tcp_data: Vec::new(),
+            tcp_frames: Vec::new(),
+            tcp_counts: TcpEncapStats::default(),
             decrypt: None,
             last_sweep: i64::MIN,
             last_ts: Timestamp::default(),
@@ -109,6 +144,11 @@ impl Decoder {
         d.frags.keep_esp = !ring.is_empty();
         d.decrypt = (!ring.is_empty()).then(|| decrypt::Decryptor::new(ring));
         d
+    }
+
+    /// The TCP ports read as RFC 8229 streams (`--tcp-encap-port`).
+    pub fn set_tcp_ports(&mut self, ports: tcp::EncapPorts) {
+        self.tcp_ports = ports;
     }
 
     /// What decryption did, when keys were given.
@@ -137,7 +177,7 @@ impl Decoder {
             caplen: raw.caplen,
             origlen: raw.origlen,
         };
-        if !prefilter(version, ip_bytes) {
+        if !prefilter(version, ip_bytes, &self.tcp_ports) {
             self.stats.other_ip += 1;
             if self.decrypt.is_some() {
                 plain(pkt, version, ip_bytes, out);
@@ -160,6 +200,21 @@ impl Decoder {
         self.stats.ip_fragment_sets_evicted = self.frags.evicted;
         self.stats.ike_fragment_sets_evicted = self.skf.evicted();
         self.stats.decryption = self.decrypt.as_ref().map(|d| d.stats.clone());
+        self.tcp_stats();
+    }
+
+    fn tcp_stats(&mut self) {
+        if self.tcp_counts.segments == 0 {
+            return;
+        }
+        let t = &self.tcp.stats;
+        self.stats.tcp_encap = Some(TcpEncapStats {
+            resent: t.resent,
+            out_of_order: t.out_of_order,
+            lost_bytes: t.lost_bytes,
+            streams_evicted: t.streams_evicted,
+            ..self.tcp_counts
+        });
     }
 
     fn sweep(&mut self, ts: Timestamp, _frame: u64, out: &mut Vec<Event>) {
@@ -175,8 +230,12 @@ impl Decoder {
             self.emit_incomplete(lost, ts, out);
         }
         self.skf.expire(ts);
+        if self.tcp.streams() > 0 {
+            self.tcp.expire(ts);
+        }
         self.stats.ip_fragment_sets_evicted = self.frags.evicted;
         self.stats.ike_fragment_sets_evicted = self.skf.evicted();
+        self.tcp_stats();
     }
 
     fn emit_incomplete(&mut self, lost: Vec<frag::Lost>, now: Timestamp, out: &mut Vec<Event>) {
@@ -303,6 +362,7 @@ impl Decoder {
                     out,
                 );
             }
+            ipproto::TCP => self.tcp_segment(pkt, flow, info, ip.payload, ip_payload_len, out),
             ipproto::ESP => self.esp(pkt, flow, info, ip.payload, ip_payload_len, false, out),
             ipproto::AH => match esp::decode_ah(ip.payload) {
                 Ok(ah) => {
@@ -328,6 +388,79 @@ impl Decoder {
             }
             _ => {}
         }
+    }
+
+    /// A TCP segment to or from an encapsulation port: its messages, once the stream has them
+    /// whole, are decoded as if they had come in UDP 4500 (IKE behind the non-ESP marker, ESP
+    /// without), and a [`Body::Tcp`] event says what the segment showed of the connection when
+    /// it showed anything.
+    fn tcp_segment(
+        &mut self,
+        pkt: PacketRef,
+        mut flow: Flow,
+        info: IpInfo,
+        data: &[u8],
+        wire_len: u32,
+        out: &mut Vec<Event>,
+    ) {
+        let seg = match tcp::parse(data, wire_len) {
+            Ok(s) => s,
+            Err(e) => {
+                self.malformed(pkt, flow, info, e, out);
+                return;
+            }
+        };
+        flow.sport = seg.sport;
+        flow.dport = seg.dport;
+        if !self.tcp_ports.contains(seg.sport) && !self.tcp_ports.contains(seg.dport) {
+            return;
+        }
+        self.tcp_counts.segments += 1;
+        let key = tcp::StreamKey {
+            src: flow.src,
+            dst: flow.dst,
+            sport: seg.sport,
+            dport: seg.dport,
+        };
+        let mut bytes = std::mem::take(&mut self.tcp_data);
+        let mut frames = std::mem::take(&mut self.tcp_frames);
+        bytes.clear();
+        frames.clear();
+        let facts = self.tcp.push(key, &seg, pkt.ts, &mut bytes, &mut frames);
+        let notable = seg.flags & (tcp::flags::SYN | tcp::flags::RST | tcp::flags::FIN) != 0
+            || facts.resent
+            || facts.out_of_order
+            || facts.lost > 0
+            || facts.prefix
+            || facts.zero_window.is_some();
+        if notable {
+            let t = TcpInfo {
+                flags: seg.flags,
+                seq: seg.seq,
+                ack: seg.ack,
+                window: seg.window,
+                len: seg.payload.len() as u32,
+                resent: facts.resent,
+                resends_unacked: facts.resends_unacked,
+                out_of_order: facts.out_of_order,
+                lost: facts.lost,
+                zero_window: facts.zero_window,
+                prefix: facts.prefix,
+            };
+            push(out, pkt, flow, info, Body::Tcp(t));
+        }
+        for r in &frames {
+            let m = &bytes[r.clone()];
+            if m.starts_with(&[0, 0, 0, 0]) {
+                self.tcp_counts.ike += 1;
+                self.ike(pkt, flow, info, &m[4..], true, out);
+            } else {
+                self.tcp_counts.esp += 1;
+                self.esp(pkt, flow, info, m, m.len() as u32, false, out);
+            }
+        }
+        self.tcp_data = bytes;
+        self.tcp_frames = frames;
     }
 
     /// A UDP 500/4500 payload: IKE, NAT-keepalive or ESP-in-UDP (RFC 3948 §2).
@@ -565,10 +698,24 @@ fn header_len(ip: &ip::IpPacket<'_>, data: &[u8]) -> u32 {
     payload_start as u32
 }
 
-/// The few-nanosecond test that throws away everything that cannot be IPsec: looks only at the
-/// protocol, the fragment bits, the UDP ports and the ICMP type.
+/// Whether a TCP header's first four bytes name an encapsulation port; too short to tell
+/// lets the decoder say what is wrong.
 #[inline]
-pub fn prefilter(version: u8, ip: &[u8]) -> bool {
+fn tcp_ports_match(ports: Option<&[u8]>, tcp: &tcp::EncapPorts) -> bool {
+    match ports {
+        Some(p) => {
+            tcp.contains(u16::from_be_bytes([p[0], p[1]]))
+                || tcp.contains(u16::from_be_bytes([p[2], p[3]]))
+        }
+        None => true,
+    }
+}
+
+/// The few-nanosecond test that throws away everything that cannot be IPsec: looks only at the
+/// protocol, the fragment bits, the UDP ports (TCP's against the encapsulation ports) and the
+/// ICMP type.
+#[inline]
+pub fn prefilter(version: u8, ip: &[u8], tcp: &tcp::EncapPorts) -> bool {
     if version == 4 {
         let Some(h) = ip.get(..20) else {
             return false;
@@ -576,6 +723,14 @@ pub fn prefilter(version: u8, ip: &[u8]) -> bool {
         let proto = h[9];
         match proto {
             ipproto::ESP | ipproto::AH => true,
+            ipproto::TCP => {
+                // Fragmented TCP is not followed: stacks that speak RFC 8229 segment by MSS.
+                if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
+                    return false;
+                }
+                let ihl = usize::from(h[0] & 0x0f) * 4;
+                tcp_ports_match(ip.get(ihl..ihl + 4), tcp)
+            }
             ipproto::UDP | ipproto::ICMP => {
                 let frag_offset = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
                 if frag_offset != 0 {
@@ -613,6 +768,7 @@ pub fn prefilter(version: u8, ip: &[u8]) -> bool {
                 None => true,
             },
             ipproto::ICMPV6 => ip.get(40).is_some_and(|&t| icmp::is_error_type(true, t)),
+            ipproto::TCP => tcp_ports_match(ip.get(40..44), tcp),
             // Extension headers (hop-by-hop, routing, fragment, destination options): decode
             // to find out.
             0 | 43 | 44 | 60 => true,

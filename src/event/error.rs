@@ -54,6 +54,7 @@ pub enum Layer {
     Ipv6FragmentHeader,
     UdpHeader,
     UdpPayload,
+    TcpHeader,
     Esp,
     EspInUdp,
     Ah,
@@ -79,6 +80,7 @@ impl Layer {
             Layer::Ipv6FragmentHeader => "IPv6 fragment header",
             Layer::UdpHeader => "UDP header",
             Layer::UdpPayload => "UDP payload",
+            Layer::TcpHeader => "TCP header",
             Layer::Esp => "ESP",
             Layer::EspInUdp => "ESP-in-UDP",
             Layer::Ah => "AH",
@@ -240,6 +242,8 @@ pub enum LenField {
     TransformLength,
     /// A traffic selector's Selector Length (RFC 7296 §3.13.1).
     SelectorLength,
+    /// The TCP header's Data Offset (RFC 9293 §3.1).
+    TcpDataOffset,
 }
 
 impl LenField {
@@ -252,6 +256,7 @@ impl LenField {
             LenField::ProposalLength => "proposal_length",
             LenField::TransformLength => "transform_length",
             LenField::SelectorLength => "selector_length",
+            LenField::TcpDataOffset => "tcp_data_offset",
         }
     }
 }

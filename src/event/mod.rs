@@ -72,13 +72,15 @@ pub struct PacketRef {
 /// IP protocol numbers this tool cares about.
 pub mod ipproto {
     pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ESP: u8 = 50;
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
 }
 
-/// Outer addresses and ports as seen on the wire. Ports are 0 for ESP and AH.
+/// Outer addresses and ports as seen on the wire. Ports are 0 for ESP and AH. IKE and ESP
+/// carried in TCP (RFC 8229) have `proto` TCP and the connection's ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Flow {
     pub src: IpAddr,
@@ -271,8 +273,52 @@ pub enum Body {
     /// A packet outside IPsec, kept only when keys were given: the tunnels' selectors are
     /// known then, and traffic they cover must not travel in the clear (`cleartext_leak`).
     Plain(InnerPacket),
+    /// What a TCP segment on an encapsulation port (RFC 8229) showed about its connection:
+    /// only segments with something to say (SYN, RST, FIN, a resend, a hole, the window
+    /// closing or opening) yield one; the messages they carry are events of their own.
+    Tcp(TcpInfo),
     /// The packet was kept (an IPsec port or protocol) but could not be decoded.
     Malformed(DecodeError),
+}
+
+/// A TCP segment of an RFC 8229 connection, as far as diagnosis needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The TCP flag bits (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10).
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    /// Data bytes in the segment.
+    pub len: u32,
+    /// All its data had been seen before: TCP resent it.
+    pub resent: bool,
+    /// Resends of this direction's data since the receiver last acknowledged anything new.
+    pub resends_unacked: u16,
+    /// It came ahead of a hole in the stream.
+    pub out_of_order: bool,
+    /// Bytes of the stream skipped here: lost before the capture point, or thrown away to
+    /// find the next message.
+    pub lost: u32,
+    /// The sender's receive window went to zero (`Some(true)`) or opened again.
+    pub zero_window: Option<bool>,
+    /// It carried the `IKETCP` stream prefix (RFC 8229 §3.1).
+    pub prefix: bool,
+}
+
+impl TcpInfo {
+    pub fn syn(&self) -> bool {
+        self.flags & 0x02 != 0
+    }
+    pub fn rst(&self) -> bool {
+        self.flags & 0x04 != 0
+    }
+    pub fn fin(&self) -> bool {
+        self.flags & 0x01 != 0
+    }
+    pub fn ack_flag(&self) -> bool {
+        self.flags & 0x10 != 0
+    }
 }
 
 /// One decoded fact about one packet. A packet can yield several events (a last IP fragment

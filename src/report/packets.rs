@@ -16,7 +16,7 @@ use crate::event::ike::{
     self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
 use crate::event::names;
-use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity};
+use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity, TcpInfo};
 use crate::track::esp::EspKey;
 
 use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
@@ -127,14 +127,22 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
     stamper.write(out, ev.pkt.ts);
     flow_text(out, &ev.flow);
     out.push(' ');
+    let in_tcp = ev.flow.proto == crate::event::ipproto::TCP;
     match &ev.body {
-        Body::Ike(m) => ike_text(out, m, ev, opts.verbose),
+        Body::Ike(m) => {
+            if in_tcp {
+                out.push_str("TCP ");
+            }
+            ike_text(out, m, ev, opts.verbose)
+        }
         Body::Esp(e) => {
             let _ = write!(
                 out,
                 "{} spi {:#} seq {} len {}",
                 if e.udp_encapsulated {
                     "ESP-in-UDP"
+                } else if in_tcp {
+                    "ESP-in-TCP"
                 } else {
                     "ESP"
                 },
@@ -196,11 +204,63 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
                 inc.last_frame
             );
         }
+        Body::Tcp(t) => tcp_text(out, t),
         Body::Malformed(e) => {
             let _ = write!(out, "malformed: {e}");
         }
     }
     out.push('\n');
+}
+
+/// tcpdump's notation for TCP flags: `S`, `S.`, `R.`, `F.`, `.` for a bare ACK.
+fn tcp_flags(t: &TcpInfo) -> String {
+    let mut f = String::with_capacity(4);
+    for (set, c) in [(t.syn(), 'S'), (t.fin(), 'F'), (t.rst(), 'R')] {
+        if set {
+            f.push(c);
+        }
+    }
+    if t.ack_flag() {
+        f.push('.');
+    }
+    f
+}
+
+/// `TCP [S.] seq 1 ack 2 win 0 len 0, zero window` for a segment of an RFC 8229 connection.
+fn tcp_text(out: &mut String, t: &TcpInfo) {
+    let _ = write!(
+        out,
+        "TCP [{}] seq {} ack {} win {} len {}",
+        tcp_flags(t),
+        t.seq,
+        t.ack,
+        t.window,
+        t.len
+    );
+    if t.prefix {
+        out.push_str(", IKETCP stream prefix");
+    }
+    if t.resent {
+        let _ = write!(out, ", resent by TCP");
+        if t.resends_unacked > 1 {
+            let _ = write!(out, " ({} times without ACK progress)", t.resends_unacked);
+        }
+    }
+    if t.out_of_order {
+        out.push_str(", out of order");
+    }
+    if t.lost > 0 {
+        let _ = write!(
+            out,
+            ", {} stream bytes not captured or skipped, resynchronised",
+            t.lost
+        );
+    }
+    match t.zero_window {
+        Some(true) => out.push_str(", zero window"),
+        Some(false) => out.push_str(", window open again"),
+        None => {}
+    }
 }
 
 /// `{inner 10.1.0.1 > 10.2.0.1 TCP 40000 > 22 SYN mss 1460}` after an ESP packet's header.
@@ -720,6 +780,8 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
         proto: ev.flow.proto,
         sport: ev.flow.sport,
         src: Shown(ev.flow.src),
+        tcp: None,
+        transport: (ev.flow.proto == crate::event::ipproto::TCP).then_some("tcp"),
         ts: EpochF64(ev.pkt.ts),
         kind: "packet",
     };
@@ -765,6 +827,21 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
                 proto: inc.proto,
             });
         }
+        Body::Tcp(t) => {
+            line.tcp = Some(TcpLine {
+                ack: t.ack,
+                flags: tcp_flags(t),
+                len: t.len,
+                lost: t.lost,
+                out_of_order: t.out_of_order,
+                prefix: t.prefix,
+                resends_unacked: t.resends_unacked,
+                resent: t.resent,
+                seq: t.seq,
+                window: t.window,
+                zero_window: t.zero_window,
+            });
+        }
         Body::Malformed(e) => line.error = Some(ErrorLine(e)),
     }
     serde_json::to_writer(&mut *w, &line)?;
@@ -804,7 +881,28 @@ struct PacketLine<'a> {
     proto: u8,
     sport: u16,
     src: Shown<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<TcpLine>,
+    /// "tcp" for IKE and ESP carried in TCP (RFC 8229); absent when UDP or IP carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
     ts: EpochF64,
+}
+
+#[derive(Serialize)]
+struct TcpLine {
+    ack: u32,
+    flags: String,
+    len: u32,
+    lost: u32,
+    out_of_order: bool,
+    prefix: bool,
+    resends_unacked: u16,
+    resent: bool,
+    seq: u32,
+    window: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zero_window: Option<bool>,
 }
 
 /// Where decoding stopped: the packet's own `error` and an IKE message's. The one place that

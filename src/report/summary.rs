@@ -317,6 +317,13 @@ pub fn write_text(w: &mut dyn Write, info: &RunInfo<'_>) -> io::Result<()> {
         "IP fragments {} (datagrams reassembled {}, incomplete {}); malformed {}; cut by snap length {}",
         s.ip_fragments, s.ip_reassembled, s.ip_fragments_incomplete, s.malformed, s.truncated
     )?;
+    if let Some(t) = &s.tcp_encap {
+        writeln!(
+            w,
+            "TCP encapsulation (RFC 8229): segments {}, IKE {}, ESP {}; resent by TCP {}, out of order {}, stream bytes lost {}; streams evicted {}",
+            t.segments, t.ike, t.esp, t.resent, t.out_of_order, t.lost_bytes, t.streams_evicted
+        )?;
+    }
     let (spis, omitted) = info.spis.shown(info.detail);
     let times = Stamper::new(TimeFormat::Clock, info.utc);
     if !spis.is_empty() {

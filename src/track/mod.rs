@@ -13,6 +13,7 @@ pub mod leak;
 pub mod lru;
 pub mod nat;
 mod pair;
+pub mod tcp;
 
 pub use pair::{Cadence, ChildSummary, Pair, PairKey, SaKey, SaSummary, Unanswered};
 
@@ -254,7 +255,19 @@ impl Tracker {
                 up.pair = Some(key);
             }
             Body::Plain(p) => self.leaks.clear(p, ev.pkt.ts, ev.pkt.frame),
+            Body::Tcp(t) => {
+                let (p, side) =
+                    Self::touch_pair_in(&mut self.pairs, ev, ev.flow.src, ev.flow.dst, &mut up);
+                p.tcp.segment(ev, t, side);
+            }
             Body::Malformed(_) => {}
+        }
+        if ev.flow.proto == crate::event::ipproto::TCP
+            && matches!(ev.body, Body::Ike(_) | Body::Esp(_))
+            && let Some(p) = up.pair.and_then(|k| self.pairs.get_mut(&k))
+        {
+            let side = p.key.side(ev.flow.src);
+            p.tcp.message(ev, side);
         }
         up
     }

@@ -180,6 +180,10 @@ pub struct Pair {
     pub ike_retransmissions: [u64; 2],
     pub ike_on_500: bool,
     pub ike_on_4500: bool,
+    /// IKE messages each side sent in UDP (500 or 4500); the rest came in TCP (`tcp`).
+    pub ike_udp: [u64; 2],
+    /// IKE and ESP carried in TCP (RFC 8229).
+    pub tcp: super::tcp::TcpEncap,
     /// First IKE message on 4500 after IKE on 500.
     pub float_frame: Option<u64>,
     pub esp_packets: [u64; 2],
@@ -234,6 +238,8 @@ impl Pair {
             ike_retransmissions: [0; 2],
             ike_on_500: false,
             ike_on_4500: false,
+            ike_udp: [0; 2],
+            tcp: Default::default(),
             float_frame: None,
             esp_packets: [0; 2],
             esp_bytes: [0; 2],
@@ -439,13 +445,18 @@ impl Pair {
         self.ike_ports[1 - side] = ev.flow.dport;
         self.ike_versions |= 1 << m.version.min(7);
         self.ike_packets[side] += 1;
-        if on_4500 {
+        if ev.flow.proto == crate::event::ipproto::TCP {
+            // Not a NAT-T float: the peers moved to TCP (see `tcp`).
+        } else if on_4500 {
             if self.ike_on_500 && !self.ike_on_4500 {
                 self.float_frame = Some(ev.pkt.frame);
             }
             self.ike_on_4500 = true;
         } else {
             self.ike_on_500 = true;
+        }
+        if ev.flow.proto == crate::event::ipproto::UDP {
+            self.ike_udp[side] += 1;
         }
         if ev.ip.fragments > 0 || first_fragment_only {
             self.ike_ip_fragmented += 1;

@@ -48,6 +48,22 @@ while read -r f; do
 done
 echo "wrote $(ls "$icmp_out" | wc -l) ICMP dumps to $icmp_out"
 
+# TCP on port 4500 (RFC 8229 streams): tshark 4.0's "tcpencap" dissector is Cisco's and
+# NetScreen's IPsec-over-TCP (a 16-byte trailer), not RFC 8229, so the reference is its TCP
+# layer: every segment's ports, flags, raw sequence number, length and payload bytes.
+tcp_out=tests/tshark/tcp-dumps
+rm -rf "$tcp_out"
+mkdir -p "$tcp_out"
+find captures -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | LC_ALL=C sort |
+while read -r f; do
+    dump="$tcp_out/$(echo "$f" | sed 's|^captures/||; s|/|__|g').tsv"
+    tshark -n -r "$f" -Y 'tcp.port == 4500' -T fields -E separator=/t -E occurrence=f \
+        -e frame.number -e tcp.srcport -e tcp.dstport -e tcp.flags -e tcp.seq_raw -e tcp.len -e tcp.payload \
+        > "$dump" 2>/dev/null || true
+    [ -s "$dump" ] || rm -f "$dump"
+done
+echo "wrote $(ls "$tcp_out" | wc -l) TCP dumps to $tcp_out"
+
 # With keys (tests/tshark/keyed.tsv): tshark's decryption of every IKE message and ESP packet.
 # IKE: frame, SPIs, message ID, every payload type (inner ones included; IKEv1/IKEv2 proposal
 # and transform substructures show as 2 and 3), every notify type. ESP: frame, SPI, sequence,
