@@ -261,15 +261,19 @@ fn without_byte_count(run: &(String, String, i32)) -> (String, String, i32) {
         s.lines()
             .map(|l| {
                 let mut l = l.to_string();
-                // Keys are sorted: the packet's own `len` is the last one, after the objects
-                // (`esp`, `icmp`) whose `len` is IP-level and must agree.
-                for (last, open, close) in [
+                // The packet's own `len` is the one at the top level of the object; those
+                // inside (`esp`, `icmp`, `tcp`) count IP-level or stream bytes and must agree.
+                for (top, open, close) in [
                     (false, "(", " bytes)"),
                     (false, "\"bytes\":", ","),
                     (false, "\"caplen\":", ","),
                     (true, ",\"len\":", ","),
                 ] {
-                    let at = if last { l.rfind(open) } else { l.find(open) };
+                    let at = if top {
+                        top_level(&l, open)
+                    } else {
+                        l.find(open)
+                    };
                     if let Some(a) = at
                         && let Some(b) = l[a + open.len()..].find(close)
                         && l[a + open.len()..][..b].bytes().all(|c| c.is_ascii_digit())
@@ -282,6 +286,31 @@ fn without_byte_count(run: &(String, String, i32)) -> (String, String, i32) {
             .collect::<String>()
     };
     (cut(&run.0), cut(&run.1), run.2)
+}
+
+/// Where `key` occurs at the top level of the JSON object `l` (outside nested objects and
+/// strings).
+fn top_level(l: &str, key: &str) -> Option<usize> {
+    let (mut depth, mut in_str, mut escaped) = (0i32, false, false);
+    for (i, c) in l.char_indices() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 && l[i..].starts_with(key) => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The first line where two runs differ, from standard output, then standard error.
