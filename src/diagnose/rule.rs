@@ -411,6 +411,49 @@ impl PairCounts {
     }
 }
 
+/// Most pairs a [`PairState`] remembers.
+const MAX_STATE_PAIRS: usize = 4096;
+
+/// A rule's own record per peer pair (what `mss_too_large` measured, what `cleartext_leak`
+/// counted): one entry per pair, made on first use, forgotten with the pair; past
+/// [`MAX_STATE_PAIRS`] the oldest made is forgotten.
+pub struct PairState<T> {
+    pairs: HashMap<PairKey, T>,
+    order: VecDeque<PairKey>,
+}
+
+impl<T> Default for PairState<T> {
+    fn default() -> Self {
+        PairState {
+            pairs: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Default> PairState<T> {
+    pub fn entry(&mut self, key: PairKey) -> &mut T {
+        if !self.pairs.contains_key(&key) {
+            while self.pairs.len() >= MAX_STATE_PAIRS {
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
+                self.pairs.remove(&old);
+            }
+            if self.order.len() > 2 * MAX_STATE_PAIRS {
+                let pairs = &self.pairs;
+                self.order.retain(|k| pairs.contains_key(k));
+            }
+            self.order.push_back(key);
+        }
+        self.pairs.entry(key).or_default()
+    }
+
+    pub fn forget(&mut self, key: &PairKey) {
+        self.pairs.remove(key);
+    }
+}
+
 /// Most pairs a [`PairNotes`] remembers.
 const MAX_NOTED_PAIRS: usize = 4096;
 

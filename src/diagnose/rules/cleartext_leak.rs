@@ -6,16 +6,15 @@
 //! ([`crate::track::leak`]), so a capture on the gateway itself, which sees each packet on both
 //! sides of the encryption, raises nothing.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity, cap_frames};
-use crate::diagnose::rule::{Emit, Rule, RuleDef};
+use crate::diagnose::rule::{Emit, PairState, Rule, RuleDef};
 use crate::event::InnerPacket;
 use crate::event::ike::TrafficSelector;
 use crate::event::{Timestamp, ipproto};
 use crate::track::leak::Leak;
-use crate::track::{PairKey, Tracker};
+use crate::track::Tracker;
 
 pub const KIND: FindingKind = FindingKind {
     id: "cleartext_leak",
@@ -25,8 +24,6 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Make the IPsec policy catch this traffic: compare the flows named above with the policies (ip xfrm policy; swanctl --list-pols; ipsec status), check the routes for the remote network (route-based VPNs: it must point to the XFRM/VTI interface), exempt the traffic from NAT before the policy lookup (iptables -t nat -I POSTROUTING -m policy --dir out --pol ipsec -j ACCEPT ahead of MASQUERADE), and block clear traffic between the protected networks on the outside interface.",
 };
 
-/// Pairs remembered at once; past this the oldest go.
-const MAX_PAIRS: usize = 4096;
 /// Distinct flows named in a finding.
 const MAX_FLOWS: usize = 4;
 
@@ -45,8 +42,7 @@ struct Seen {
 
 #[derive(Default)]
 pub struct CleartextLeak {
-    pairs: HashMap<PairKey, Seen>,
-    order: VecDeque<PairKey>,
+    pairs: PairState<Seen>,
 }
 
 pub const RULE: RuleDef = RuleDef {
@@ -54,25 +50,10 @@ pub const RULE: RuleDef = RuleDef {
     make: || Box::new(CleartextLeak::default()),
 };
 
-impl CleartextLeak {
-    fn seen(&mut self, k: PairKey) -> &mut Seen {
-        if !self.pairs.contains_key(&k) {
-            while self.pairs.len() >= MAX_PAIRS {
-                let Some(old) = self.order.pop_front() else {
-                    break;
-                };
-                self.pairs.remove(&old);
-            }
-            self.order.push_back(k);
-        }
-        self.pairs.entry(k).or_default()
-    }
-}
-
 impl Rule for CleartextLeak {
     fn leaked(&mut self, l: &Leak, t: &Tracker, out: &mut Emit<'_>) {
         let key = l.sa.pair;
-        let s = self.seen(key);
+        let s = self.pairs.entry(key);
         if l.unjudged {
             s.unjudged += 1;
             return;
@@ -137,9 +118,7 @@ impl Rule for CleartextLeak {
     }
 
     fn pair_closed(&mut self, pair: &crate::track::Pair, _out: &mut Emit<'_>) {
-        if self.pairs.remove(&pair.key).is_some() {
-            self.order.retain(|k| *k != pair.key);
-        }
+        self.pairs.forget(&pair.key);
     }
 }
 

@@ -9,11 +9,10 @@
 //! fragment when ESP arrives fragmented). When a full segment plus the inner headers plus that
 //! overhead exceeds the path MTU, the finding gives the MSS to clamp to.
 
-use std::collections::{HashMap, VecDeque};
 
 use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity};
 use crate::diagnose::path::{icmp_about_pair, is_frag_needed};
-use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
+use crate::diagnose::rule::{Cx, Emit, PairState, Rule, RuleDef};
 use crate::event::{Body, InnerPacket, Integrity};
 use crate::track::PairKey;
 
@@ -25,8 +24,6 @@ pub const KIND: FindingKind = FindingKind {
     remedy: "Clamp the TCP MSS of traffic entering the tunnel to the value given (iptables -t mangle -A FORWARD -o <tunnel or uplink> -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss N; nftables 'tcp flags syn tcp option maxseg size set N'; Cisco 'ip tcp adjust-mss N'; FortiGate 'set tcp-mss-sender/receiver N'), or lower the MTU of the tunnel/XFRM interface by the same margin.",
 };
 
-/// Pairs remembered at once; past this the oldest go.
-const MAX_PAIRS: usize = 4096;
 
 #[derive(Default, Clone, Copy)]
 struct Seen {
@@ -40,29 +37,13 @@ struct Seen {
 
 #[derive(Default)]
 pub struct MssTooLarge {
-    pairs: HashMap<PairKey, Seen>,
-    order: VecDeque<PairKey>,
+    pairs: PairState<Seen>,
 }
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
     make: || Box::new(MssTooLarge::default()),
 };
-
-impl MssTooLarge {
-    fn seen(&mut self, k: PairKey) -> &mut Seen {
-        if !self.pairs.contains_key(&k) {
-            while self.pairs.len() >= MAX_PAIRS {
-                let Some(old) = self.order.pop_front() else {
-                    break;
-                };
-                self.pairs.remove(&old);
-            }
-            self.order.push_back(k);
-        }
-        self.pairs.entry(k).or_default()
-    }
-}
 
 impl Rule for MssTooLarge {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
@@ -74,7 +55,7 @@ impl Rule for MssTooLarge {
                 };
                 let Some(inner) = d.inner else { return };
                 let key = PairKey::of(ev.flow.src, ev.flow.dst).0;
-                let s = self.seen(key);
+                let s = self.pairs.entry(key);
                 // The ESP packet as sent, whole: its IP length minus what it carries.
                 if ev.ip.total_len > inner.len {
                     s.overhead = s.overhead.max(ev.ip.total_len - inner.len);
@@ -96,7 +77,7 @@ impl Rule for MssTooLarge {
                 if e.quoted.esp_spi.is_none() {
                     return;
                 }
-                let s = self.seen(key);
+                let s = self.pairs.entry(key);
                 if s.mtu.is_none_or(|(have, _, _)| m < have) {
                     s.mtu = Some((m, ev.pkt.frame, "an ICMP error reports"));
                 }
@@ -104,7 +85,7 @@ impl Rule for MssTooLarge {
             }
             Body::Fragment(f) if f.offset == 0 && f.more_fragments && f.esp.is_some() => {
                 let key = PairKey::of(ev.flow.src, ev.flow.dst).0;
-                let s = self.seen(key);
+                let s = self.pairs.entry(key);
                 let m = ev.ip.total_len;
                 if m >= 68 && s.mtu.is_none_or(|(have, _, _)| m < have) {
                     s.mtu = Some((m, ev.pkt.frame, "ESP arrives fragmented at"));
@@ -147,6 +128,10 @@ impl Rule for MssTooLarge {
             .remedy(remedy)
             .frames([syn_frame, mtu_frame]),
         );
+    }
+
+    fn pair_closed(&mut self, pair: &crate::track::Pair, _out: &mut Emit<'_>) {
+        self.pairs.forget(&pair.key);
     }
 }
 
