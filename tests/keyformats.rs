@@ -120,3 +120,65 @@ fn a_keyformats_folder_loads_as_it_is() {
         "{first}"
     );
 }
+
+/// A charon log whose CHILD_SA key dumps are gone (logged at `ike = 4` but `chd` lower) still
+/// opens every ESP packet: the Child SA keys come from SK_d and the nonces (RFC 7296 §2.17),
+/// the first pair from IKE_SA_INIT's nonces, the rekeyed pair from CREATE_CHILD_SA's (no PFS
+/// here). Every packet's ICV verifies, so the derived keys are the daemon's.
+#[test]
+fn child_sa_keys_derived_from_sk_d_open_every_esp_packet() {
+    use ike_sniff::capture::PacketSource;
+    use ike_sniff::capture::file::FileSource;
+    use ike_sniff::decode::Decoder;
+    use ike_sniff::event::{Body, Integrity};
+
+    let d = dir("healthy_ikev2");
+    let log = std::fs::read_to_string(d.join("charon-left.log")).unwrap();
+    let mut kept = String::new();
+    let mut in_child_dump = false;
+    for line in log.lines() {
+        let msg = line.split_once("> ").map_or("", |(_, m)| m);
+        if line.contains("[CHD]") && msg.contains(" key =>") {
+            in_child_dump = true;
+            continue;
+        }
+        // The dump's rows: `   0: 99 4A …`, `  16: 73 1C …`.
+        if in_child_dump
+            && msg
+                .trim_start()
+                .split_once(':')
+                .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        in_child_dump = false;
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let loaded = ike_sniff::keys::load_bytes("charon-ike-only.log", kept.as_bytes());
+    assert!(loaded.ring.esp.is_empty(), "CHILD_SA keys left in the log");
+    assert_eq!(loaded.ring.ikev2.len(), 1);
+    let mut decoder = Decoder::with_keys(std::sync::Arc::new(loaded.ring));
+    let mut src = FileSource::open(d.join("capture.pcap").to_str().unwrap()).unwrap();
+    let (mut esp, mut opened, mut spis) = (0, 0, std::collections::BTreeSet::new());
+    let mut out = Vec::new();
+    while let Some(p) = src.next_packet().unwrap() {
+        out.clear();
+        decoder.decode(&p, &mut out);
+        for ev in &out {
+            if let Body::Esp(e) = &ev.body {
+                esp += 1;
+                spis.insert(e.spi);
+                if e.decrypted
+                    .as_ref()
+                    .is_some_and(|x| x.integrity == Integrity::Ok)
+                {
+                    opened += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(spis.len(), 4, "two Child SAs, both directions");
+    assert!(esp > 100, "{esp} ESP packets");
+    assert_eq!(opened, esp);
+}

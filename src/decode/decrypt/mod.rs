@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use super::esp::inner_packet;
 use super::ike::{HEADER_LEN, v1, v2};
-use crate::event::codes::{PayloadType, TransformType};
+use crate::event::codes::{ExchangeType, PayloadType, TransformType};
 use crate::event::ike::{Decrypted, IkeMessage, Integrity, PayloadBody, Proposal};
 use crate::event::{EspDecrypted, EspInfo, Flow, LenField, LenSource};
-use crate::keys::{Encr, Integ, KeyRing, V1Hash};
+use crate::keys::{Encr, EspKeys, Integ, KeyRing, Secret, V1Hash};
 use cipher::Failure;
 
 /// Counts for the end-of-run summary.
@@ -55,11 +55,36 @@ pub struct Decryptor {
     /// Per ESP SPI: the high-order sequence bits that opened its last packet (`None`: ESN
     /// off), when the key source did not say.
     esn: HashMap<u32, Option<u32>>,
+    /// Some IKEv2 SA in the ring has SK_d: Child SA keys can be derived, so the nonces and
+    /// Child SA offers they need are kept (nothing is kept otherwise).
+    derive: bool,
+    /// IKE_SA_INIT nonces (Ni, Nr) and PRF by initiator SPI, for the first Child SA's keys.
+    init: HashMap<u64, InitFacts>,
+    /// Per IKE SA: the last Child SA request opened (its ESP SPIs by proposal number, its
+    /// nonce), until its response says what was chosen.
+    child_request: HashMap<(u64, u64), ChildRequest>,
+    /// ESP keys derived from SK_d (RFC 7296 §2.17), for SAs the key sources gave none.
+    derived: HashMap<u32, EspKeys>,
     pub stats: DecryptStats,
 }
 
 /// SPIs whose ESN state is remembered; past it the memory starts afresh (a guess relearned).
 const ESN_SPIS: usize = 4096;
+/// IKE SAs whose nonces and Child SA requests are kept, and ESP SAs derived; past these the
+/// tables start afresh.
+const DERIVE_SAS: usize = 4096;
+
+#[derive(Default)]
+struct InitFacts {
+    ni: Option<Vec<u8>>,
+    nr: Option<Vec<u8>>,
+    prf: Option<cipher::Prf>,
+}
+
+struct ChildRequest {
+    spis: Vec<(u8, u32)>,
+    nonce: Option<Vec<u8>>,
+}
 
 /// The high-order sequence bits to try for a packet, most likely first (RFC 4303 §2.2.1:
 /// the ICV, or the AEAD's AAD, covers them though they are never sent). A key source that
@@ -110,6 +135,7 @@ struct V1Sa {
 
 impl Decryptor {
     pub fn new(ring: Arc<KeyRing>) -> Self {
+        let derive = ring.ikev2.values().any(|k| k.sk_d.is_some());
         Decryptor {
             ring,
             v2_algs: HashMap::new(),
@@ -119,6 +145,10 @@ impl Decryptor {
             fragment_bytes: 0,
             buf: Vec::new(),
             esn: HashMap::new(),
+            derive,
+            init: HashMap::new(),
+            child_request: HashMap::new(),
+            derived: HashMap::new(),
             stats: DecryptStats::default(),
         }
     }
@@ -130,6 +160,9 @@ impl Decryptor {
     pub fn ike(&mut self, flow: &Flow, frame: u64, data: &[u8], msg: &mut IkeMessage) {
         match msg.version {
             2 => {
+                if self.derive && msg.exchange == ExchangeType::IKE_SA_INIT && !msg.encrypted {
+                    self.learn_init(data, msg);
+                }
                 if let Some(plain) = self.ikev2(data, msg) {
                     let integrity = msg
                         .decrypted
@@ -291,8 +324,170 @@ impl Decryptor {
             LenSource::Field(LenField::PayloadLength),
             &mut d.payloads,
         );
+        if self.derive {
+            let nonce = nonce_bytes(&d.payloads, &self.buf, iv_at);
+            self.child_sa(spis, msg, &d.payloads, nonce);
+        }
         msg.decrypted = Some(Box::new(d));
         None
+    }
+
+    /// IKE_SA_INIT in clear: its nonce and, in the response, the PRF chosen; what the first
+    /// Child SA's keys are derived with.
+    fn learn_init(&mut self, data: &[u8], msg: &IkeMessage) {
+        if self.init.len() >= DERIVE_SAS && !self.init.contains_key(&msg.ispi) {
+            self.init.clear();
+        }
+        let nonce = nonce_bytes(msg.trusted_payloads(), data, 0);
+        let f = self.init.entry(msg.ispi).or_default();
+        if msg.is_response() {
+            f.nr = nonce.or(f.nr.take());
+            if let Some(chosen) = msg.proposals().and_then(|p| p.first()) {
+                f.prf = chosen
+                    .transforms
+                    .iter()
+                    .find(|t| t.transform_type == TransformType::PRF)
+                    .and_then(|t| v2_prf(t.id));
+            }
+        } else {
+            f.ni = nonce.or(f.ni.take());
+        }
+    }
+
+    /// A Child SA exchange opened with the keys (RFC 7296 §2.17): the request's ESP SPIs and
+    /// nonce are kept; the response's choice, with SK_d and the nonces, gives both directions'
+    /// keys. Not possible with PFS (a KE payload: the new DH secret is nobody's to give).
+    fn child_sa(
+        &mut self,
+        spis: (u64, u64),
+        msg: &IkeMessage,
+        payloads: &[crate::event::ike::Payload],
+        nonce: Option<Vec<u8>>,
+    ) {
+        if !matches!(
+            msg.exchange,
+            ExchangeType::IKE_AUTH | ExchangeType::CREATE_CHILD_SA
+        ) {
+            return;
+        }
+        let Some(props) = payloads.iter().find_map(|p| match &p.body {
+            PayloadBody::Sa(v) => Some(v),
+            _ => None,
+        }) else {
+            return;
+        };
+        let esp: Vec<(u8, u32)> = props
+            .iter()
+            .filter(|p| p.protocol == 3)
+            .filter_map(|p| {
+                Some((
+                    p.number,
+                    u32::from_be_bytes(p.spi.as_slice().try_into().ok()?),
+                ))
+            })
+            .collect();
+        let Some(&(_, spi_r)) = esp.first() else {
+            return;
+        };
+        if !msg.is_response() {
+            if self.child_request.len() >= DERIVE_SAS {
+                self.child_request.clear();
+            }
+            self.child_request
+                .insert(spis, ChildRequest { spis: esp, nonce });
+            return;
+        }
+        let Some(req) = self.child_request.remove(&spis) else {
+            return;
+        };
+        if payloads
+            .iter()
+            .any(|p| matches!(p.body, PayloadBody::Ke { .. }))
+        {
+            return;
+        }
+        let Some(chosen) = props.iter().find(|p| p.protocol == 3) else {
+            return;
+        };
+        let Some(&(_, spi_i)) = req
+            .spis
+            .iter()
+            .find(|(n, _)| *n == chosen.number)
+            .or(req.spis.first())
+        else {
+            return;
+        };
+        let Some(init) = self.init.get(&spis.0) else {
+            return;
+        };
+        let (ni, nr) = if msg.exchange == ExchangeType::IKE_AUTH {
+            (init.ni.clone(), init.nr.clone())
+        } else {
+            (req.nonce, nonce)
+        };
+        let (Some(ni), Some(nr), Some(prf)) = (ni, nr, init.prf) else {
+            return;
+        };
+        let Some(keys) = self.ring.ikev2.get(&spis) else {
+            return;
+        };
+        let Some(sk_d) = &keys.sk_d else { return };
+        let Some((encr, integ)) = v2_algorithms(chosen) else {
+            return;
+        };
+        let bits = chosen
+            .transforms
+            .iter()
+            .find(|t| t.transform_type == TransformType::ENCR)
+            .and_then(|t| match t.attribute(14) {
+                Some(crate::event::ike::AttributeValue::Number(n)) => Some(*n as usize),
+                _ => None,
+            });
+        let ek = match encr {
+            Encr::Null => 0,
+            Encr::Des => 8,
+            Encr::TripleDes => 24,
+            Encr::ChaCha20Poly1305 => 36,
+            _ => match bits {
+                Some(b @ (128 | 192 | 256)) => b / 8 + encr.salt_len(),
+                _ => return,
+            },
+        };
+        let ak = integ.key_len().unwrap_or(0);
+        let esn = chosen
+            .transforms
+            .iter()
+            .filter(|t| t.transform_type == TransformType::ESN)
+            .map(|t| t.id == 1)
+            .next();
+        let mut seed = ni;
+        seed.extend_from_slice(&nr);
+        let keymat = cipher::prf_plus(prf, sk_d.bytes(), &seed, 2 * (ek + ak));
+        if keymat.len() < 2 * (ek + ak) {
+            return;
+        }
+        let km = keymat.bytes();
+        if self.derived.len() >= DERIVE_SAS {
+            self.derived.clear();
+        }
+        // Initiator to responder first: the SPI the responder chose (RFC 7296 §2.17).
+        for (spi, at) in [(spi_r, 0), (spi_i, ek + ak)] {
+            self.derived.insert(
+                spi,
+                EspKeys {
+                    spi,
+                    src: None,
+                    dst: None,
+                    encr,
+                    enc_key: Secret::new(km[at..at + ek].to_vec()),
+                    integ,
+                    auth_key: Secret::new(km[at + ek..at + ek + ak].to_vec()),
+                    esn,
+                    seq_hi: None,
+                    origin: keys.origin.clone(),
+                },
+            );
+        }
     }
 
     /// The ENCR and INTEG transforms the responder chose, from a cleartext IKE_SA_INIT response.
@@ -428,7 +623,7 @@ impl Decryptor {
     /// has a key for its SPI, setting `esp.decrypted`. Several candidate keys (same SPI on
     /// several address pairs) are tried until one verifies.
     pub fn esp(&mut self, flow: &Flow, data: &[u8], esp: &mut EspInfo) {
-        if self.ring.esp.is_empty() && self.ring.esp_default.is_none() {
+        if self.ring.esp.is_empty() && self.ring.esp_default.is_none() && self.derived.is_empty() {
             return;
         }
         let Some(bytes) = data.get(..esp.len as usize) else {
@@ -437,7 +632,12 @@ impl Decryptor {
         };
         let mut tried = false;
         let learned = self.esn.get(&esp.spi).copied();
-        for k in self.ring.esp_for(esp.spi, flow.src, flow.dst) {
+        // Keys a source gave first; one derived from SK_d only where none did.
+        for k in self
+            .ring
+            .esp_for(esp.spi, flow.src, flow.dst)
+            .chain(self.derived.get(&esp.spi))
+        {
             tried = true;
             // Without an ICV the high bits change nothing: one attempt is all there is.
             let his = if matches!(k.integ, Integ::None) && !k.encr.is_aead() {
@@ -593,6 +793,35 @@ fn v1_transform(p: &Proposal) -> Option<(Encr, V1Hash)> {
 }
 
 /// IKEv2 transform IDs (IANA "IKEv2 Parameters") to the algorithms, from a chosen proposal.
+/// IKEv2 PRF transform IDs (RFC 7296 §3.3.2, RFC 4434, RFC 4615, RFC 4868).
+fn v2_prf(id: u16) -> Option<cipher::Prf> {
+    Some(match id {
+        1 => cipher::Prf::HmacMd5,
+        2 => cipher::Prf::HmacSha1,
+        4 => cipher::Prf::AesXcbc,
+        5 => cipher::Prf::HmacSha256,
+        6 => cipher::Prf::HmacSha384,
+        7 => cipher::Prf::HmacSha512,
+        8 => cipher::Prf::AesCmac,
+        _ => return None,
+    })
+}
+
+/// The data of the first Nonce payload among `payloads`, whose offsets count from the IKE
+/// header with `bytes` starting at offset `base`.
+fn nonce_bytes(
+    payloads: &[crate::event::ike::Payload],
+    bytes: &[u8],
+    base: usize,
+) -> Option<Vec<u8>> {
+    let p = payloads
+        .iter()
+        .find(|p| matches!(p.body, PayloadBody::Nonce { .. }))?;
+    let at = (p.offset as usize).checked_sub(base)? + 4;
+    let end = (p.offset as usize).checked_sub(base)? + usize::from(p.length);
+    bytes.get(at..end).map(<[u8]>::to_vec)
+}
+
 fn v2_algorithms(p: &Proposal) -> Option<(Encr, Integ)> {
     let mut encr = None;
     let mut integ = Integ::None;
