@@ -113,6 +113,14 @@ fn child_proposal_refused_names_the_notify() {
         "{}",
         f[0]
     );
+    // What was refused: the ESP proposal of the opened IKE_AUTH request.
+    assert!(
+        f[0]["summary"].as_str().unwrap().ends_with(
+            "; 192.0.2.10 offered #1 ESP: ENCR_AES_CBC-256, AUTH_HMAC_SHA2_256_128, NO_ESN"
+        ),
+        "{}",
+        f[0]
+    );
 }
 
 #[test]

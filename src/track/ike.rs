@@ -249,6 +249,9 @@ pub struct IkeSa {
     /// The traffic selectors (TSi, TSr) of the last IKE_AUTH or CREATE_CHILD_SA request whose
     /// inside keys revealed: what a TS_UNACCEPTABLE refused.
     pub offered_ts: Option<Box<(Vec<TrafficSelector>, Vec<TrafficSelector>)>>,
+    /// The ESP/AH proposals of the last Child SA request (IKE_AUTH, CREATE_CHILD_SA, Quick
+    /// Mode) whose inside keys revealed: what a NO_PROPOSAL_CHOSEN refused.
+    pub offered_child: Option<Box<Vec<Proposal>>>,
     /// The identities the peers used, when seen (IKEv1 Aggressive Mode in clear; Main Mode and
     /// IKEv2 IKE_AUTH when keys opened them): what an authentication failure is about.
     pub ids: Option<Box<SaIds>>,
@@ -299,6 +302,7 @@ impl IkeSa {
             auth_response_sk: None,
             auth_response_opened: false,
             offered_ts: None,
+            offered_child: None,
             ids: None,
             used_after_auth: false,
             child_exchanges: 0,
@@ -750,6 +754,30 @@ impl IkeSa {
             };
             if let (Some(i), Some(r)) = (ts(PayloadType::TSI), ts(PayloadType::TSR)) {
                 self.offered_ts = Some(Box::new((i, r)));
+            }
+        }
+        let child_request = match m.version {
+            2 => matches!(
+                exchange,
+                ExchangeType::IKE_AUTH | ExchangeType::CREATE_CHILD_SA
+            ),
+            _ => exchange == ExchangeType::QUICK,
+        };
+        if !response && child_request && m.was_decrypted() {
+            let offered: Vec<Proposal> = m
+                .inner_payloads()
+                .iter()
+                .filter_map(|p| match &p.body {
+                    PayloadBody::Sa(v) => Some(v),
+                    _ => None,
+                })
+                .flatten()
+                .filter(|p| matches!(p.protocol, 2 | 3))
+                .take(8)
+                .cloned()
+                .collect();
+            if !offered.is_empty() {
+                self.offered_child = Some(Box::new(offered));
             }
         }
         let selectors = if response && m.was_decrypted() {

@@ -143,6 +143,19 @@ impl ChildSaRefused {
     }
 }
 
+/// `; 192.0.2.10 offered #1 ESP: AES-CBC-256, …` when the refusal is of the proposals and
+/// keys opened the request that made them.
+fn offered_text(sa: &IkeSa, refusal: NotifyType) -> String {
+    match (&sa.offered_child, refusal == NotifyType::NO_PROPOSAL_CHOSEN) {
+        (Some(p), true) => format!(
+            "; {} offered {}",
+            sa.initiator,
+            crate::diagnose::names::proposals(sa.version, p)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// IKEv2: whether the SA authenticated and then lived (or was torn down) without a Child SA;
 /// reports it if so.
 fn judge_v2(sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) -> bool {
@@ -164,12 +177,13 @@ fn judge_v2(sa: &IkeSa, pair: Option<&Pair>, out: &mut Emit<'_>) -> bool {
             return false;
         }
         let summary = format!(
-            "IKE SA {:016x} between {} and {} authenticated, but {} refused the Child SA: {} inside its IKE_AUTH response (decrypted)",
+            "IKE SA {:016x} between {} and {} authenticated, but {} refused the Child SA: {} inside its IKE_AUTH response (decrypted){}",
             sa.ispi,
             sa.initiator,
             sa.responder,
             sa.responder,
             n.notify_type.label(2),
+            offered_text(sa, n.notify_type),
         );
         out.push(
             sa.ispi,
@@ -269,13 +283,14 @@ fn v1(sa: &IkeSa, out: &mut Emit<'_>) {
                     ""
                 };
                 let summary = format!(
-                    "Phase 1 between {} and {} completed, but {} refused the Quick Mode (message ID {:#x}) from {} with {} in an encrypted Informational (decrypted){why}",
+                    "Phase 1 between {} and {} completed, but {} refused the Quick Mode (message ID {:#x}) from {} with {} in an encrypted Informational (decrypted){why}{}",
                     sa.initiator,
                     sa.responder,
                     n.from,
                     x.msg_id,
                     x.requester,
                     n.notify_type.label(1),
+                    offered_text(sa, n.notify_type),
                 );
                 let (scope, finding) = unanswered_finding(&KIND, sa, x, req, summary);
                 let mut finding = finding;
