@@ -95,17 +95,22 @@ fn esn_candidates(
     esn: Option<bool>,
     seq_hi: Option<u32>,
     learned: Option<Option<u32>>,
-) -> Vec<Option<u32>> {
-    if esn == Some(false) {
-        return vec![None];
-    }
-    let around = |h: u32| [Some(h), Some(h.wrapping_add(1)), Some(h.wrapping_sub(1))];
-    match (learned, seq_hi) {
-        (Some(None), _) => vec![None],
-        (Some(Some(h)), _) | (None, Some(h)) => around(h).to_vec(),
-        (None, None) if esn == Some(true) => around(0).to_vec(),
-        (None, None) => vec![None, Some(0), Some(1)],
-    }
+) -> impl Iterator<Item = Option<u32>> {
+    // Outer `None`: no candidate in that place (ESP is the hot path: nothing is allocated).
+    let around = |h: u32| {
+        [
+            Some(Some(h)),
+            Some(Some(h.wrapping_add(1))),
+            Some(Some(h.wrapping_sub(1))),
+        ]
+    };
+    let tries = match (esn, learned, seq_hi) {
+        (Some(false), _, _) | (_, Some(None), _) => [Some(None), None, None],
+        (_, Some(Some(h)), _) | (_, None, Some(h)) => around(h),
+        (Some(true), None, None) => around(0),
+        (_, None, None) => [Some(None), Some(Some(0)), Some(Some(1))],
+    };
+    tries.into_iter().flatten()
 }
 
 /// Plaintext of SKF fragments held for reassembly, at most (the reassembler's own cap).
@@ -640,11 +645,8 @@ impl Decryptor {
         {
             tried = true;
             // Without an ICV the high bits change nothing: one attempt is all there is.
-            let his = if matches!(k.integ, Integ::None) && !k.encr.is_aead() {
-                vec![None]
-            } else {
-                esn_candidates(k.esn, k.seq_hi, learned)
-            };
+            let no_icv = matches!(k.integ, Integ::None) && !k.encr.is_aead();
+            let his = esn_candidates(if no_icv { Some(false) } else { k.esn }, k.seq_hi, learned);
             let mut opened = None;
             for hi in his {
                 match cipher::open_esp(
