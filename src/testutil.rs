@@ -513,3 +513,21 @@ pub fn icmp(s: &mut Script, ms: u64, t: u8, code: u8, mtu: Option<u32>) {
         })),
     );
 }
+
+/// An ICMP echo request from `src` to `dst`, `len` bytes of IP, as decryption or the clear
+/// path reports a packet.
+pub fn echo_request(src: &str, dst: &str, len: u32) -> crate::event::InnerPacket {
+    crate::event::InnerPacket {
+        src: ip(src),
+        dst: ip(dst),
+        proto: 1,
+        sport: 8,
+        dport: 0,
+        len,
+        dont_fragment: false,
+        tcp_flags: None,
+        tcp_mss: None,
+        ident: 0,
+        l4_head: 0,
+    }
+}

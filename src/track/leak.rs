@@ -308,6 +308,7 @@ fn fingerprint(keyed: &KeyedHashState, p: &InnerPacket) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::echo_request;
     use std::net::IpAddr;
 
     fn ts(ms: i64) -> Timestamp {
@@ -325,22 +326,6 @@ mod tests {
             end_port: 65535,
             start_addr: Some(net.parse().unwrap()),
             end_addr: Some(last.parse().unwrap()),
-        }
-    }
-
-    fn pkt(src: &str, dst: &str, len: u32) -> InnerPacket {
-        InnerPacket {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            proto: 1,
-            sport: 8,
-            dport: 0,
-            len,
-            dont_fragment: false,
-            tcp_flags: None,
-            tcp_mss: None,
-            ident: 0,
-            l4_head: 0,
         }
     }
 
@@ -363,7 +348,7 @@ mod tests {
     #[test]
     fn clear_packet_without_a_twin_is_a_leak_once_the_window_passes() {
         let (mut w, sa) = watch();
-        w.clear(&pkt("10.1.0.1", "10.2.0.1", 84), ts(0), 7);
+        w.clear(&echo_request("10.1.0.1", "10.2.0.1", 84), ts(0), 7);
         let mut out = Vec::new();
         w.expire(Some(ts(900)), &mut out);
         assert!(out.is_empty(), "still inside the window");
@@ -375,8 +360,8 @@ mod tests {
     #[test]
     fn twin_in_esp_before_or_after_is_no_leak() {
         let (mut w, _) = watch();
-        let p = pkt("10.1.0.1", "10.2.0.1", 84);
-        let q = pkt("10.2.0.1", "10.1.0.1", 84);
+        let p = echo_request("10.1.0.1", "10.2.0.1", 84);
+        let q = echo_request("10.2.0.1", "10.1.0.1", 84);
         // Outbound on a gateway: clear on the inside first, then ESP.
         w.clear(&p, ts(0), 1);
         w.carried(&p, ts(2));
@@ -393,7 +378,7 @@ mod tests {
     #[test]
     fn packets_alike_but_for_their_transport_head_are_not_twins() {
         let (mut w, _) = watch();
-        let mut p = pkt("10.1.0.1", "10.2.0.1", 84);
+        let mut p = echo_request("10.1.0.1", "10.2.0.1", 84);
         p.l4_head = 0x0800_0000_586f_0001;
         w.carried(&p, ts(0));
         p.l4_head = 0x0800_0000_586f_0002;
@@ -406,7 +391,7 @@ mod tests {
     #[test]
     fn one_twin_answers_one_copy_only() {
         let (mut w, _) = watch();
-        let p = pkt("10.1.0.1", "10.2.0.1", 84);
+        let p = echo_request("10.1.0.1", "10.2.0.1", 84);
         w.clear(&p, ts(0), 1);
         w.clear(&p, ts(1), 2);
         w.carried(&p, ts(2));
@@ -418,10 +403,10 @@ mod tests {
     #[test]
     fn traffic_outside_the_selectors_or_after_the_sa_ends_is_ignored() {
         let (mut w, sa) = watch();
-        w.clear(&pkt("10.1.0.1", "10.3.0.1", 84), ts(0), 1);
-        w.clear(&pkt("192.0.2.10", "198.51.100.20", 84), ts(0), 2);
+        w.clear(&echo_request("10.1.0.1", "10.3.0.1", 84), ts(0), 1);
+        w.clear(&echo_request("192.0.2.10", "198.51.100.20", 84), ts(0), 2);
         w.forget(&sa);
-        w.clear(&pkt("10.1.0.1", "10.2.0.1", 84), ts(5), 3);
+        w.clear(&echo_request("10.1.0.1", "10.2.0.1", 84), ts(5), 3);
         let mut out = Vec::new();
         w.expire(None, &mut out);
         assert!(out.is_empty(), "{out:?}");
@@ -431,8 +416,8 @@ mod tests {
     fn esp_without_a_key_near_the_packet_leaves_it_unjudged() {
         let (mut w, sa) = watch();
         w.esp_unopened(sa.pair, ts(500));
-        w.clear(&pkt("10.2.0.1", "10.1.0.1", 84), ts(600), 1);
-        w.clear(&pkt("10.2.0.1", "10.1.0.1", 90), ts(5_000), 2);
+        w.clear(&echo_request("10.2.0.1", "10.1.0.1", 84), ts(600), 1);
+        w.clear(&echo_request("10.2.0.1", "10.1.0.1", 90), ts(5_000), 2);
         let mut out = Vec::new();
         w.expire(None, &mut out);
         assert_eq!(
@@ -455,7 +440,7 @@ mod tests {
         let mut r = sel("10.2.0.1", "10.2.0.1");
         (r.ip_protocol, r.start_port, r.end_port) = (6, 22, 22);
         w.protect(sa, &[sel("10.1.0.0", "10.1.0.255")], &[r]);
-        let mut ssh = pkt("10.1.0.1", "10.2.0.1", 60);
+        let mut ssh = echo_request("10.1.0.1", "10.2.0.1", 60);
         (ssh.proto, ssh.sport, ssh.dport) = (6, 40000, 22);
         let mut web = ssh;
         web.dport = 80;
@@ -470,8 +455,12 @@ mod tests {
     fn tables_stay_bounded() {
         let (mut w, _) = watch();
         for i in 0..(MAX_PENDING as u32 + 10) {
-            w.clear(&pkt("10.1.0.1", "10.2.0.1", i), ts(0), u64::from(i));
-            w.carried(&pkt("10.2.0.2", "10.1.0.2", i), ts(0));
+            w.clear(
+                &echo_request("10.1.0.1", "10.2.0.1", i),
+                ts(0),
+                u64::from(i),
+            );
+            w.carried(&echo_request("10.2.0.2", "10.1.0.2", i), ts(0));
         }
         assert!(w.pending_order.len() <= MAX_PENDING);
         assert!(w.carried_order.len() <= MAX_CARRIED);

@@ -153,7 +153,7 @@ mod tests {
     use crate::diagnose::testutil::*;
     use crate::event::codes::PayloadType;
     use crate::event::ike::{Decrypted, Payload, PayloadBody, TrafficSelector};
-    use crate::event::{Body, EspDecrypted, InnerPacket, Integrity};
+    use crate::event::{Body, EspDecrypted, Integrity};
 
     fn sel(a: &str, b: &str) -> TrafficSelector {
         TrafficSelector {
@@ -196,24 +196,9 @@ mod tests {
         s
     }
 
-    fn packet(src: &str, dst: &str, len: u32) -> InnerPacket {
-        InnerPacket {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            proto: 1,
-            sport: 8,
-            dport: 0,
-            len,
-            dont_fragment: false,
-            tcp_flags: None,
-            tcp_mss: None,
-            ident: 0,
-            l4_head: 0,
-        }
-    }
 
     fn plain(s: &mut Script, ms: u64, src: &str, dst: &str, len: u32) {
-        s.event(ms, src, dst, 8, 0, 1, Body::Plain(packet(src, dst, len)));
+        s.event(ms, src, dst, 8, 0, 1, Body::Plain(echo_request(src, dst, len)));
     }
 
     fn carried(s: &mut Script, ms: u64, src: &str, dst: &str, len: u32) {
@@ -222,7 +207,7 @@ mod tests {
             x.decrypted = Some(Box::new(EspDecrypted {
                 integrity: Integrity::Ok,
                 next_header: 4,
-                inner: Some(packet(src, dst, len)),
+                inner: Some(echo_request(src, dst, len)),
             }));
         }
     }
