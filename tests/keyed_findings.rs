@@ -236,3 +236,47 @@ fn keys_tell_a_liveness_check_from_a_delete() {
         );
     }
 }
+
+/// Which Child SA a Delete ended, and who sent it: the rekeyed-away SA of the healthy lab
+/// tunnel is deleted by the initiator in frame 116 (tshark shows the Delete there too); the
+/// last one ends with its IKE SA, which no Child SA Delete names.
+#[test]
+fn keys_say_which_child_sa_a_delete_ended_and_who_sent_it() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .args(["-q", "-r"])
+        .arg(root.join("captures/lab/pcaps/healthy_ikev2.pcap"))
+        .arg("--keys")
+        .arg(root.join("captures/lab/keys/healthy_ikev2"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let children: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Child SA ESP"))
+        .collect();
+    assert_eq!(children.len(), 2, "{text}");
+    assert!(
+        children[0].ends_with(", deleted by 192.0.2.10 (frame 116)"),
+        "{}",
+        children[0]
+    );
+    assert!(!children[1].contains("deleted"), "{}", children[1]);
+    let json = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .args(["-q", "--json", "-r"])
+        .arg(root.join("captures/lab/pcaps/healthy_ikev2.pcap"))
+        .arg("--keys")
+        .arg(root.join("captures/lab/keys/healthy_ikev2"))
+        .output()
+        .unwrap();
+    let tunnel: Value = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["type"] == "tunnel")
+        .unwrap();
+    assert_eq!(
+        tunnel["child_sas"][0]["deleted"],
+        serde_json::json!({"by": "192.0.2.10", "frame": 116})
+    );
+}
