@@ -654,6 +654,8 @@ sc_cleartext_leak() {
         rm -rf "${KEYS:?}/${SC}_gateway_any"
         cp -r "$KEYS/$SC" "$KEYS/${SC}_gateway_any"
     fi
+}
+
 # ---- TCP encapsulation (RFC 8229), two Libreswan 4.10 plutos ----
 # ls_tcp_conf HOST SETUP CONN: one pluto's ipsec.conf, HOST's view of the lab
 # conn; short retransmission (0.5 s, given up after 4 s) so the fall back to
