@@ -19,7 +19,7 @@ KINDS = [
     'dh_group_mismatch', 'auth_failed', 'child_sa_refused', 'cookie_challenge',
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
     'icmp_frag_needed', 'mss_too_large', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
-    'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
+    'dead_peer', 'stale_sa', 'peer_restarted', 'esp_sequence_anomaly', 'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
     'cleartext_leak',
     'tcp_encap_blocked', 'ike_tcp_fallback', 'tcp_encap_interrupted',
@@ -244,7 +244,7 @@ SCENARIOS = {
         'by the new daemon and retransmitted with back-off; the left declares the peer dead and, with '
         'dpd_action=restart, sets up a new IKE SA (INITIAL_CONTACT) and CHILD_SA; traffic on the new SPIs, '
         'regular DPD exchanges while idle, clean delete. ' + BG,
-        ['dead_peer', 'esp_one_way'], ['stale_sa', 'ike_unanswered']),
+        ['dead_peer', 'esp_one_way', 'peer_restarted'], ['ike_unanswered']),
     'weak_crypto': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'A working IKEv2 tunnel that uses deprecated algorithms: IKE 3DES/HMAC-SHA1-96/PRF-SHA1/MODP1024, '
