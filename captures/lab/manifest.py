@@ -272,6 +272,38 @@ SCENARIOS = {
         'clear on ipsec0, as ESP on eth0), the three bypassed echo requests once, on eth0 in the clear. With '
         'the keys only those three are the leak. ' + BG,
         [], []),
+    'esp_stops_one_way': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel with pings through it every 0.5 s, so ESP flows both ways; 8 s after the '
+        'tunnel came up the router drops ESP coming from the right (iptables FORWARD -i right0 -p esp DROP) '
+        'for 15 s, then lets it through again: the left\'s ESP goes on alone for 15 s, then the right\'s '
+        'replies come back; more traffic, clean delete. ' + BG,
+        # esp_sequence_anomaly: the router dropped the right's ESP before the capture point, so
+        # its sequence numbers do show the gap; true, and the same drop.
+        ['esp_one_way'], ['esp_sequence_anomaly']),
+    'rekey_old_spi_in_use': (
+        ['left: ' + SW + ', retransmit_timeout=2', 'right: ' + SW + ', retransmit_timeout=2'], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel with pings every 0.5 s; the left rekeys the CHILD_SA (CREATE_CHILD_SA answered) '
+        'while the router drops the left\'s IKEv2 INFORMATIONAL requests on UDP 4500 for 10 s (iptables u32 '
+        'match on the exchange type): the Delete of the old CHILD_SA is sent at 0, 2 and 6 s without getting '
+        'through and answered at its 4th transmission, 14 s after the rekey. strongSwan as rekey responder '
+        'installs its new outbound SA only once that Delete arrives, so for those 14 s the right keeps sending '
+        'on the old SPI while the left already sends on the new one; then both use the new SPIs; clean delete. ' + BG,
+        # dead_peer: the Delete goes unanswered three times while the right's ESP keeps arriving;
+        # the peer is alive and only its IKE path is cut, so the call is arguable.
+        [], ['dead_peer', 'ike_unanswered', 'ike_response_lost']),
+    'peer_restarted': (
+        ['left: ' + SW + ', dpd_delay=3s', 'right: ' + SW + ' (killed with SIGKILL, restarted, then initiating)'],
+        [L4, R4], LEFT0,
+        'IKEv2 tunnel up with traffic; the left pings through it every 0.5 s; the responder daemon is killed '
+        'and started again, losing all SAs. The left keeps sending ESP on the old SPI (no answer; one ICMP '
+        'protocol unreachable from the right host before the new daemon opened its raw ESP socket); its DPD '
+        'INFORMATIONAL request on the old IKE SA is ignored by the new daemon and sent 4 times; 7 s after the '
+        'restart the right itself initiates a new IKE SA (INITIAL_CONTACT), the left drops the old SAs, and '
+        'traffic goes on over the new SPIs; DPD while idle, clean delete. ' + BG,
+        # peer_unreachable: the restarted host's kernel really did answer one ESP packet with an
+        # ICMP protocol unreachable; true, and a symptom of the restart.
+        ['peer_restarted', 'dead_peer', 'esp_one_way'], ['ike_unanswered', 'peer_unreachable']),
 }
 
 
