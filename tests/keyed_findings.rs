@@ -191,3 +191,22 @@ fn traffic_routed_around_the_tunnel_is_a_leak_and_its_gateway_twins_are_not() {
         );
     }
 }
+
+/// Libreswan 5.2 answers a Child SA its kernel cannot install with TEMPORARY_FAILURE (4.10 said
+/// TS_UNACCEPTABLE); strongSwan drops the IKE SA without a Delete, so nothing after the
+/// IKE_AUTH response tells of the refusal: the keys do.
+#[test]
+fn libreswan5_temporary_failure_is_a_refused_child_sa() {
+    let with = findings("ikev2_cookie_libreswan5", true);
+    let f = kind(&with, "child_sa_refused");
+    assert_eq!(f.len(), 1, "{with:?}");
+    assert_eq!(f[0]["confidence"], "observed");
+    assert!(
+        f[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("TEMPORARY_FAILURE"),
+        "{}",
+        f[0]
+    );
+}

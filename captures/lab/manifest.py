@@ -304,6 +304,25 @@ SCENARIOS = {
         # peer_unreachable: the restarted host's kernel really did answer one ESP packet with an
         # ICMP protocol unreachable; true, and a symptom of the restart.
         ['peer_restarted', 'dead_peer', 'esp_one_way'], ['ike_unanswered', 'peer_unreachable']),
+    'healthy_sw59_to_sw60': (
+        ['left: strongSwan 5.9.8 (Debian 12 package 5.9.8-5+deb12u6, userspace ESP via kernel-libipsec)',
+         'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 PSK tunnel between two strongSwan versions: 5.9.8 initiates to 6.0.1. 5.9.8\'s '
+        'kernel-libipsec can only do ESP in UDP, so it sends a NAT-D hash that cannot match (it fakes a NAT): '
+        'IKE moves to UDP 4500 and both peers send ESP in UDP 4500 though no NAT is on the path. Ping and HTTP '
+        'through the tunnel, a CHILD_SA rekey (CREATE_CHILD_SA + Delete of the old SA), more traffic on the new '
+        'SPIs, clean delete. ' + BG,
+        ['nat_detected'], ['nat_keepalive']),
+    'ikev2_cookie_libreswan5': (
+        ['left: ' + SW, 'right: Libreswan 5.2 (Debian 13 package 5.2-2.2), config setup ddos-mode=busy'], [L4, R4], LEFT0,
+        'As ikev2_cookie_libreswan, against Libreswan 5.2: COOKIE notify, IKE_SA_INIT repeated with the cookie, '
+        'IKE SA set up; Libreswan authenticates the peer but cannot install the Child SA (no ESP in the lab '
+        'kernel: "netlink response for Add SA ... Protocol not supported") and answers IKE_AUTH with '
+        'TEMPORARY_FAILURE, where 4.10 answered TS_UNACCEPTABLE; strongSwan drops the IKE SA without a Delete. '
+        'Keys from the strongSwan side only. ' + BG,
+        # child_sa_refused: without keys nothing after the IKE_AUTH response shows the refusal
+        # (no Delete, no ESP, the capture ends 1 s later); with them TEMPORARY_FAILURE does.
+        ['cookie_challenge'], ['child_sa_refused']),
 }
 
 

@@ -19,6 +19,7 @@ ALL_SCENARIOS=(
     weak_crypto esp_replayed cleartext_leak
     ike_tcp_fallback ike_tcp_blocked ike_tcp_refused
     esp_stops_one_way rekey_old_spi_in_use peer_restarted
+    healthy_sw59_to_sw60 ikev2_cookie_libreswan5
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -477,7 +478,7 @@ sc_ike_auth_ip_fragments_dropped() {
 ls_ikev2_conf() {
     cat <<CONF
 config setup
-    logfile=$WORK/right/libreswan/pluto.log
+    logfile=${LS_LOGFILE:-$WORK/right/libreswan/pluto.log}
 ${LS_EXTRA_SETUP:-}
 $1
 conn lab
@@ -867,3 +868,43 @@ sc_peer_restarted() {
     finish left right
 }
 
+# 22. strongSwan 5.9.8 (Debian 12, the host's package) initiates to 6.0.1 in
+#     the chroot: healthy tunnel, CHILD_SA rekey, clean delete. 5.9.8's
+#     kernel-libipsec has no raw_esp and fakes a NAT (random NAT-D hash), so
+#     IKE and ESP go over UDP 4500 though no NAT is on the path
+sc_healthy_sw59_to_sw60() {
+    ensure_sw59
+    topo_up v4
+    SW_HOST_BINARIES=left
+    sw_both "$(swconf left)" "$(swconf right)"
+    log "left: $(swanctl_on left --version --daemon 2>&1 | tr -s ' \n' ' ')"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    swanctl_on left --rekey --child net >/dev/null 2>&1 || true
+    nap 2
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+    SW_HOST_BINARIES=
+}
+
+# 23. as ikev2_cookie_libreswan, against Libreswan 5.2 (Debian 13)
+sc_ikev2_cookie_libreswan5() {
+    ensure_libreswan5
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls5_start right "$(LS_LOGFILE=/lab/pluto.log ls_ikev2_conf '    ddos-mode=busy' '    ike=aes256-sha2_256;modp2048
+    esp=aes256-sha2_256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left
+}
