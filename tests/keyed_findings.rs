@@ -280,3 +280,22 @@ fn keys_say_which_child_sa_a_delete_ended_and_who_sent_it() {
         serde_json::json!({"by": "192.0.2.10", "frame": 116})
     );
 }
+
+/// Libreswan 5.2 answers a Child SA its kernel cannot install with TEMPORARY_FAILURE (4.10 said
+/// TS_UNACCEPTABLE); strongSwan drops the IKE SA without a Delete, so nothing after the
+/// IKE_AUTH response tells of the refusal: the keys do.
+#[test]
+fn libreswan5_temporary_failure_is_a_refused_child_sa() {
+    let with = findings("ikev2_cookie_libreswan5", true);
+    let f = kind(&with, "child_sa_refused");
+    assert_eq!(f.len(), 1, "{with:?}");
+    assert_eq!(f[0]["confidence"], "observed");
+    assert!(
+        f[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("TEMPORARY_FAILURE"),
+        "{}",
+        f[0]
+    );
+}

@@ -6,6 +6,10 @@
 NSP=${IKE_LAB_NSPREFIX:-ikelab}
 CHROOT=${IKE_LAB_CHROOT:-/var/tmp/ike-lab-chroot}
 LSWAN=${IKE_LAB_LIBRESWAN:-/var/tmp/ike-lab-libreswan}
+LSWAN5=${IKE_LAB_LIBRESWAN5:-/var/tmp/ike-lab-libreswan5}
+# hosts whose charon is the host's own strongSwan (Debian 12: 5.9.8) instead of
+# the chroot's 6.0 (set by a scenario, e.g. SW_HOST_BINARIES=left)
+SW_HOST_BINARIES=
 WORK=${IKE_LAB_WORK:-/var/tmp/ike-lab-work}
 PIDS=()
 NETNS_MADE=()
@@ -73,6 +77,40 @@ ensure_libreswan() {
             libevent-core-2.1-7 libevent-pthreads-2.1-7 libcap-ng0 libcurl3-nss libaudit1 libldap-2.5-0
     fi
 }
+
+ensure_sw59() {
+    # strongSwan 5.9.8, Debian 12's own package, on the host (no service is
+    # started: the host's policy-rc.d refuses)
+    if [ ! -x /usr/lib/ipsec/charon ]; then
+        log "installing Debian 12's strongSwan on the host"
+        apt-get install -y --no-install-recommends strongswan-charon strongswan-swanctl \
+            libcharon-extra-plugins libstrongswan-standard-plugins libstrongswan-extra-plugins
+    fi
+}
+
+ensure_libreswan5() {
+    # Libreswan 5.x from Debian 13: unpacked like 4.10, but its binaries need
+    # trixie's libraries, so pluto runs inside the strongSwan chroot, where only
+    # its runtime libraries are installed (libreswan itself conflicts with the
+    # strongswan packages there)
+    if [ ! -x "$LSWAN5/root/usr/libexec/ipsec/pluto" ]; then
+        log "unpacking Debian 13's libreswan into $LSWAN5"
+        mkdir -p "$LSWAN5"
+        chroot "$CHROOT" sh -c 'cd /tmp && apt-get download libreswan' &&
+            mv "$CHROOT"/tmp/libreswan_*.deb "$LSWAN5/" &&
+            (cd "$LSWAN5" && dpkg-deb -x libreswan_*.deb root) || die "libreswan 5 download failed"
+        mount -t proc proc "$CHROOT/proc"
+        chroot "$CHROOT" apt-get install -y --no-install-recommends libnss3 libnss3-tools libnspr4 \
+            libunbound8 libldns3t64 libevent-core-2.1-7t64 libevent-pthreads-2.1-7t64 libcap-ng0 \
+            libcurl3t64-gnutls libaudit1 libldap2 libpam0g libselinux1 libcrypt1 ||
+            { umount "$CHROOT/proc"; die "apt-get in chroot failed"; }
+        umount "$CHROOT/proc"
+    fi
+    # mount points for pluto's binaries and its host directory inside the chroot
+    mkdir -p "$CHROOT/usr/libexec/ipsec" "$CHROOT/lab"
+}
+
+libreswan5_version() { dpkg-deb -f "$(ls "$LSWAN5"/libreswan_*.deb | head -n1)" Version; }
 
 strongswan_version() { chroot "$CHROOT" dpkg-query -W -f '${Version}' strongswan-charon; }
 libreswan_version() { dpkg-deb -f "$(ls "$LSWAN"/libreswan_*.deb | head -n1)" Version; }
@@ -149,6 +187,17 @@ topo_up() {
 # host's strongswan.conf, /etc/swanctl and /run bound over the chroot's
 in_host() {
     local h=$1; shift
+    if [[ " $SW_HOST_BINARIES " == *" $h "* ]]; then
+        # the host's strongSwan: the same three binds, over the host's own paths
+        # (ip netns exec gives the command a mount namespace of its own)
+        ${EXEC:-} ip netns exec "$NSP-$h" /bin/sh -c '
+            W=$1; shift
+            mount --bind "$W/run" /run &&
+            mount --bind "$W/swanctl" /etc/swanctl &&
+            mount --bind "$W/strongswan.conf" /etc/strongswan.conf || exit 1
+            exec "$@"' sh "$WORK/$h" "$@"
+        return
+    fi
     ${EXEC:-} ip netns exec "$NSP-$h" /bin/sh -c '
         C=$1; W=$2; shift 2
         mount --bind "$W/run" "$C/run" &&
@@ -311,6 +360,42 @@ ls_start() {
     [ -S "$d/run/pluto.ctl" ] || die "pluto on $h did not start (see $d)"
     nsx "$h" "$bin/addconn" --config "$d/ipsec.conf" --ctlsocket "$d/run/pluto.ctl" --autoall >"$d/addconn.out" 2>&1 ||
         { cat "$d/addconn.out" >&2; die "addconn on $h failed"; }
+}
+
+# ls5_start HOST IPSEC_CONF_TEXT SECRETS_TEXT: as ls_start, with Libreswan 5
+# inside the chroot; the host's directory is /lab there (the config's logfile
+# must say /lab/pluto.log)
+ls5_start() {
+    local h=$1 d=$WORK/$1/libreswan i
+    mkdir -p "$d/run" "$d/nss"
+    printf '%s\n' "$2" >"$d/ipsec.conf"
+    printf '%s\n' "$3" >"$d/ipsec.secrets"
+    chmod 600 "$d/ipsec.secrets"
+    certutil -N -d "sql:$d/nss" --empty-password
+    (EXEC=exec ls5_in "$h" /usr/libexec/ipsec/pluto --nofork --dumpdir /lab/run --config /lab/ipsec.conf \
+        --secretsfile /lab/ipsec.secrets --nssdir /lab/nss --rundir /lab/run --ipsecdir /lab \
+        --logfile /lab/pluto.log >"$d/pluto.stdout" 2>&1) &
+    PIDS+=($!)
+    for i in $(seq 50); do
+        [ -S "$d/run/pluto.ctl" ] && break
+        sleep 0.1
+    done
+    [ -S "$d/run/pluto.ctl" ] || die "pluto 5 on $h did not start (see $d)"
+    ls5_in "$h" /usr/libexec/ipsec/addconn --config /lab/ipsec.conf --ctlsocket /lab/run/pluto.ctl --autoall \
+        >"$d/addconn.out" 2>&1 || { cat "$d/addconn.out" >&2; die "addconn on $h failed"; }
+}
+
+# ls5_in HOST CMD...: CMD in the chroot, in HOST's netns, with Libreswan 5's
+# binaries and HOST's Libreswan directory bound in
+ls5_in() {
+    local h=$1; shift
+    ${EXEC:-} ip netns exec "$NSP-$h" /bin/sh -c '
+        C=$1; L=$2; D=$3; shift 3
+        mount --bind "$L" "$C/usr/libexec/ipsec" &&
+        mount --bind "$D" "$C/lab" &&
+        mount -t proc proc "$C/proc" &&
+        mount --bind /dev "$C/dev" || exit 1
+        exec chroot "$C" "$@"' sh "$CHROOT" "$LSWAN5/root/usr/libexec/ipsec" "$WORK/$h/libreswan" "$@"
 }
 
 # ---- certificates (strongSwan pki in the chroot) ----

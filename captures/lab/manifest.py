@@ -19,7 +19,8 @@ KINDS = [
     'dh_group_mismatch', 'auth_failed', 'child_sa_refused', 'cookie_challenge',
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
     'icmp_frag_needed', 'mss_too_large', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
-    'dead_peer', 'delete_unacknowledged', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
+    'dead_peer', 'delete_unacknowledged', 'stale_sa', 'peer_restarted', 'esp_sequence_anomaly',
+    'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
     'cleartext_leak',
     'tcp_encap_blocked', 'ike_tcp_fallback', 'tcp_encap_interrupted',
@@ -260,7 +261,7 @@ SCENARIOS = {
         'by the new daemon and retransmitted with back-off; the left declares the peer dead and, with '
         'dpd_action=restart, sets up a new IKE SA (INITIAL_CONTACT) and CHILD_SA; traffic on the new SPIs, '
         'regular DPD exchanges while idle, clean delete. ' + BG,
-        ['dead_peer', 'esp_one_way'], ['stale_sa', 'ike_unanswered']),
+        ['dead_peer', 'esp_one_way', 'peer_restarted'], ['ike_unanswered']),
     'weak_crypto': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
         'A working IKEv2 tunnel that uses deprecated algorithms: IKE 3DES/HMAC-SHA1-96/PRF-SHA1/MODP1024, '
@@ -288,6 +289,57 @@ SCENARIOS = {
         'clear on ipsec0, as ESP on eth0), the three bypassed echo requests once, on eth0 in the clear. With '
         'the keys only those three are the leak. ' + BG,
         [], []),
+    'esp_stops_one_way': (
+        ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel with pings through it every 0.5 s, so ESP flows both ways; 8 s after the '
+        'tunnel came up the router drops ESP coming from the right (iptables FORWARD -i right0 -p esp DROP) '
+        'for 15 s, then lets it through again: the left\'s ESP goes on alone for 15 s, then the right\'s '
+        'replies come back; more traffic, clean delete. ' + BG,
+        # esp_sequence_anomaly: the router dropped the right's ESP before the capture point, so
+        # its sequence numbers do show the gap; true, and the same drop.
+        ['esp_one_way'], ['esp_sequence_anomaly']),
+    'rekey_old_spi_in_use': (
+        ['left: ' + SW + ', retransmit_timeout=2', 'right: ' + SW + ', retransmit_timeout=2'], [L4, R4], LEFT0,
+        'Healthy IKEv2 tunnel with pings every 0.5 s; the left rekeys the CHILD_SA (CREATE_CHILD_SA answered) '
+        'while the router drops the left\'s IKEv2 INFORMATIONAL requests on UDP 4500 for 10 s (iptables u32 '
+        'match on the exchange type): the Delete of the old CHILD_SA is sent at 0, 2 and 6 s without getting '
+        'through and answered at its 4th transmission, 14 s after the rekey. strongSwan as rekey responder '
+        'installs its new outbound SA only once that Delete arrives, so for those 14 s the right keeps sending '
+        'on the old SPI while the left already sends on the new one; then both use the new SPIs; clean delete. ' + BG,
+        # dead_peer: the Delete goes unanswered three times while the right's ESP keeps arriving;
+        # the peer is alive and only its IKE path is cut, so the call is arguable.
+        [], ['dead_peer', 'ike_unanswered', 'ike_response_lost']),
+    'peer_restarted': (
+        ['left: ' + SW + ', dpd_delay=3s', 'right: ' + SW + ' (killed with SIGKILL, restarted, then initiating)'],
+        [L4, R4], LEFT0,
+        'IKEv2 tunnel up with traffic; the left pings through it every 0.5 s; the responder daemon is killed '
+        'and started again, losing all SAs. The left keeps sending ESP on the old SPI (no answer; one ICMP '
+        'protocol unreachable from the right host before the new daemon opened its raw ESP socket); its DPD '
+        'INFORMATIONAL request on the old IKE SA is ignored by the new daemon and sent 4 times; 7 s after the '
+        'restart the right itself initiates a new IKE SA (INITIAL_CONTACT), the left drops the old SAs, and '
+        'traffic goes on over the new SPIs; DPD while idle, clean delete. ' + BG,
+        # peer_unreachable: the restarted host's kernel really did answer one ESP packet with an
+        # ICMP protocol unreachable; true, and a symptom of the restart.
+        ['peer_restarted', 'dead_peer', 'esp_one_way'], ['ike_unanswered', 'peer_unreachable']),
+    'healthy_sw59_to_sw60': (
+        ['left: strongSwan 5.9.8 (Debian 12 package 5.9.8-5+deb12u6, userspace ESP via kernel-libipsec)',
+         'right: ' + SW], [L4, R4], LEFT0,
+        'Healthy IKEv2 PSK tunnel between two strongSwan versions: 5.9.8 initiates to 6.0.1. 5.9.8\'s '
+        'kernel-libipsec can only do ESP in UDP, so it sends a NAT-D hash that cannot match (it fakes a NAT): '
+        'IKE moves to UDP 4500 and both peers send ESP in UDP 4500 though no NAT is on the path. Ping and HTTP '
+        'through the tunnel, a CHILD_SA rekey (CREATE_CHILD_SA + Delete of the old SA), more traffic on the new '
+        'SPIs, clean delete. ' + BG,
+        ['nat_detected'], ['nat_keepalive']),
+    'ikev2_cookie_libreswan5': (
+        ['left: ' + SW, 'right: Libreswan 5.2 (Debian 13 package 5.2-2.2), config setup ddos-mode=busy'], [L4, R4], LEFT0,
+        'As ikev2_cookie_libreswan, against Libreswan 5.2: COOKIE notify, IKE_SA_INIT repeated with the cookie, '
+        'IKE SA set up; Libreswan authenticates the peer but cannot install the Child SA (no ESP in the lab '
+        'kernel: "netlink response for Add SA ... Protocol not supported") and answers IKE_AUTH with '
+        'TEMPORARY_FAILURE, where 4.10 answered TS_UNACCEPTABLE; strongSwan drops the IKE SA without a Delete. '
+        'Keys from the strongSwan side only. ' + BG,
+        # child_sa_refused: without keys nothing after the IKE_AUTH response shows the refusal
+        # (no Delete, no ESP, the capture ends 1 s later); with them TEMPORARY_FAILURE does.
+        ['cookie_challenge'], ['child_sa_refused']),
 }
 
 

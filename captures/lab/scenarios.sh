@@ -18,6 +18,8 @@ ALL_SCENARIOS=(
     ikev2_cookie_libreswan ikev2_proposal_mismatch_libreswan rekey_collision responder_restart
     weak_crypto esp_replayed cleartext_leak
     ike_tcp_fallback ike_tcp_blocked ike_tcp_refused
+    esp_stops_one_way rekey_old_spi_in_use peer_restarted
+    healthy_sw59_to_sw60 ikev2_cookie_libreswan5
 )
 
 # short retransmission timers so failing negotiations fit in a short capture
@@ -515,7 +517,7 @@ sc_ike_auth_ip_fragments_dropped() {
 ls_ikev2_conf() {
     cat <<CONF
 config setup
-    logfile=$WORK/right/libreswan/pluto.log
+    logfile=${LS_LOGFILE:-$WORK/right/libreswan/pluto.log}
 ${LS_EXTRA_SETUP:-}
 $1
 conn lab
@@ -807,4 +809,141 @@ sc_ike_tcp_refused() {
     topo_up v4
     tcp_fallback_run 2
     finish
+}
+
+# steady_ping SECONDS: pings through the tunnel every 0.5 s in the background
+# (ESP both ways as long as the tunnel carries them); sets PING_PID
+steady_ping() {
+    nsx left ping -q -c "$(($1 * 2))" -i 0.5 -W 1 -I 10.1.0.1 10.2.0.1 >/dev/null 2>&1 &
+    PING_PID=$!
+}
+
+# 19. ESP stops one way mid-tunnel and resumes: a healthy tunnel carries
+#     pings both ways; after 8 s the router drops ESP coming from the right
+#     for 15 s, then lets it through again
+sc_esp_stops_one_way() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    steady_ping 32
+    nap 8
+    nsx router iptables -A FORWARD -i right0 -p esp -j DROP
+    nap 15
+    nsx router iptables -D FORWARD -i right0 -p esp -j DROP
+    wait "$PING_PID" || true
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# slower retransmissions for one scenario: 0, 2, 6, 14, 30 s
+SLOW_RETRANSMIT='    retransmit_timeout = 2
+    retransmit_base = 2
+    retransmit_tries = 4'
+
+# IKEv2 INFORMATIONAL (exchange type 37) on UDP 4500: the byte after the
+# 4-byte non-ESP marker and 18 bytes of IKE header
+U32_INFORMATIONAL='0>>22&0x3C@27&0xFF=37'
+
+# 20. a CHILD_SA rekey leaves the old SPI in use: the left rekeys the
+#     CHILD_SA while the router drops the left's INFORMATIONAL requests on
+#     UDP 4500 (the Delete of the old CHILD_SA that completes the rekey) for
+#     10 s. strongSwan as rekey responder installs its new outbound SA only
+#     once that Delete arrives, so the right keeps sending on the old SPI while
+#     the left already sends on the new one, until the Delete's retransmission
+#     gets through (14 s, with retransmissions at 0, 2, 6, 14 s)
+sc_rekey_old_spi_in_use() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)" "$SLOW_RETRANSMIT" "$SLOW_RETRANSMIT"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    steady_ping 30
+    nap 3
+    nsx router iptables -A FORWARD -i left0 -p udp --dport 4500 -m u32 --u32 "$U32_INFORMATIONAL" -j DROP
+    swanctl_on left --rekey --child net >/dev/null 2>&1 || true
+    nap 10
+    nsx router iptables -D FORWARD -i left0 -p udp --dport 4500 -m u32 --u32 "$U32_INFORMATIONAL" -j DROP
+    wait "$PING_PID" || true
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+}
+
+# 21. the responder restarts and comes back as initiator: its charon is
+#     killed and started again (all SAs lost) while the left keeps pinging on
+#     the old SPI; the left's DPD on the old IKE SA goes unanswered (the new
+#     daemon ignores unknown SPIs) and is retransmitted; 7 s after the restart
+#     the right initiates a new IKE SA itself (INITIAL_CONTACT), which makes
+#     the left drop the old one; traffic goes on over the new SAs
+sc_peer_restarted() {
+    topo_up v4
+    sw_both "$(CONN_EXTRA='        dpd_delay = 3s' swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    steady_ping 22
+    nap 2
+    kill -9 "$CHARON_PID_right"
+    wait "$CHARON_PID_right" 2>/dev/null || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.1"
+    rm -f "$WORK/right/run/charon.pid" "$WORK/right/run/charon.vici"
+    sw_start right
+    nap 7
+    swanctl_on right --initiate --child net --timeout 10 >/dev/null 2>&1 || true
+    wait "$PING_PID" || true
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    cp "$WORK/right/run/charon.log" "$WORK/right/charon.log.2"
+    finish left right
+}
+
+# 22. strongSwan 5.9.8 (Debian 12, the host's package) initiates to 6.0.1 in
+#     the chroot: healthy tunnel, CHILD_SA rekey, clean delete. 5.9.8's
+#     kernel-libipsec has no raw_esp and fakes a NAT (random NAT-D hash), so
+#     IKE and ESP go over UDP 4500 though no NAT is on the path
+sc_healthy_sw59_to_sw60() {
+    ensure_sw59
+    topo_up v4
+    SW_HOST_BINARIES=left
+    sw_both "$(swconf left)" "$(swconf right)"
+    log "left: $(swanctl_on left --version --daemon 2>&1 | tr -s ' \n' ' ')"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    swanctl_on left --rekey --child net >/dev/null 2>&1 || true
+    nap 2
+    tunnel_traffic
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left right
+    SW_HOST_BINARIES=
+}
+
+# 23. as ikev2_cookie_libreswan, against Libreswan 5.2 (Debian 13)
+sc_ikev2_cookie_libreswan5() {
+    ensure_libreswan5
+    topo_up v4
+    sw_prepare left "$(swconf left)" "$FAST"
+    sw_start left
+    ls5_start right "$(LS_LOGFILE=/lab/pluto.log ls_ikev2_conf '    ddos-mode=busy' '    ike=aes256-sha2_256;modp2048
+    esp=aes256-sha2_256')" "$LS_SECRETS"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    bg_traffic
+    swanctl_on left --terminate --ike lab >/dev/null 2>&1 || true
+    finish left
 }

@@ -511,6 +511,11 @@ impl<T: PartialEq> PairNotes<T> {
         }
     }
 
+    /// The notes on `pair`, oldest first.
+    pub fn iter(&self, pair: &PairKey) -> impl Iterator<Item = &T> {
+        self.notes.get(pair).into_iter().flatten()
+    }
+
     pub fn forget(&mut self, pair: &PairKey) {
         self.notes.remove(pair);
     }

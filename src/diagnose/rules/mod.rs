@@ -51,6 +51,7 @@ rules! {
     esp_one_way,
     dead_peer,
     stale_sa,
+    peer_restarted,
     esp_sequence_anomaly,
     rekey_collision,
     aggressive_mode_psk,

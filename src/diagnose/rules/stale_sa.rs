@@ -5,7 +5,9 @@
 //! keeps going to an SPI after a clear Delete for it (IKEv1 Informational). Inferred: one peer
 //! keeps sending ESP on an IKE SA's Child SAs long after the other stopped, and the silent
 //! peer meanwhile starts a brand-new IKE SA: it lost the old one (restart, failover) and the
-//! sender has not noticed.
+//! sender has not noticed; when the old SA's own IKE shows the loss too (requests unanswered,
+//! INVALID_IKE_SPI), `peer_restarted` tells it and this inference stays silent. A new IKE SA
+//! between the pair clears the notify form: the stale SAs are replaced.
 
 use std::collections::VecDeque;
 
@@ -14,6 +16,7 @@ use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::ike::PayloadBody;
 use crate::event::{Body, Timestamp};
 use crate::track::Pair;
+use crate::track::ike::SaState;
 use crate::event::codes::NotifyType;
 
 /// How much longer one side's ESP must outlast the other's on the same IKE SA: rekeys and
@@ -43,10 +46,35 @@ pub const RULE: RuleDef = RuleDef {
     make: || Box::new(StaleSa::default()),
 };
 
+impl StaleSa {
+    /// A new IKE SA between the pair authenticated: the SAs the peer said it no longer had are
+    /// replaced, so an INVALID_SPI / INVALID_IKE_SPI finding is over.
+    fn replaced(&self, cx: &Cx<'_>, ispi: u64, out: &mut Emit<'_>) {
+        let (Some(pair), Some((before, after))) = (cx.up.pair, cx.up.transition) else {
+            return;
+        };
+        if before >= SaState::Authenticated
+            || !matches!(after, SaState::Authenticated | SaState::Established)
+        {
+            return;
+        }
+        for nt in [NotifyType::INVALID_SPI, NotifyType::INVALID_IKE_SPI] {
+            out.clear(
+                KIND.id,
+                pair,
+                u64::from(nt.0),
+                (cx.ev.pkt.ts, cx.ev.pkt.frame),
+                |_| format!("a new IKE SA (SPIi {ispi:016x}) between them authenticated and replaces the SAs the peer no longer had"),
+            );
+        }
+    }
+}
+
 impl Rule for StaleSa {
     fn event(&mut self, cx: &Cx<'_>, out: &mut Emit<'_>) {
         match &cx.ev.body {
             Body::Ike(m) => {
+                self.replaced(cx, m.ispi, out);
                 if let Some(nt) = m
                     .notifies()
                     .find(|x| matches!(x.notify_type, NotifyType::INVALID_SPI | NotifyType::INVALID_IKE_SPI))
@@ -141,6 +169,10 @@ impl Rule for StaleSa {
                     continue;
                 }
                 let silent = p.addr(1 - x);
+                // The same loss told with its IKE evidence: said once, there.
+                if out.already(super::peer_restarted::KIND.id, p.key, old.ispi) {
+                    continue;
+                }
                 let Some(new) = p.sas.iter().find(|s| {
                     s.ispi != old.ispi
                         && s.initiator == silent
@@ -234,6 +266,32 @@ mod tests {
             .iter()
             .find(|f| f.kind == "stale_sa" && f.summary.contains("AH on SPI 0x000000a1"));
         assert!(f.is_some(), "{all:?}");
+    }
+
+    /// The peer answered INVALID_IKE_SPI, then a new IKE SA came up: raised, then cleared.
+    #[test]
+    fn a_new_sa_clears_the_notify_form() {
+        let mut s = Script::default();
+        healthy_v2(&mut s);
+        s.ike(12_000, A, B, Msg::v2(X::INFORMATIONAL, 3, REQUEST, INITIATOR).with(sk(52)));
+        s.ike(
+            12_010,
+            B,
+            A,
+            Msg::v2(X::INFORMATIONAL, 3, RESPONSE, RESPONDER).with(notify(N::INVALID_IKE_SPI, &[])),
+        );
+        s.ike(13_000, A, B, Msg::v2(X::IKE_SA_INIT, 0, REQUEST, INITIATOR).spis(0x77, 0));
+        s.ike(
+            13_010,
+            B,
+            A,
+            Msg::v2(X::IKE_SA_INIT, 0, RESPONSE, RESPONDER).spis(0x77, 0x88).with(v2_sa(&[(4, 14)])),
+        );
+        s.ike(13_020, A, B, Msg::v2(X::IKE_AUTH, 1, REQUEST, INITIATOR).spis(0x77, 0x88).len(400).with(sk(370)));
+        s.ike(13_030, B, A, Msg::v2(X::IKE_AUTH, 1, RESPONSE, RESPONDER).spis(0x77, 0x88).len(300).with(sk(270)));
+        let (live, _, _) = s.run();
+        let f: Vec<_> = live.iter().filter(|f| f.kind == "stale_sa").collect();
+        assert!(f.len() == 2 && f[1].clearing, "{live:?}");
     }
 
     #[test]
