@@ -161,16 +161,7 @@ impl<'w> Pipeline<'w> {
         let Some(h) = &self.html else {
             return Ok(());
         };
-        let info = RunInfo {
-            source: &self.source,
-            stats: &self.decoder.stats,
-            track: self.analyzer.stats(),
-            spis: &self.spis,
-            read_error,
-            utc: self.opts.utc,
-            detail: SpiDetail::Top,
-            verbose: false,
-        };
+        let info = self.run_info(read_error, SpiDetail::Top, false);
         let view = PageView {
             source: &self.source,
             summary: summary::summary_line(&info),
@@ -425,28 +416,42 @@ impl<'w> Pipeline<'w> {
         }
     }
 
-    /// The counters so far (live mode prints them periodically).
-    pub fn write_summary(&mut self, read_error: Option<String>) -> io::Result<()> {
-        self.warn_degraded();
-        let info = RunInfo {
+    /// The run's counters as the summary line, the summary block and the HTML page read them.
+    fn run_info(
+        &self,
+        read_error: Option<String>,
+        detail: SpiDetail,
+        verbose: bool,
+    ) -> RunInfo<'_> {
+        RunInfo {
             source: &self.source,
             stats: &self.decoder.stats,
             track: self.analyzer.stats(),
             spis: &self.spis,
             read_error,
             utc: self.opts.utc,
-            detail: match (self.opts.verbose, self.opts.quiet) {
-                (1.., _) => SpiDetail::All,
-                (0, true) => SpiDetail::None,
-                (0, false) => SpiDetail::Top,
-            },
-            verbose: self.opts.verbose > 0,
-        };
-        if self.opts.json {
-            summary::write_json(self.out, &info)
-        } else {
-            summary::write_text(self.out, &info)
+            detail,
+            verbose,
         }
+    }
+
+    /// The counters so far (live mode prints them periodically).
+    pub fn write_summary(&mut self, read_error: Option<String>) -> io::Result<()> {
+        self.warn_degraded();
+        let detail = match (self.opts.verbose, self.opts.quiet) {
+            (1.., _) => SpiDetail::All,
+            (0, true) => SpiDetail::None,
+            (0, false) => SpiDetail::Top,
+        };
+        let info = self.run_info(read_error, detail, self.opts.verbose > 0);
+        // Laid out first: `info` borrows the pipeline that owns the writer.
+        let mut text = Vec::new();
+        if self.opts.json {
+            summary::write_json(&mut text, &info)?;
+        } else {
+            summary::write_text(&mut text, &info)?;
+        }
+        self.out.write_all(&text)
     }
 
     /// End of input: flush what the decoder holds, then the summary.
