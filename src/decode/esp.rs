@@ -76,51 +76,49 @@ fn null_payload(p: &[u8]) -> Option<Cleartext> {
         {
             continue;
         }
-        if let Some((proto, ports)) = inner(next_header, &p[..body]) {
+        if !reads_as_one_packet(next_header, &p[..body]) {
+            continue;
+        }
+        // Transport mode's addresses are the outer packet's, which this layer does not see;
+        // only the protocol and ports are kept.
+        let unspecified = IpAddr::from([0u8; 4]);
+        if let Some(inner) = inner_packet(next_header, &p[..body], (unspecified, unspecified)) {
             return Some(Cleartext {
                 icv: icv as u8,
                 next_header,
-                proto,
-                ports,
+                proto: inner.proto,
+                ports: (inner.sport, inner.dport),
             });
         }
     }
     None
 }
 
-/// The inner packet's protocol and ports (or ICMP type/code), if `d` is exactly one packet of
-/// protocol `nh`.
-pub(super) fn inner(nh: u8, d: &[u8]) -> Option<(u8, (u16, u16))> {
-    let be = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+/// Whether `d` is exactly one packet of protocol `nh`: the strict reading that tells cleartext
+/// from ciphertext where nothing else can (the ESP-NULL heuristic, a key without ICV). Lengths
+/// must match to the byte; [`inner_packet`] then reads the fields, leniently.
+pub(super) fn reads_as_one_packet(nh: u8, d: &[u8]) -> bool {
+    let be = |i: usize| usize::from(u16::from_be_bytes([d[i], d[i + 1]]));
     match nh {
         // Tunnel mode: an IPv4 or IPv6 header whose length is the whole body.
-        4 if d.len() >= 20
-            && d[0] >> 4 == 4
-            && d[0] & 0xf >= 5
-            && usize::from(be(2)) == d.len() =>
-        {
-            let ihl = usize::from(d[0] & 0xf) * 4;
-            let l4 = d.get(ihl..)?;
-            Some((d[9], l4_ports(d[9], l4)))
+        4 => {
+            d.len() >= 20
+                && d[0] >> 4 == 4
+                && d[0] & 0xf >= 5
+                && usize::from(d[0] & 0xf) * 4 <= d.len()
+                && be(2) == d.len()
         }
-        41 if d.len() >= 40 && d[0] >> 4 == 6 && usize::from(be(4)) + 40 == d.len() => {
-            Some((d[6], l4_ports(d[6], &d[40..])))
-        }
+        41 => d.len() >= 40 && d[0] >> 4 == 6 && be(4) + 40 == d.len(),
         // Transport mode: the transport header itself.
-        17 if d.len() >= 8 && usize::from(be(4)) == d.len() => Some((17, (be(0), be(2)))),
-        6 if d.len() >= 20
-            && (5..=15).contains(&(d[12] >> 4))
-            && usize::from(d[12] >> 4) * 4 <= d.len() =>
-        {
-            Some((6, (be(0), be(2))))
+        17 => d.len() >= 8 && be(4) == d.len(),
+        6 => {
+            d.len() >= 20
+                && (5..=15).contains(&(d[12] >> 4))
+                && usize::from(d[12] >> 4) * 4 <= d.len()
         }
-        1 if d.len() >= 8 && matches!(d[0], 0 | 3 | 5 | 8 | 11 | 12 | 13 | 14) => {
-            Some((1, (u16::from(d[0]), u16::from(d[1]))))
-        }
-        58 if d.len() >= 8 && matches!(d[0], 1..=4 | 128 | 129 | 133..=137) => {
-            Some((58, (u16::from(d[0]), u16::from(d[1]))))
-        }
-        _ => None,
+        1 => d.len() >= 8 && matches!(d[0], 0 | 3 | 5 | 8 | 11 | 12 | 13 | 14),
+        58 => d.len() >= 8 && matches!(d[0], 1..=4 | 128 | 129 | 133..=137),
+        _ => false,
     }
 }
 

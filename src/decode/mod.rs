@@ -508,9 +508,10 @@ impl Decoder {
     ) {
         match ike::decode(data, non_esp_marker) {
             Ok(mut msg) => {
-                if let Some(d) = &mut self.decrypt {
-                    d.ike(&flow, pkt.frame, data, &mut msg);
-                }
+                let plain = match &mut self.decrypt {
+                    Some(d) => d.ike(&flow, data, &mut msg),
+                    None => None,
+                };
                 self.stats.ike += 1;
                 if msg.version == 1 {
                     self.stats.ike_v1 += 1;
@@ -526,18 +527,18 @@ impl Decoder {
                 let whole = if is_fragment {
                     self.stats.ike_fragments += 1;
                     let key = (flow.src, flow.sport, flow.dst, flow.dport);
-                    self.skf.push(key, pkt.frame, pkt.ts, &msg)
+                    self.skf.push(key, pkt.frame, pkt.ts, &msg, plain)
                 } else {
                     None
                 };
                 // One count per packet, however many of its events carry an error.
-                if msg.error.is_some() || whole.as_ref().is_some_and(|w| w.error.is_some()) {
+                if msg.error.is_some() || whole.as_ref().is_some_and(|(w, _)| w.error.is_some()) {
                     self.stats.malformed += 1;
                 }
                 push(out, pkt, flow, info, Body::Ike(Box::new(msg)));
-                if let Some(mut whole) = whole {
-                    if let Some(d) = &mut self.decrypt {
-                        d.reassembled(&mut whole);
+                if let Some((mut whole, plain)) = whole {
+                    if let (Some(d), Some(plain)) = (&mut self.decrypt, plain) {
+                        d.reassembled(&mut whole, plain);
                     }
                     self.stats.ike_reassembled += 1;
                     push(out, pkt, flow, info, Body::Ike(Box::new(whole)));

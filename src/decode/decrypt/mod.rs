@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::esp::inner_packet;
+use super::ike::skf::Opened;
 use super::ike::{HEADER_LEN, v1, v2};
 use crate::event::codes::{ExchangeType, PayloadType, TransformType};
 use crate::event::ike::{Decrypted, IkeMessage, Integrity, PayloadBody, Proposal};
@@ -46,11 +47,6 @@ pub struct Decryptor {
     /// (SPIi, SPIr) → the algorithms chosen in IKE_SA_INIT, for ring entries without them.
     v2_algs: HashMap<(u64, u64), (Encr, Integ)>,
     v1: HashMap<u64, V1Sa>,
-    /// Plaintexts of SKF fragments by frame, until their message is reassembled; bounded by
-    /// [`FRAGMENT_BYTES`], oldest out first (as the reassembler evicts its oldest sets).
-    fragments: HashMap<u64, (Integrity, Vec<u8>)>,
-    fragment_order: VecDeque<u64>,
-    fragment_bytes: usize,
     buf: Vec<u8>,
     /// Per ESP SPI: the high-order sequence bits that opened its last packet (`None`: ESN
     /// off), when the key source did not say.
@@ -113,11 +109,6 @@ fn esn_candidates(
     tries.into_iter().flatten()
 }
 
-/// Plaintext of SKF fragments held for reassembly, at most (the reassembler's own cap).
-/// (The reassembler's own caps: 8 MiB, and 1024 sets of a few fragments.)
-const FRAGMENT_BYTES: usize = 8 << 20;
-const FRAGMENTS_HELD: usize = 4096;
-
 /// One ISAKMP SA's CBC state. Both peers chain on the same ciphertext, so one state serves
 /// every key tried, and a key that fails leaves the chain right for the next.
 #[derive(Default)]
@@ -145,9 +136,6 @@ impl Decryptor {
             ring,
             v2_algs: HashMap::new(),
             v1: HashMap::new(),
-            fragments: HashMap::new(),
-            fragment_order: VecDeque::new(),
-            fragment_bytes: 0,
             buf: Vec::new(),
             esn: HashMap::new(),
             derive,
@@ -158,52 +146,33 @@ impl Decryptor {
         }
     }
 
-    /// Opens `msg` (decoded from `data`, which starts at the IKE header; `frame` carried it)
-    /// when the ring has its keys, setting `msg.decrypted`. SKF fragments are opened one by
-    /// one: their plaintext is kept for [`Decryptor::reassembled`] and the fragment's own
-    /// `decrypted` has no payloads.
-    pub fn ike(&mut self, flow: &Flow, frame: u64, data: &[u8], msg: &mut IkeMessage) {
+    /// Opens `msg` (decoded from `data`, which starts at the IKE header) when the ring has its
+    /// keys, setting `msg.decrypted`. An SKF fragment's `decrypted` has no payloads: its
+    /// plaintext is returned, for the reassembler to hold until [`Decryptor::reassembled`].
+    pub fn ike(&mut self, flow: &Flow, data: &[u8], msg: &mut IkeMessage) -> Option<Opened> {
         match msg.version {
             2 => {
                 if self.derive && msg.exchange == ExchangeType::IKE_SA_INIT && !msg.encrypted {
                     self.learn_init(data, msg);
                 }
-                if let Some(plain) = self.ikev2(data, msg) {
-                    let integrity = msg
-                        .decrypted
-                        .as_ref()
-                        .map_or(Integrity::Ok, |d| d.integrity);
-                    self.keep_fragment(frame, integrity, plain);
-                }
+                let plain = self.ikev2(data, msg)?;
+                let integrity = msg
+                    .decrypted
+                    .as_ref()
+                    .map_or(Integrity::Ok, |d| d.integrity);
+                Some((integrity, plain))
             }
-            1 => self.ikev1(flow, data, msg),
-            _ => {}
+            1 => {
+                self.ikev1(flow, data, msg);
+                None
+            }
+            _ => None,
         }
     }
 
-    fn keep_fragment(&mut self, frame: u64, integrity: Integrity, plain: Vec<u8>) {
-        // Frames already reassembled stay in the order list until they come round: the
-        // count cap keeps it bounded too.
-        while self.fragment_bytes + plain.len() > FRAGMENT_BYTES
-            || self.fragment_order.len() >= FRAGMENTS_HELD
-        {
-            let Some(old) = self.fragment_order.pop_front() else {
-                return;
-            };
-            if let Some((_, p)) = self.fragments.remove(&old) {
-                self.fragment_bytes -= p.len();
-            }
-        }
-        self.fragment_bytes += plain.len();
-        self.fragment_order.push_back(frame);
-        if let Some((_, p)) = self.fragments.insert(frame, (integrity, plain)) {
-            self.fragment_bytes -= p.len();
-        }
-    }
-
-    /// Fills a message reassembled from SKF fragments with the inside of its fragments,
-    /// when every fragment was opened.
-    pub fn reassembled(&mut self, whole: &mut IkeMessage) {
+    /// Fills a message reassembled from SKF fragments with the inside of its fragments
+    /// (`plain`, when every fragment was opened).
+    pub fn reassembled(&mut self, whole: &mut IkeMessage, plain: Opened) {
         let Some(inner_first) = whole.payloads.iter().find_map(|p| match p.body {
             PayloadBody::Encrypted {
                 inner_first_payload,
@@ -213,18 +182,7 @@ impl Decryptor {
         }) else {
             return;
         };
-        let mut plain = Vec::new();
-        let mut integrity = Integrity::Ok;
-        for f in &whole.reassembled_from {
-            let Some((i, p)) = self.fragments.remove(f) else {
-                return;
-            };
-            self.fragment_bytes -= p.len();
-            if i != Integrity::Ok {
-                integrity = i;
-            }
-            plain.extend_from_slice(&p);
-        }
+        let (integrity, plain) = plain;
         let mut d = Decrypted {
             integrity,
             payloads: Vec::new(),
@@ -686,7 +644,7 @@ impl Decryptor {
                     // (the NULL-encryption test's standard) shows the key is right.
                     if integrity == Integrity::Unchecked
                         && next_header != 59
-                        && super::esp::inner(next_header, &self.buf).is_none()
+                        && !super::esp::reads_as_one_packet(next_header, &self.buf)
                     {
                         continue;
                     }

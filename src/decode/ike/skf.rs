@@ -1,11 +1,13 @@
 //! Reassembly of IKEv2 messages split with RFC 7383 fragmentation (SKF payloads).
 //!
-//! Fragments are not decrypted, so nothing of their ciphertext is kept: a set stores, per
-//! fragment, the frame that carried it and its length. When every fragment of a set has arrived
-//! the set yields one IKEv2 message with a single SK payload standing for the whole encrypted
-//! message, as if it had not been fragmented. Memory is bounded by a cap on the number of sets
-//! and on the bytes they account for; sets dropped by a cap are counted, sets that time out are
-//! returned by [`SkfReassembler::expire`] so the caller can report lost fragments.
+//! Nothing of a fragment's ciphertext is kept: a set stores, per fragment, the frame that
+//! carried it, its length and, when keys opened it, its plaintext. When every fragment of a set
+//! has arrived the set yields one IKEv2 message with a single SK payload standing for the whole
+//! encrypted message, as if it had not been fragmented, and the plaintext of the whole when
+//! every fragment had one. Memory is bounded by a cap on the number of sets and on the bytes
+//! they account for (plaintext included: one table, one eviction); sets dropped by a cap are
+//! counted, sets that time out are returned by [`SkfReassembler::expire`] so the caller can
+//! report lost fragments.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -13,9 +15,10 @@ use std::net::IpAddr;
 use super::HEADER_LEN;
 use crate::event::Timestamp;
 use crate::event::codes::PayloadType;
-use crate::event::ike::{IkeMessage, Payload, PayloadBody};
+use crate::event::ike::{IkeMessage, Integrity, Payload, PayloadBody};
 
-/// Bytes accounted per stored fragment (frame number, length, map overhead).
+/// Bytes accounted per stored fragment (frame number, length, map overhead), on top of its
+/// plaintext.
 pub const FRAGMENT_COST: usize = 64;
 /// Bytes accounted per fragment set, on top of its fragments (key, header copy).
 pub const SET_COST: usize = 256;
@@ -43,13 +46,27 @@ struct FragmentSet {
     serial: u64,
     /// Header of fragment 1 (payloads left empty) and its SKF's inner next payload.
     first: Option<(IkeMessage, u8)>,
-    /// Fragment number → (frame, encrypted length).
-    fragments: BTreeMap<u16, (u64, u32)>,
+    /// Fragment number → what is kept of it.
+    fragments: BTreeMap<u16, Fragment>,
+    /// Plaintext bytes held by `fragments`.
+    plain_bytes: usize,
 }
+
+#[derive(Debug)]
+struct Fragment {
+    frame: u64,
+    /// Encrypted length.
+    len: u32,
+    plain: Option<Opened>,
+}
+
+/// A fragment's (or the whole message's) inside: how its integrity check went and its
+/// plaintext, padding removed.
+pub type Opened = (Integrity, Vec<u8>);
 
 impl FragmentSet {
     fn cost(&self) -> usize {
-        SET_COST + self.fragments.len() * FRAGMENT_COST
+        SET_COST + self.fragments.len() * FRAGMENT_COST + self.plain_bytes
     }
 }
 
@@ -85,14 +102,17 @@ impl SkfReassembler {
     /// sum of the fragments' lengths, `encrypted` set, `reassembled_from` the frames in fragment
     /// order, and `length` = `wire_len` = 28 + 4 + that sum. Retransmitted duplicates are
     /// ignored; a fragment whose total differs from its set's starts the set anew (RFC 7383
-    /// §2.6). Fragments numbered 0 or above their total are ignored.
+    /// §2.6). Fragments numbered 0 or above their total are ignored. `plain` is the fragment's
+    /// inside when keys opened it; the whole message's comes back with it when every fragment
+    /// had one (the integrity of the worst fragment).
     pub fn push(
         &mut self,
         key: FlowKey,
         frame: u64,
         ts: Timestamp,
         msg: &IkeMessage,
-    ) -> Option<IkeMessage> {
+        plain: Option<Opened>,
+    ) -> Option<(IkeMessage, Option<Opened>)> {
         if msg.version != 2 {
             return None;
         }
@@ -138,13 +158,15 @@ impl SkfReassembler {
                     serial,
                     first: None,
                     fragments: BTreeMap::new(),
+                    plain_bytes: 0,
                 },
             );
             self.bytes += SET_COST;
         }
         // Make room for the fragment among the other sets; if this set alone is too big, it
         // goes too.
-        while self.bytes + FRAGMENT_COST > self.max_bytes {
+        let cost = FRAGMENT_COST + plain.as_ref().map_or(0, |(_, p)| p.len());
+        while self.bytes + cost > self.max_bytes {
             if !self.evict_oldest(Some(&skey)) {
                 self.remove(&skey);
                 self.evicted += 1;
@@ -152,7 +174,8 @@ impl SkfReassembler {
             }
         }
         let set = self.sets.get_mut(&skey)?;
-        set.fragments.insert(number, (frame, len));
+        set.plain_bytes += cost - FRAGMENT_COST;
+        set.fragments.insert(number, Fragment { frame, len, plain });
         if number == 1 {
             let header = IkeMessage {
                 payloads: Vec::new(),
@@ -162,7 +185,7 @@ impl SkfReassembler {
             };
             set.first = Some((header, inner));
         }
-        self.bytes += FRAGMENT_COST;
+        self.bytes += cost;
         if set.fragments.len() < usize::from(set.total) {
             return None;
         }
@@ -171,10 +194,12 @@ impl SkfReassembler {
         let sum: u32 = set
             .fragments
             .values()
-            .fold(0u32, |s, &(_, l)| s.saturating_add(l));
+            .fold(0u32, |s, f| s.saturating_add(f.len));
         let sk_len = sum.saturating_add(4);
         let total_len = sk_len.saturating_add(HEADER_LEN as u32);
-        Some(IkeMessage {
+        let reassembled_from = set.fragments.values().map(|f| f.frame).collect();
+        let plain = whole_plaintext(set.fragments, set.plain_bytes);
+        let whole = IkeMessage {
             first_payload: PayloadType::SK,
             length: total_len,
             wire_len: total_len,
@@ -190,9 +215,10 @@ impl SkfReassembler {
                 },
             }],
             error: None,
-            reassembled_from: set.fragments.values().map(|&(f, _)| f).collect(),
+            reassembled_from,
             ..header
-        })
+        };
+        Some((whole, plain))
     }
 
     /// Drops sets whose first fragment is older than the timeout; returns how many were
@@ -246,6 +272,20 @@ impl SkfReassembler {
     }
 }
 
+/// The fragments' plaintexts joined in fragment order, if every fragment had one.
+fn whole_plaintext(fragments: BTreeMap<u16, Fragment>, bytes: usize) -> Option<Opened> {
+    let mut integrity = Integrity::Ok;
+    let mut whole = Vec::with_capacity(bytes);
+    for f in fragments.into_values() {
+        let (i, p) = f.plain?;
+        if i != Integrity::Ok {
+            integrity = i;
+        }
+        whole.extend_from_slice(&p);
+    }
+    Some((integrity, whole))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +305,20 @@ mod tests {
             "172.16.158.142".parse().unwrap(),
             4500,
         )
+    }
+
+    /// A fragment without keys: the message reassembled, if complete.
+    fn push(
+        r: &mut SkfReassembler,
+        key: FlowKey,
+        frame: u64,
+        ts: Timestamp,
+        msg: &IkeMessage,
+    ) -> Option<IkeMessage> {
+        r.push(key, frame, ts, msg, None).map(|(m, plain)| {
+            assert_eq!(plain, None, "no fragment was opened");
+            m
+        })
     }
 
     fn ts(secs: i64) -> Timestamp {
@@ -319,9 +373,9 @@ mod tests {
         let f5 = decode(fixture!("ukncsc-f5.bin"), true).unwrap();
         let f6 = decode(fixture!("ukncsc-f6.bin"), true).unwrap();
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        assert_eq!(r.push(key(), 5, ts(1), &f5), None);
+        assert_eq!(push(&mut r, key(), 5, ts(1), &f5), None);
         assert_eq!(r.pending(), 1);
-        let m = r.push(key(), 6, ts(1), &f6).expect("complete");
+        let m = push(&mut r, key(), 6, ts(1), &f6).expect("complete");
         assert_eq!(r.pending(), 0);
         assert_eq!((m.ispi, m.rspi, m.message_id), (f5.ispi, f5.rspi, 1));
         assert_eq!((m.exchange.0, m.flags, m.version), (35, 0x08, 2));
@@ -350,23 +404,23 @@ mod tests {
     fn not_a_fragment_is_ignored() {
         let f7 = decode(fixture!("ukncsc-f7.bin"), true).unwrap();
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        assert_eq!(r.push(key(), 7, ts(1), &f7), None);
+        assert_eq!(push(&mut r, key(), 7, ts(1), &f7), None);
         assert_eq!(r.pending(), 0);
     }
 
     #[test]
     fn out_of_order_and_duplicates() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        assert_eq!(r.push(key(), 10, ts(0), &frag(4, 3, 3, 50)), None);
-        assert_eq!(r.push(key(), 11, ts(0), &frag(4, 2, 3, 100)), None);
+        assert_eq!(push(&mut r, key(), 10, ts(0), &frag(4, 3, 3, 50)), None);
+        assert_eq!(push(&mut r, key(), 11, ts(0), &frag(4, 2, 3, 100)), None);
         // Retransmission of fragment 2: ignored, frame 11 is kept.
-        assert_eq!(r.push(key(), 12, ts(1), &frag(4, 2, 3, 100)), None);
-        let m = r.push(key(), 13, ts(1), &frag(4, 1, 3, 200)).unwrap();
+        assert_eq!(push(&mut r, key(), 12, ts(1), &frag(4, 2, 3, 100)), None);
+        let m = push(&mut r, key(), 13, ts(1), &frag(4, 1, 3, 200)).unwrap();
         assert_eq!(m.reassembled_from, [13, 11, 10]);
         assert_eq!(sk_len(&m), 350);
         assert_eq!(m.length, 28 + 4 + 350);
         // A late duplicate after completion starts a new set, which never completes.
-        assert_eq!(r.push(key(), 14, ts(2), &frag(4, 3, 3, 50)), None);
+        assert_eq!(push(&mut r, key(), 14, ts(2), &frag(4, 3, 3, 50)), None);
         assert_eq!(r.pending(), 1);
         assert_eq!(r.evicted(), 0);
     }
@@ -374,7 +428,7 @@ mod tests {
     #[test]
     fn single_fragment_completes_at_once() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        let m = r.push(key(), 1, ts(0), &frag(9, 1, 1, 64)).unwrap();
+        let m = push(&mut r, key(), 1, ts(0), &frag(9, 1, 1, 64)).unwrap();
         assert_eq!(m.reassembled_from, [1]);
         assert_eq!(sk_len(&m), 64);
     }
@@ -383,29 +437,29 @@ mod tests {
     fn sets_are_kept_apart() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
         let other = ("10.0.0.1".parse().unwrap(), 4500, key().0, 4500);
-        r.push(key(), 1, ts(0), &frag(1, 1, 2, 10));
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 2, 10));
         // Same message ID from another flow, another message ID, and a response.
-        r.push(other, 2, ts(0), &frag(1, 2, 2, 10));
-        r.push(key(), 3, ts(0), &frag(2, 2, 2, 10));
+        push(&mut r, other, 2, ts(0), &frag(1, 2, 2, 10));
+        push(&mut r, key(), 3, ts(0), &frag(2, 2, 2, 10));
         let mut resp = frag(1, 2, 2, 10);
         resp.flags = 0x20;
-        r.push(key(), 4, ts(0), &resp);
+        push(&mut r, key(), 4, ts(0), &resp);
         assert_eq!(r.pending(), 4);
-        let m = r.push(key(), 5, ts(0), &frag(1, 2, 2, 10)).unwrap();
+        let m = push(&mut r, key(), 5, ts(0), &frag(1, 2, 2, 10)).unwrap();
         assert_eq!(m.reassembled_from, [1, 5]);
     }
 
     #[test]
     fn new_total_restarts_the_set() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        r.push(key(), 1, ts(0), &frag(1, 1, 3, 100));
-        r.push(key(), 2, ts(0), &frag(1, 2, 3, 100));
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 3, 100));
+        push(&mut r, key(), 2, ts(0), &frag(1, 2, 3, 100));
         // The sender re-fragmented with a smaller size (RFC 7383 §2.6): total 4.
-        assert_eq!(r.push(key(), 3, ts(1), &frag(1, 4, 4, 10)), None);
+        assert_eq!(push(&mut r, key(), 3, ts(1), &frag(1, 4, 4, 10)), None);
         assert_eq!(r.pending(), 1);
-        r.push(key(), 4, ts(1), &frag(1, 2, 4, 70));
-        r.push(key(), 5, ts(1), &frag(1, 3, 4, 70));
-        let m = r.push(key(), 6, ts(1), &frag(1, 1, 4, 70)).unwrap();
+        push(&mut r, key(), 4, ts(1), &frag(1, 2, 4, 70));
+        push(&mut r, key(), 5, ts(1), &frag(1, 3, 4, 70));
+        let m = push(&mut r, key(), 6, ts(1), &frag(1, 1, 4, 70)).unwrap();
         assert_eq!(m.reassembled_from, [6, 4, 5, 3]);
         assert_eq!(sk_len(&m), 220);
         assert_eq!(r.evicted(), 0);
@@ -414,25 +468,25 @@ mod tests {
     #[test]
     fn bad_numbers_are_ignored() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        assert_eq!(r.push(key(), 1, ts(0), &frag(1, 0, 2, 10)), None);
-        assert_eq!(r.push(key(), 2, ts(0), &frag(1, 3, 2, 10)), None);
+        assert_eq!(push(&mut r, key(), 1, ts(0), &frag(1, 0, 2, 10)), None);
+        assert_eq!(push(&mut r, key(), 2, ts(0), &frag(1, 3, 2, 10)), None);
         assert_eq!(r.pending(), 0);
         let mut v1 = frag(1, 1, 1, 10);
         v1.version = 1;
-        assert_eq!(r.push(key(), 3, ts(0), &v1), None);
+        assert_eq!(push(&mut r, key(), 3, ts(0), &v1), None);
     }
 
     #[test]
     fn set_cap_evicts_oldest() {
         let mut r = SkfReassembler::new(2, 1 << 20, 30);
-        r.push(key(), 1, ts(0), &frag(1, 1, 2, 10));
-        r.push(key(), 2, ts(1), &frag(2, 1, 2, 10));
-        r.push(key(), 3, ts(2), &frag(3, 1, 2, 10));
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 2, 10));
+        push(&mut r, key(), 2, ts(1), &frag(2, 1, 2, 10));
+        push(&mut r, key(), 3, ts(2), &frag(3, 1, 2, 10));
         assert_eq!((r.pending(), r.evicted()), (2, 1));
         // Message 1 was evicted: its second fragment starts a new set (evicting message 2).
-        assert_eq!(r.push(key(), 4, ts(3), &frag(1, 2, 2, 10)), None);
+        assert_eq!(push(&mut r, key(), 4, ts(3), &frag(1, 2, 2, 10)), None);
         assert_eq!(r.evicted(), 2);
-        assert!(r.push(key(), 5, ts(3), &frag(3, 2, 2, 10)).is_some());
+        assert!(push(&mut r, key(), 5, ts(3), &frag(3, 2, 2, 10)).is_some());
     }
 
     #[test]
@@ -440,25 +494,25 @@ mod tests {
         // Room for one set of three fragments, not two sets.
         let cap = SET_COST + 3 * FRAGMENT_COST;
         let mut r = SkfReassembler::new(100, cap, 30);
-        r.push(key(), 1, ts(0), &frag(1, 1, 3, 10));
-        r.push(key(), 2, ts(0), &frag(1, 2, 3, 10));
-        r.push(key(), 3, ts(1), &frag(2, 1, 3, 10));
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 3, 10));
+        push(&mut r, key(), 2, ts(0), &frag(1, 2, 3, 10));
+        push(&mut r, key(), 3, ts(1), &frag(2, 1, 3, 10));
         assert_eq!((r.pending(), r.evicted()), (1, 1));
-        r.push(key(), 4, ts(1), &frag(2, 2, 3, 10));
-        let m = r.push(key(), 5, ts(1), &frag(2, 3, 3, 10)).unwrap();
+        push(&mut r, key(), 4, ts(1), &frag(2, 2, 3, 10));
+        let m = push(&mut r, key(), 5, ts(1), &frag(2, 3, 3, 10)).unwrap();
         assert_eq!(m.reassembled_from, [3, 4, 5]);
         // A set that alone outgrows the cap is dropped.
         let mut r = SkfReassembler::new(100, SET_COST + FRAGMENT_COST, 30);
-        r.push(key(), 1, ts(0), &frag(1, 1, 3, 10));
-        assert_eq!(r.push(key(), 2, ts(0), &frag(1, 2, 3, 10)), None);
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 3, 10));
+        assert_eq!(push(&mut r, key(), 2, ts(0), &frag(1, 2, 3, 10)), None);
         assert_eq!((r.pending(), r.evicted()), (0, 1));
     }
 
     #[test]
     fn timeout_expires_incomplete_sets() {
         let mut r = SkfReassembler::new(16, 1 << 20, 30);
-        r.push(key(), 1, ts(100), &frag(1, 1, 2, 10));
-        r.push(key(), 2, ts(120), &frag(2, 1, 2, 10));
+        push(&mut r, key(), 1, ts(100), &frag(1, 1, 2, 10));
+        push(&mut r, key(), 2, ts(120), &frag(2, 1, 2, 10));
         assert_eq!(r.expire(ts(130)), 0);
         assert_eq!(r.expire(Timestamp::new(130, 1)), 1);
         assert_eq!(r.pending(), 1);
@@ -467,10 +521,43 @@ mod tests {
         assert_eq!(r.evicted(), 0);
         // Bytes were given back: a full-cap set still fits.
         let mut r = SkfReassembler::new(16, SET_COST + 2 * FRAGMENT_COST, 1);
-        r.push(key(), 1, ts(0), &frag(1, 1, 2, 10));
+        push(&mut r, key(), 1, ts(0), &frag(1, 1, 2, 10));
         r.expire(ts(5));
-        r.push(key(), 2, ts(6), &frag(2, 1, 2, 10));
-        assert!(r.push(key(), 3, ts(6), &frag(2, 2, 2, 10)).is_some());
+        push(&mut r, key(), 2, ts(6), &frag(2, 1, 2, 10));
+        assert!(push(&mut r, key(), 3, ts(6), &frag(2, 2, 2, 10)).is_some());
         assert_eq!(r.evicted(), 0);
+    }
+
+    /// Opened fragments' plaintext is joined in fragment order, whatever the arrival order; it
+    /// counts against the byte cap like the rest of the set; a set with one fragment unopened
+    /// yields the message without plaintext.
+    #[test]
+    fn plaintext_of_opened_fragments_is_joined_and_counted() {
+        let mut r = SkfReassembler::new(16, 1 << 20, 30);
+        let opened = |b: &[u8]| Some((Integrity::Ok, b.to_vec()));
+        assert_eq!(
+            r.push(key(), 1, ts(0), &frag(1, 2, 2, 10), opened(b"world")),
+            None
+        );
+        assert_eq!(r.bytes, SET_COST + FRAGMENT_COST + 5);
+        let unchecked = Some((Integrity::Unchecked, b"hello ".to_vec()));
+        let (m, plain) = r
+            .push(key(), 2, ts(0), &frag(1, 1, 2, 10), unchecked)
+            .unwrap();
+        assert_eq!(m.reassembled_from, vec![2, 1]);
+        assert_eq!(plain, Some((Integrity::Unchecked, b"hello world".to_vec())));
+        assert_eq!(r.bytes, 0);
+
+        r.push(key(), 3, ts(0), &frag(2, 1, 2, 10), opened(b"a"));
+        let (_, plain) = r.push(key(), 4, ts(0), &frag(2, 2, 2, 10), None).unwrap();
+        assert_eq!(plain, None);
+
+        // Plaintext larger than the cap: the set cannot be held.
+        let mut small = SkfReassembler::new(16, SET_COST + FRAGMENT_COST + 4, 30);
+        assert_eq!(
+            small.push(key(), 5, ts(0), &frag(3, 1, 2, 10), opened(b"12345")),
+            None
+        );
+        assert_eq!((small.pending(), small.evicted()), (0, 1));
     }
 }
