@@ -15,6 +15,7 @@ use crate::capture::{PacketSource, RawPacket};
 use crate::decode::{DecodeStats, Decoder, link};
 use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
+use crate::report::fold::Folder;
 use crate::report::html::{HtmlReport, PageView};
 use crate::report::packets::PacketPrinter;
 use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
@@ -63,6 +64,8 @@ pub struct Pipeline<'w> {
     findings: Vec<Finding>,
     printer: PacketPrinter,
     verdict: Verdict,
+    /// Text mode: causes already written in full, for the pairs that only repeat them.
+    fold: Folder,
     spis: SpiCounter,
     events: Vec<Event>,
     unsupported_reported: HashSet<u32>,
@@ -114,6 +117,7 @@ impl<'w> Pipeline<'w> {
             findings: Vec::new(),
             printer: PacketPrinter::new(opts),
             verdict: Verdict::default(),
+            fold: Folder::default(),
             spis: SpiCounter::default(),
             events: Vec::with_capacity(16),
             unsupported_reported: HashSet::new(),
@@ -296,8 +300,11 @@ impl<'w> Pipeline<'w> {
             }
             if self.opts.json {
                 findings::write_finding_json(self.out, &f)?;
-            } else if !(f.severity == Severity::Info && self.opts.verbose == 0) {
-                findings::write_finding_text(self.out, &f)?;
+            } else {
+                let shown = self.opts.verbose > 0 || f.severity != Severity::Info;
+                if shown && !self.fold.fold(self.out, &f)? {
+                    findings::write_finding_text(self.out, &f)?;
+                }
             }
         }
         Ok(())
@@ -492,7 +499,8 @@ impl<'w> Pipeline<'w> {
         if self.opts.json {
             self.verdict.write_json(self.out)?;
         } else {
-            self.verdict.write_text(self.out, self.opts.verbose == 0)?;
+            self.verdict
+                .write_text(self.out, self.opts.verbose == 0, &self.fold)?;
         }
         self.write_tunnels()?;
         self.write_summary(read_error.clone())?;

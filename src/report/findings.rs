@@ -127,7 +127,7 @@ pub fn finding_line(f: &Finding) -> FindingLine<'_> {
     }
 }
 
-fn frames_text(frames: &[u64]) -> String {
+pub(super) fn frames_text(frames: &[u64]) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < frames.len() {

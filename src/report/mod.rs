@@ -6,6 +6,7 @@ pub mod community_id;
 pub mod ecs;
 pub mod findings;
 pub mod fmt;
+pub mod fold;
 pub mod html;
 pub mod metrics;
 pub mod packets;

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::findings::write_line;
+use super::fold::Folder;
 use crate::diagnose::{Finding, Severity};
 
 /// Causes remembered for the tally (the analyzer says each cause once and keeps as many).
@@ -129,7 +130,13 @@ impl Verdict {
         v
     }
 
-    pub fn write_text(&self, w: &mut dyn Write, info_folded: bool) -> io::Result<()> {
+    /// `shared`: the causes text mode wrote once for many pairs, listed with their pairs.
+    pub fn write_text(
+        &self,
+        w: &mut dyn Write,
+        info_folded: bool,
+        shared: &Folder,
+    ) -> io::Result<()> {
         let [e, wa, i] = self.by_severity();
         if e + wa + i == 0 {
             return writeln!(w, "== Verdict: no findings ==");
@@ -189,6 +196,7 @@ impl Verdict {
                 kinds.join(", ")
             )?;
         }
+        shared.write_shared(w)?;
         let worst = self.worst();
         let shown: Vec<String> = worst
             .iter()
@@ -312,7 +320,7 @@ mod tests {
         // The update at the end is the same cause: counted once.
         assert_eq!(v.by_severity(), [1, 0, 0]);
         let mut out = Vec::new();
-        v.write_text(&mut out, true).unwrap();
+        v.write_text(&mut out, true, &Folder::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("== Verdict: 1 error, 0 warnings, 0 info =="),
@@ -331,7 +339,9 @@ mod tests {
         assert_eq!(j["tunnels"][0]["error"], 1);
 
         let mut out = Vec::new();
-        Verdict::default().write_text(&mut out, false).unwrap();
+        Verdict::default()
+            .write_text(&mut out, false, &Folder::default())
+            .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "== Verdict: no findings ==\n"
