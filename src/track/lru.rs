@@ -194,6 +194,14 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.slots.iter().flatten().map(|n| (&n.key, &n.value))
     }
 
+    /// Every entry, mutable, recency unchanged.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.slots
+            .iter_mut()
+            .flatten()
+            .map(|n| (&n.key, &mut n.value))
+    }
+
     /// Removes every entry, least recently seen first.
     pub fn drain_oldest_first(&mut self) -> Vec<(K, V)> {
         let mut out = Vec::with_capacity(self.table.len());

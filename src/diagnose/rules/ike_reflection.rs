@@ -21,6 +21,7 @@ use crate::diagnose::finding::{Confidence, Finding, FindingKind, Peers, Severity
 use crate::diagnose::rule::{Cx, Emit, Rule, RuleDef};
 use crate::event::{Body, Timestamp};
 use crate::track::Tracker;
+use crate::track::lru::Lru;
 
 pub const KIND: FindingKind = FindingKind {
     id: "ike_reflection",
@@ -36,13 +37,16 @@ pub const KIND: FindingKind = FindingKind {
 const MIN_REFLECTORS: usize = 5;
 /// Responders remembered per victim (the count goes on past it).
 const MAX_REFLECTORS: usize = 1024;
-/// Victims remembered; the quietest goes first.
+/// Victims remembered; the one answered least recently goes first.
 const MAX_VICTIMS: usize = 1024;
 
 #[derive(Default)]
 struct Victim {
     /// Responder → (packets, its first frame, the victim spoke to it).
     reflectors: HashMap<IpAddr, (u64, u64, bool)>,
+    /// Reflectors the victim never spoke to: counted as they change, since the check runs on
+    /// every answer and a flood brings a thousand reflectors.
+    silent: usize,
     /// Answers from responders past [`MAX_REFLECTORS`].
     reflectors_over_cap: u64,
     /// Initiator SPIs/cookies the answers carried → packets.
@@ -59,18 +63,34 @@ struct Victim {
 
 impl Victim {
     fn silent_reflectors(&self) -> usize {
-        self.reflectors.values().filter(|r| !r.2).count()
+        self.silent
+    }
+
+    /// `r` turned out to be a real peer of the victim.
+    fn spoke_to(&mut self, r: &IpAddr) -> bool {
+        match self.reflectors.get_mut(r) {
+            Some(r) if !r.2 => {
+                r.2 = true;
+                self.silent -= 1;
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
     }
 }
 
-#[derive(Default)]
 pub struct IkeReflection {
-    victims: HashMap<IpAddr, Victim>,
+    victims: Lru<IpAddr, Victim>,
 }
 
 pub const RULE: RuleDef = RuleDef {
     kinds: &[KIND],
-    make: || Box::new(IkeReflection::default()),
+    make: || {
+        Box::new(IkeReflection {
+            victims: Lru::new(MAX_VICTIMS),
+        })
+    },
 };
 
 impl Rule for IkeReflection {
@@ -81,9 +101,8 @@ impl Rule for IkeReflection {
         // The victim speaks to a responder: that one is a real peer, not a reflector.
         if !self.victims.is_empty()
             && let Some(v) = self.victims.get_mut(&src)
-            && let Some(r) = v.reflectors.get_mut(&dst)
+            && v.spoke_to(&dst)
         {
-            r.2 = true;
             return;
         }
         if !sa.unasked() || src != sa.responder {
@@ -99,10 +118,9 @@ impl Rule for IkeReflection {
             .sum();
         if answers > 1 {
             if let Some(v) = self.victims.get_mut(&dst)
-                && let Some(r) = v.reflectors.get_mut(&src)
-                && !r.2
+                && v.reflectors.get(&src).is_some_and(|r| !r.2)
             {
-                r.2 = true;
+                v.spoke_to(&src);
                 if let Some(named) = v.named
                     && v.silent_reflectors() < MIN_REFLECTORS
                 {
@@ -118,18 +136,8 @@ impl Rule for IkeReflection {
             }
             return;
         }
-        if !self.victims.contains_key(&dst) && self.victims.len() >= MAX_VICTIMS {
-            let quietest = self
-                .victims
-                .iter()
-                .min_by_key(|(_, v)| (v.last_ts, v.packets))
-                .map(|(a, _)| *a);
-            if let Some(a) = quietest {
-                self.victims.remove(&a);
-            }
-        }
         let ts = cx.ev.pkt.ts;
-        let v = self.victims.entry(dst).or_insert_with(|| Victim {
+        let (v, _, _) = self.victims.touch_or_insert_with(&dst, || Victim {
             first_ts: ts,
             ..Victim::default()
         });
@@ -144,6 +152,7 @@ impl Rule for IkeReflection {
             Some(r) => r.0 += 1,
             None if room => {
                 v.reflectors.insert(src, (1, cx.ev.pkt.frame, false));
+                v.silent += 1;
             }
             None => v.reflectors_over_cap += 1,
         }
@@ -157,7 +166,7 @@ impl Rule for IkeReflection {
     }
 
     fn finish(&mut self, _t: &Tracker, out: &mut Emit<'_>) {
-        for (victim, v) in &mut self.victims {
+        for (victim, v) in self.victims.iter_mut() {
             if v.silent_reflectors() >= MIN_REFLECTORS {
                 report(*victim, v, out);
             }
@@ -256,6 +265,39 @@ mod tests {
         assert_eq!(r[0].peers.b, ip("192.0.2.99"));
         let k = kinds(&all);
         assert!(!k.contains(&"ike_unanswered") && !k.contains(&"weak_crypto"), "{k:?}");
+    }
+
+    /// Victims are bounded: a thousand others answered since forget the first victim's four
+    /// reflectors (the least recently answered goes), so a fifth makes no finding; without
+    /// them it does.
+    #[test]
+    fn the_victim_answered_least_recently_is_forgotten_first() {
+        let answer = |s: &mut Script, ms: u64, refl: &str, victim: &str, n: u64| {
+            s.ike(
+                ms,
+                refl,
+                victim,
+                Msg::v1(X::MAIN, 0)
+                    .spis(0xdead_beef_dead_beef, 0x1000 + n)
+                    .with(v1_sa(1, &[(1, 5), (2, 2), (3, 1), (4, 2)]))
+                    .len(120),
+            );
+        };
+        for flood in [false, true] {
+            let mut s = Script::default();
+            for i in 1..=4u64 {
+                answer(&mut s, i, &format!("203.0.113.{i}"), "192.0.2.99", i);
+            }
+            if flood {
+                for i in 0..super::MAX_VICTIMS as u64 {
+                    let victim = format!("10.0.{}.{}", i / 250, i % 250 + 1);
+                    answer(&mut s, 10 + i, "198.51.100.1", &victim, 100 + i);
+                }
+            }
+            answer(&mut s, 5_000, "203.0.113.5", "192.0.2.99", 5);
+            let found = kinds(&s.all()).contains(&"ike_reflection");
+            assert_eq!(found, !flood, "flood {flood}");
+        }
     }
 
     /// A capture that started mid-negotiation: answers without requests, but the initiator
