@@ -298,6 +298,9 @@ fn end_text(sa: &SaSummary) -> String {
             by: Some((who, frame)),
         } => format!(", deleted by {who} (frame {frame})"),
         SaEnd::Deleted { by: None } => String::new(),
+        SaEnd::Unanswered { from, count, frame } if sa.version == 1 => format!(
+            ", then the peer stopped answering: {from}'s {count} Informationals (DPD) from frame {frame} on went unanswered"
+        ),
         SaEnd::Unanswered { from, count, frame } => format!(
             ", then the peer stopped answering: {from}'s request from frame {frame} went unanswered ({count} transmissions)"
         ),

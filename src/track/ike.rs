@@ -186,6 +186,11 @@ pub enum SaEnd {
 /// within 7 s, Libreswan's within 1.5 s.
 const UNANSWERED_AFTER: u32 = 3;
 
+/// IKEv1: Informationals from one side in a row, the other side silent, before the peer
+/// counts as no longer answering (Libreswan and strongSwan send an R-U-THERE every dpddelay and
+/// give up after dpdtimeout, 3 to 4 of them with the defaults).
+pub const V1_UNANSWERED_RUN: usize = 3;
+
 /// Where an IKE SA stands. IKEv1 phase 1 and IKEv2 IKE_SA_INIT/IKE_AUTH progress share it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -412,6 +417,16 @@ impl IkeSa {
             _ if !self.established() => return SaEnd::Incomplete,
             _ => {}
         }
+        if let Some((from, run)) = self.v1_silent_run()
+            && run.len() >= V1_UNANSWERED_RUN
+        {
+            let frame = run[0].steps.first().and_then(|s| s.frames.first());
+            return SaEnd::Unanswered {
+                from,
+                count: run.len() as u32,
+                frame: frame.copied().unwrap_or(0),
+            };
+        }
         let last = self.exchanges.iter().max_by_key(|x| x.first_ts);
         match last.and_then(|x| x.pending_request().map(|r| (x, r))) {
             Some((x, r)) if r.count >= UNANSWERED_AFTER && !x.steps.iter().any(|s| s.response) => {
@@ -423,6 +438,39 @@ impl IkeSa {
             }
             _ => SaEnd::Up,
         }
+    }
+
+    /// IKEv1 has no responses to Informationals (RFC 2408 §4.8): a liveness check is answered
+    /// by one of the other side's own (R-U-THERE-ACK, RFC 3706). The trailing run of
+    /// Informationals one side sent after the other side's last message, leaving out those
+    /// keys showed to be Deletes or anything but a liveness check, with the side that sent
+    /// them; `None` for IKEv2, or when the last exchange is not such an Informational.
+    pub fn v1_silent_run(&self) -> Option<(IpAddr, Vec<&Exchange>)> {
+        let last = self
+            .exchanges
+            .back()
+            .filter(|x| self.version == 1 && x.exchange == ExchangeType::INFORMATIONAL_V1)?;
+        let who = last.requester;
+        let other_last = self
+            .exchanges
+            .iter()
+            .flat_map(|x| x.steps.iter())
+            .filter(|s| s.from != who)
+            .map(|s| s.last_ts)
+            .max();
+        let run =
+            self.exchanges
+                .iter()
+                .filter(|x| {
+                    x.exchange == ExchangeType::INFORMATIONAL_V1
+                        && x.requester == who
+                        && other_last.is_none_or(|o| x.first_ts > o)
+                        && !x.steps.iter().any(|s| {
+                            matches!(s.inside, Some(Inside::Delete { .. } | Inside::Other(_)))
+                        })
+                })
+                .collect();
+        Some((who, run))
     }
 
     /// An answer nobody on this side asked for and nobody went on with: the SA began with the

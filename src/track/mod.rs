@@ -589,6 +589,70 @@ mod tests {
         assert!(p.established_ever);
     }
 
+    /// IKEv1 answers a liveness check with an Informational of its own: three from one side and
+    /// none back end the SA as not answering (as DPD runs out); one back keeps it up; Deletes
+    /// (which are never answered) do not count.
+    #[test]
+    fn ikev1_sa_ends_not_answering_after_unanswered_informationals() {
+        use crate::event::codes::NotifyType;
+        use crate::testutil::{Msg, X, delete, notify, v1_sa};
+        let end = |inner: Vec<crate::event::ike::Payload>, answered: bool| {
+            let mut s = Script::default();
+            let sa = || v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)]);
+            s.ike(
+                0,
+                A,
+                B,
+                Msg::v1(X::MAIN, 0).spis(0x1111, 0).len(180).with(sa()),
+            );
+            s.ike(10, B, A, Msg::v1(X::MAIN, 0).len(160).with(sa()));
+            s.ike(20, A, B, Msg::v1(X::MAIN, 0).len(300));
+            s.ike(30, B, A, Msg::v1(X::MAIN, 0).len(300));
+            s.ike(40, A, B, Msg::v1(X::MAIN, 0).len(92).encrypted());
+            s.ike(50, B, A, Msg::v1(X::MAIN, 0).len(92).encrypted());
+            s.ike(60, A, B, Msg::v1(X::QUICK, 7).len(300).encrypted());
+            s.ike(70, B, A, Msg::v1(X::QUICK, 7).len(300).encrypted());
+            for (i, ms) in [20_000u64, 30_000, 40_000].into_iter().enumerate() {
+                let m = Msg::v1(X::INFORMATIONAL_V1, 100 + i as u32).len(84);
+                let m = if inner.is_empty() {
+                    m.encrypted()
+                } else {
+                    m.opened(inner.clone())
+                };
+                s.ike(ms, A, B, m);
+            }
+            if answered {
+                s.ike(
+                    40_010,
+                    B,
+                    A,
+                    Msg::v1(X::INFORMATIONAL_V1, 200).len(84).encrypted(),
+                );
+            }
+            let key = PairKey::of(ip(A), ip(B)).0;
+            track(&s).pair(&key).unwrap().sas[0].end
+        };
+        let dead = end(Vec::new(), false);
+        assert!(
+            matches!(
+                dead,
+                SaEnd::Unanswered {
+                    count: 3,
+                    frame: 9,
+                    ..
+                }
+            ),
+            "{dead:?}"
+        );
+        let r_u_there = end(vec![notify(NotifyType::R_U_THERE, &[])], false);
+        assert!(
+            matches!(r_u_there, SaEnd::Unanswered { count: 3, .. }),
+            "{r_u_there:?}"
+        );
+        assert_eq!(end(Vec::new(), true), SaEnd::Up);
+        assert_eq!(end(vec![delete(3, &[0x1234])], false), SaEnd::Up);
+    }
+
     /// The unanswered run: what one side sent since the other side's last data-plane packet,
     /// restarted when the other side sends and when the IKE SA changes.
     /// The tunnel table's story of each SA: one that stops answering its liveness checks, then

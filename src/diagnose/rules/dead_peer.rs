@@ -18,9 +18,8 @@ use std::net::IpAddr;
 
 use crate::diagnose::rule::{Cx, Emit, PairNotes, Rule, RuleDef};
 use crate::event::Body;
-use crate::track::ike::{IkeSa, Inside, SaState, Step};
+use crate::track::ike::{IkeSa, Inside, SaState, Step, V1_UNANSWERED_RUN};
 use crate::track::{Pair, PairKey};
-use crate::event::codes::ExchangeType;
 
 pub const KIND: FindingKind = FindingKind {
     id: "dead_peer",
@@ -38,8 +37,6 @@ pub const DELETE_KIND: FindingKind = FindingKind {
     remedy: "Check the peer is up and reachable on UDP 500/4500 (4500 behind NAT); if it is, it will hold a stale SA: enable DPD on it (dpd_delay / dpdaction=clear or restart) so it notices the close.",
 };
 
-/// IKEv1: Informationals from one side in a row with the other side silent.
-const V1_RUN: usize = 3;
 
 #[derive(Default)]
 pub struct DeadPeer {
@@ -140,33 +137,11 @@ impl Rule for DeadPeer {
             return;
         }
         // IKEv1: trailing run of Informationals from one side after the other's last message.
-        let Some(last) = sa
-            .exchanges
-            .back()
-            .filter(|x| x.exchange == ExchangeType::INFORMATIONAL_V1)
-        else {
+        let Some((who, run)) = sa.v1_silent_run() else {
             return;
         };
-        let who = last.requester;
-        let other_last = sa
-            .exchanges
-            .iter()
-            .flat_map(|x| x.steps.iter())
-            .filter(|s| s.from != who)
-            .map(|s| s.last_ts)
-            .max();
         let inside = |x: &crate::track::ike::Exchange| x.steps.iter().find_map(|s| s.inside.clone());
-        let run: Vec<_> = sa
-            .exchanges
-            .iter()
-            .filter(|x| {
-                x.exchange == ExchangeType::INFORMATIONAL_V1
-                    && x.requester == who
-                    && other_last.is_none_or(|o| x.first_ts > o)
-                    && !matches!(inside(x), Some(Inside::Delete { .. }) | Some(Inside::Other(_)))
-            })
-            .collect();
-        if run.len() < V1_RUN {
+        if run.len() < V1_UNANSWERED_RUN {
             return;
         }
         let other = sa.peer_of(who);
