@@ -11,7 +11,6 @@ use serde::{Serialize, Serializer};
 
 use super::OutputOptions;
 use crate::decode::icmp;
-use crate::event::codes::NotifyType;
 use crate::event::ike::{
     self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
@@ -19,7 +18,7 @@ use crate::event::names;
 use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity, TcpInfo};
 use crate::track::esp::EspKey;
 
-use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::fmt::{Addr, EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
 use super::paint;
 use super::time::Stamper;
 
@@ -31,6 +30,9 @@ pub struct PacketPrinter {
     opts: OutputOptions,
     esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
+    /// A JSON line is serialized here and written in one call: serde_json writes each key,
+    /// quote and value separately, and each of those through `dyn Write` cost a call and a copy.
+    json: Vec<u8>,
     stamper: Stamper,
 }
 
@@ -40,6 +42,7 @@ impl PacketPrinter {
             opts,
             esp_seen: HashSet::default(),
             line: String::with_capacity(256),
+            json: Vec::with_capacity(1024),
             stamper: Stamper::new(opts.time, opts.utc),
         }
     }
@@ -92,7 +95,9 @@ impl PacketPrinter {
     /// The event's line, whether or not [`PacketPrinter::wants`] it.
     pub fn render(&mut self, w: &mut dyn Write, ev: &Event) -> io::Result<()> {
         if self.opts.json {
-            return write_packet_json(w, ev, self.opts.verbose);
+            self.json.clear();
+            write_packet_json(&mut self.json, ev, self.opts.verbose)?;
+            return w.write_all(&self.json);
         }
         self.line.clear();
         text_line(&mut self.line, &mut self.stamper, ev, self.opts);
@@ -483,9 +488,16 @@ fn inner_text(out: &mut String, m: &IkeMessage, d: &Decrypted) {
 /// The short label of a payload in the one-line form.
 fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
     match &p.body {
-        PayloadBody::Notify(n) => {
-            let _ = write!(out, "N({})", notify_label(m.version, n.notify_type));
-        }
+        PayloadBody::Notify(n) => match n.notify_type.name(m.version) {
+            Some(name) => {
+                out.push_str("N(");
+                out.push_str(name);
+                out.push(')');
+            }
+            None => {
+                let _ = write!(out, "N({})", n.notify_type);
+            }
+        },
         PayloadBody::EncryptedFragment { number, total, .. } => {
             let _ = write!(out, "SKF({number}/{total})");
         }
@@ -503,12 +515,6 @@ fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
             }
         },
     }
-}
-
-fn notify_label(version: u8, t: NotifyType) -> String {
-    t.name(version)
-        .map(str::to_string)
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn transform_text(version: u8, protocol: u8, t: &ike::Transform) -> String {
@@ -756,12 +762,12 @@ fn notify_data_text(version: u8, n: &ike::Notify) -> String {
 // them to it). Optional keys are `Option`s skipped when `None`; a key that is always there but
 // may be `null` is a plain `Option` (or `Option<Option<_>>` when it is only there sometimes).
 
-fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<()> {
+fn write_packet_json(w: &mut Vec<u8>, ev: &Event, verbose: u8) -> io::Result<()> {
     let mut line = PacketLine {
         ah: None,
         caplen: ev.pkt.caplen,
         dport: ev.flow.dport,
-        dst: Shown(ev.flow.dst),
+        dst: Addr(ev.flow.dst),
         error: None,
         esp: None,
         frame: ev.pkt.frame,
@@ -779,7 +785,7 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
         nat_keepalive: None,
         proto: ev.flow.proto,
         sport: ev.flow.sport,
-        src: Shown(ev.flow.src),
+        src: Addr(ev.flow.src),
         tcp: None,
         transport: (ev.flow.proto == crate::event::ipproto::TCP).then_some("tcp"),
         ts: EpochF64(ev.pkt.ts),
@@ -845,7 +851,8 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
         Body::Malformed(e) => line.error = Some(ErrorLine(e)),
     }
     serde_json::to_writer(&mut *w, &line)?;
-    w.write_all(b"\n")
+    w.push(b'\n');
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -857,7 +864,7 @@ struct PacketLine<'a> {
     ah: Option<AhLine>,
     caplen: u32,
     dport: u16,
-    dst: Shown<IpAddr>,
+    dst: Addr,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorLine<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -880,7 +887,7 @@ struct PacketLine<'a> {
     nat_keepalive: Option<bool>,
     proto: u8,
     sport: u16,
-    src: Shown<IpAddr>,
+    src: Addr,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpLine>,
     /// "tcp" for IKE and ESP carried in TCP (RFC 8229); absent when UDP or IP carried it.
@@ -963,11 +970,11 @@ impl EspDecryptedLine {
         EspDecryptedLine {
             inner: d.inner.as_ref().map(|p| InnerLine {
                 dport: matches!(p.proto, 6 | 17).then_some(p.dport),
-                dst: Shown(p.dst),
+                dst: Addr(p.dst),
                 len: p.len,
                 proto: p.proto,
                 sport: matches!(p.proto, 6 | 17).then_some(p.sport),
-                src: Shown(p.src),
+                src: Addr(p.src),
                 tcp_flags: p.tcp_flags,
                 tcp_mss: p.tcp_mss,
             }),
@@ -981,12 +988,12 @@ impl EspDecryptedLine {
 struct InnerLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     dport: Option<u16>,
-    dst: Shown<IpAddr>,
+    dst: Addr,
     len: u32,
     proto: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     sport: Option<u16>,
-    src: Shown<IpAddr>,
+    src: Addr,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp_flags: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1043,7 +1050,7 @@ impl<'a> IcmpLine<'a> {
             quoted: QuotedLine {
                 df: q.dont_fragment,
                 dport: flow.map(|f| f.dport),
-                dst: flow.map(|f| Shown(f.dst)),
+                dst: flow.map(|f| Addr(f.dst)),
                 esp_spi: q.esp_spi.map(Hex32),
                 ip_id: q.ident,
                 ispi: q.ike_spis.map(|(i, _)| Hex64(i)),
@@ -1052,7 +1059,7 @@ impl<'a> IcmpLine<'a> {
                 proto: flow.map(|f| f.proto),
                 rspi: q.ike_spis.map(|(_, r)| Hex64(r)),
                 sport: flow.map(|f| f.sport),
-                src: flow.map(|f| Shown(f.src)),
+                src: flow.map(|f| Addr(f.src)),
                 truncated_at: q.truncated_at,
             },
             icmp_type: e.icmp_type,
@@ -1068,7 +1075,7 @@ struct QuotedLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     dport: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    dst: Option<Shown<IpAddr>>,
+    dst: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     esp_spi: Option<Hex32>,
     ip_id: u32,
@@ -1084,7 +1091,7 @@ struct QuotedLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     sport: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    src: Option<Shown<IpAddr>>,
+    src: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated_at: Option<&'static str>,
 }
@@ -1106,8 +1113,8 @@ struct IkeLine<'a> {
     length: u32,
     message_id: u32,
     non_esp_marker: bool,
-    notifies: Vec<NotifyLine<'a>>,
-    payloads: Vec<String>,
+    notifies: Notifies<'a>,
+    payloads: Labels<'a>,
     /// Payloads past [`MAX_LISTED_PAYLOADS`], left out of `payloads`, `notifies` and `details`.
     #[serde(skip_serializing_if = "is_zero")]
     payloads_not_listed: usize,
@@ -1125,7 +1132,6 @@ impl<'a> IkeLine<'a> {
     fn new(msg: &'a IkeMessage, verbose: u8) -> Self {
         let v = msg.version;
         let (listed, payloads_not_listed) = listed_payloads(msg);
-        let (payloads, notifies) = labels_and_notifies(msg, listed);
         IkeLine {
             decrypted: msg
                 .decrypted
@@ -1153,8 +1159,8 @@ impl<'a> IkeLine<'a> {
             length: msg.length,
             message_id: msg.message_id,
             non_esp_marker: msg.non_esp_marker,
-            notifies,
-            payloads,
+            notifies: Notifies { version: v, listed },
+            payloads: Labels { msg, listed },
             payloads_not_listed,
             reassembled_from: &msg.reassembled_from,
             rspi: Hex64(msg.rspi),
@@ -1163,20 +1169,41 @@ impl<'a> IkeLine<'a> {
     }
 }
 
-/// The one-line labels of `listed` and their notifies.
-fn labels_and_notifies<'a>(
-    msg: &IkeMessage,
+// The labels and notifies of an IKE line are written straight from the message's payloads,
+// with one scratch label for the whole list: collecting them first cost a `Vec`, a `String`
+// per payload and a `Vec` of notifies for every IKE message printed.
+
+/// The one-line labels of `listed` (`payloads`), as [`payload_label`] writes them.
+struct Labels<'a> {
+    msg: &'a IkeMessage,
     listed: &'a [Payload],
-) -> (Vec<String>, Vec<NotifyLine<'a>>) {
-    let v = msg.version;
-    let mut payloads = Vec::with_capacity(listed.len());
-    let mut notifies = Vec::new();
-    for p in listed {
+}
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.listed.len()))?;
         let mut label = String::new();
-        payload_label(&mut label, msg, p);
-        payloads.push(label);
-        if let PayloadBody::Notify(n) = &p.body {
-            notifies.push(NotifyLine {
+        for p in self.listed {
+            label.clear();
+            payload_label(&mut label, self.msg, p);
+            seq.serialize_element(label.as_str())?;
+        }
+        seq.end()
+    }
+}
+
+/// The notifies among `listed` (`notifies`).
+struct Notifies<'a> {
+    version: u8,
+    listed: &'a [Payload],
+}
+
+impl Serialize for Notifies<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.version;
+        s.collect_seq(self.listed.iter().filter_map(|p| match &p.body {
+            PayloadBody::Notify(n) => Some(NotifyLine {
                 data: HexBytes(&n.data),
                 error: n.notify_type.is_error(),
                 group: n.invalid_ke_group().filter(|_| v == 2).map(|g| g.0),
@@ -1184,10 +1211,10 @@ fn labels_and_notifies<'a>(
                 protocol: n.protocol,
                 spi: (!n.spi.is_empty()).then_some(HexBytes(&n.spi)),
                 notify_type: n.notify_type.0,
-            });
-        }
+            }),
+            _ => None,
+        }))
     }
-    (payloads, notifies)
 }
 
 /// `ike.decrypted`: what keys revealed, in the shape of the outer message's lists.
@@ -1199,17 +1226,16 @@ struct DecryptedLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorLine<'a>>,
     integrity: &'static str,
-    notifies: Vec<NotifyLine<'a>>,
-    payloads: Vec<String>,
+    notifies: Notifies<'a>,
+    payloads: Labels<'a>,
     #[serde(skip_serializing_if = "is_zero")]
     payloads_not_listed: usize,
 }
 
 impl<'a> DecryptedLine<'a> {
-    fn new(msg: &IkeMessage, d: &'a Decrypted, verbose: u8) -> Self {
+    fn new(msg: &'a IkeMessage, d: &'a Decrypted, verbose: u8) -> Self {
         let n = d.payloads.len().min(MAX_LISTED_PAYLOADS);
         let listed = &d.payloads[..n];
-        let (payloads, notifies) = labels_and_notifies(msg, listed);
         DecryptedLine {
             details: (verbose > 0).then(|| {
                 listed
@@ -1219,8 +1245,11 @@ impl<'a> DecryptedLine<'a> {
             }),
             error: d.error.as_ref().map(ErrorLine),
             integrity: d.integrity.name(),
-            notifies,
-            payloads,
+            notifies: Notifies {
+                version: msg.version,
+                listed,
+            },
+            payloads: Labels { msg, listed },
             payloads_not_listed: d.payloads.len() - n,
         }
     }
