@@ -60,7 +60,7 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 // piece; an SPI is on nearly every JSON line, so its digits are laid out here and handed over
 // as one string.
 /// The low `buf.len()` nibbles of `n` as lowercase hex, zero-padded to the buffer's width.
-fn hex_fixed(mut n: u64, buf: &mut [u8]) -> &str {
+pub fn hex_fixed(mut n: u64, buf: &mut [u8]) -> &str {
     for b in buf.iter_mut().rev() {
         *b = HEX_DIGITS[(n & 0xf) as usize];
         n >>= 4;

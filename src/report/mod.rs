@@ -7,6 +7,7 @@ pub mod ecs;
 pub mod findings;
 pub mod fmt;
 pub mod html;
+mod jsonw;
 pub mod metrics;
 pub mod packets;
 pub mod paint;
