@@ -77,24 +77,41 @@ impl Peers {
     pub fn key(&self) -> PairKey {
         PairKey::of(self.a, self.b).0
     }
-    fn fmt_one(addr: IpAddr, port: Option<u16>) -> String {
-        match (addr, port) {
-            (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
-            (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-            (a, None) => a.to_string(),
-        }
-    }
     pub fn strings(&self) -> [String; 2] {
         [
-            Self::fmt_one(self.a, self.a_port),
-            Self::fmt_one(self.b, self.b_port),
+            PeerText(self.a, self.a_port).to_string(),
+            PeerText(self.b, self.b_port).to_string(),
         ]
     }
 }
 
 impl Serialize for Peers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.strings().serialize(s)
+        // As `strings()`, without the two `String`s: every finding line has it.
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&PeerText(self.a, self.a_port))?;
+        t.serialize_element(&PeerText(self.b, self.b_port))?;
+        t.end()
+    }
+}
+
+/// One of [`Peers::strings`], written where it goes.
+struct PeerText(IpAddr, Option<u16>);
+
+impl std::fmt::Display for PeerText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0, self.1) {
+            (IpAddr::V4(a), Some(p)) => write!(f, "{a}:{p}"),
+            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+            (a, None) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl Serialize for PeerText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -192,11 +192,30 @@ pub struct EpochMicros(pub Timestamp);
 
 impl Serialize for EpochMicros {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let micros = self.0.nanos / 1000;
-        let text = format!("{}.{micros:06}", self.0.secs);
-        serde_json::value::RawValue::from_string(text)
-            .map_err(serde::ser::Error::custom)?
-            .serialize(s)
+        // Laid out on the stack and borrowed as a raw value: a finding or tunnel line has two,
+        // and a `format!` plus an owned `RawValue` cost an allocation each.
+        let mut buf = [0u8; 28];
+        let mut secs = itoa::Buffer::new();
+        let secs = secs.format(self.0.secs).as_bytes();
+        let n = secs.len();
+        buf[..n].copy_from_slice(secs);
+        buf[n] = b'.';
+        let mut micros = self.0.nanos / 1000;
+        if micros >= 1_000_000 {
+            // Not a valid timestamp; written as it always was.
+            let text = format!("{}.{micros:06}", self.0.secs);
+            return serde_json::value::RawValue::from_string(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s);
+        }
+        for i in (n + 1..n + 7).rev() {
+            buf[i] = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        let text = std::str::from_utf8(&buf[..n + 7]).map_err(serde::ser::Error::custom)?;
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
     }
 }
 
@@ -333,6 +352,16 @@ mod tests {
         );
         assert_eq!(json(&EpochF64(ts)), "1700000002.5");
         assert_eq!(json(&EpochMicros(ts)), "1700000002.500000");
+        for t in [
+            Timestamp::new(0, 0),
+            Timestamp::new(-5, 100_000),
+            Timestamp::new(i64::MAX, 999_999_999),
+            Timestamp::new(i64::MIN, 1_000),
+            Timestamp::new(7, 2_000_000_000),
+        ] {
+            let micros = t.nanos / 1000;
+            assert_eq!(json(&EpochMicros(t)), format!("{}.{micros:06}", t.secs));
+        }
         assert_eq!(json(&EpochF64(Timestamp::new(1, 5_000))), "1.000005");
     }
 }
