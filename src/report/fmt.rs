@@ -6,7 +6,9 @@
 //! intermediate `String` per field.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
+
+pub use crate::event::text::ipv4_text;
 
 use serde::{Serialize, Serializer};
 
@@ -246,27 +248,12 @@ impl Serialize for Addr {
     }
 }
 
-/// `a` in dotted decimal, as `Ipv4Addr`'s `Display` writes it.
-pub fn ipv4_text(a: Ipv4Addr, buf: &mut [u8; 15]) -> &str {
-    let mut n = 0;
-    for (i, octet) in a.octets().into_iter().enumerate() {
-        if i > 0 {
-            buf[n] = b'.';
-            n += 1;
-        }
-        if octet >= 100 {
-            buf[n] = b'0' + octet / 100;
-            n += 1;
-        }
-        if octet >= 10 {
-            buf[n] = b'0' + octet / 10 % 10;
-            n += 1;
-        }
-        buf[n] = b'0' + octet % 10;
-        n += 1;
+/// `a` as `Display` writes it, IPv4 laid out by hand (see [`Addr`]).
+pub fn addr_string(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => ipv4_text(a, &mut [0u8; 15]).to_string(),
+        IpAddr::V6(a) => a.to_string(),
     }
-    // Only ASCII digits and dots were written.
-    std::str::from_utf8(&buf[..n]).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::findings::write_line;
-use super::fmt::{Addr, EpochMicros, Hex32, Hex64};
+use super::fmt::{Addr, EpochMicros, Hex32, Hex64, addr_string};
 use super::summary::bytes_text;
 use crate::diagnose::Analyzer;
 use crate::event::Timestamp;
@@ -150,7 +150,7 @@ pub fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
         .chain(p.keepalives[1].mean_interval())
         .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
     TunnelSummary {
-        peers: [p.key.a.to_string(), p.key.b.to_string()],
+        peers: [addr_string(p.key.a), addr_string(p.key.b)],
         ike_version: (1..=2).filter(|v| p.ike_versions & (1 << v) != 0).collect(),
         established: p.established_ever,
         state,
