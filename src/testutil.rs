@@ -124,6 +124,8 @@ pub struct Msg {
     pub len: u32,
     pub payloads: Vec<Payload>,
     pub encrypted: bool,
+    /// What keys found inside (integrity ok), when the message was opened.
+    pub inner: Option<Vec<Payload>>,
 }
 
 impl Msg {
@@ -143,6 +145,7 @@ impl Msg {
             len: 300,
             payloads: vec![],
             encrypted: false,
+            inner: None,
         }
     }
     pub fn v1(exchange: ExchangeType, msg_id: u32) -> Self {
@@ -157,6 +160,7 @@ impl Msg {
             len: 200,
             payloads: vec![],
             encrypted: false,
+            inner: None,
         }
     }
     pub fn len(mut self, l: u32) -> Self {
@@ -177,6 +181,12 @@ impl Msg {
     }
     pub fn encrypted(mut self) -> Self {
         self.encrypted = true;
+        self
+    }
+    /// Opened with keys: `inner` is what the encrypted payload held, its integrity checked.
+    pub fn opened(mut self, inner: Vec<Payload>) -> Self {
+        self.encrypted = true;
+        self.inner = Some(inner);
         self
     }
     pub fn build(self) -> IkeMessage {
@@ -202,6 +212,13 @@ impl Msg {
             wire_len: self.len,
             encrypted: self.encrypted,
             payloads: self.payloads,
+            decrypted: self.inner.map(|payloads| {
+                Box::new(crate::event::ike::Decrypted {
+                    integrity: crate::event::ike::Integrity::Ok,
+                    payloads,
+                    error: None,
+                })
+            }),
             ..IkeMessage::default()
         }
     }

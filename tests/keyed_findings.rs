@@ -191,3 +191,92 @@ fn traffic_routed_around_the_tunnel_is_a_leak_and_its_gateway_twins_are_not() {
         );
     }
 }
+
+/// An unanswered INFORMATIONAL looks like a failed liveness check without keys; with them the
+/// lab's frozen responder shows an empty one (DPD) in `dead_peer`, and the operator's Delete of
+/// the IKE SA or of the Child SA in `delete_unanswered` / `child_delete_unanswered`.
+#[test]
+fn keys_tell_a_liveness_check_from_a_delete() {
+    let dpd = findings("dead_peer", true);
+    let d = kind(&dpd, "dead_peer");
+    assert_eq!(d.len(), 1, "{dpd:?}");
+    assert_eq!(d[0]["confidence"], "observed");
+    assert!(
+        d[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("decrypted, it is an empty INFORMATIONAL: a liveness check (DPD)"),
+        "{}",
+        d[0]
+    );
+    for (scenario, deleted) in [
+        ("delete_unanswered", "Delete of the IKE SA "),
+        ("child_delete_unanswered", "Delete of Child SA ESP 0x"),
+    ] {
+        let without = findings(scenario, false);
+        assert_eq!(
+            kind(&without, "dead_peer")[0]["confidence"],
+            "inferred",
+            "{scenario}"
+        );
+        assert!(
+            kind(&without, "delete_unacknowledged").is_empty(),
+            "{scenario}"
+        );
+        let with = findings(scenario, true);
+        assert!(kind(&with, "dead_peer").is_empty(), "{scenario}: {with:?}");
+        let f = kind(&with, "delete_unacknowledged");
+        assert_eq!(f.len(), 1, "{scenario}: {with:?}");
+        assert_eq!(f[0]["severity"], "warning");
+        let text = f[0]["summary"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("decrypted, it is 192.0.2.10's {deleted}"))
+                && text.contains("198.51.100.20 never acknowledged the close"),
+            "{scenario}: {text}"
+        );
+    }
+}
+
+/// Which Child SA a Delete ended, and who sent it: the rekeyed-away SA of the healthy lab
+/// tunnel is deleted by the initiator in frame 116 (tshark shows the Delete there too); the
+/// last one ends with its IKE SA, which no Child SA Delete names.
+#[test]
+fn keys_say_which_child_sa_a_delete_ended_and_who_sent_it() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .args(["-q", "-r"])
+        .arg(root.join("captures/lab/pcaps/healthy_ikev2.pcap"))
+        .arg("--keys")
+        .arg(root.join("captures/lab/keys/healthy_ikev2"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let children: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Child SA ESP"))
+        .collect();
+    assert_eq!(children.len(), 2, "{text}");
+    assert!(
+        children[0].ends_with(", deleted by 192.0.2.10 (frame 116)"),
+        "{}",
+        children[0]
+    );
+    assert!(!children[1].contains("deleted"), "{}", children[1]);
+    let json = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+        .args(["-q", "--json", "-r"])
+        .arg(root.join("captures/lab/pcaps/healthy_ikev2.pcap"))
+        .arg("--keys")
+        .arg(root.join("captures/lab/keys/healthy_ikev2"))
+        .output()
+        .unwrap();
+    let tunnel: Value = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["type"] == "tunnel")
+        .unwrap();
+    assert_eq!(
+        tunnel["child_sas"][0]["deleted"],
+        serde_json::json!({"by": "192.0.2.10", "frame": 116})
+    );
+}

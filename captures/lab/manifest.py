@@ -19,7 +19,7 @@ KINDS = [
     'dh_group_mismatch', 'auth_failed', 'child_sa_refused', 'cookie_challenge',
     'ike_ip_fragmented', 'ike_fragments_lost', 'esp_fragmented', 'fragments_lost',
     'icmp_frag_needed', 'mss_too_large', 'pmtu_blackhole', 'nat_detected', 'nat_keepalive', 'esp_one_way',
-    'dead_peer', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
+    'dead_peer', 'delete_unacknowledged', 'stale_sa', 'esp_sequence_anomaly', 'rekey_collision',
     'aggressive_mode_psk', 'weak_crypto', 'peer_address_invalid', 'group_traffic', 'ike_reflection', 'esp_null',
     'cleartext_leak',
     'tcp_encap_blocked', 'ike_tcp_fallback', 'tcp_encap_interrupted',
@@ -136,6 +136,22 @@ SCENARIOS = {
         'initiator sends an empty INFORMATIONAL (DPD) request, retransmits it with back-off (5 times) and '
         'gives up; the right host itself still answers plain ping/HTTP. ' + BG,
         ['dead_peer', 'esp_one_way'], ['ike_unanswered']),
+    'delete_unanswered': (
+        ['left: ' + SW, 'right: ' + SW + ' (stopped with SIGSTOP after establishment, continued 2 s after the left gave up)'],
+        [L4, R4], LEFT0,
+        'IKEv2 tunnel comes up and carries traffic (no DPD configured); then the responder daemon is frozen and '
+        'the left\'s operator closes the IKE SA (swanctl --terminate --ike): the INFORMATIONAL carrying the '
+        'Delete is retransmitted with back-off (5 times) and never answered in time; once continued, the right '
+        'answers the queued copy 10 s after the left gave up. Without keys this looks like a failed liveness '
+        'check (dead_peer); with the keys it is delete_unacknowledged. ' + BG,
+        ['dead_peer'], ['ike_unanswered', 'delete_unacknowledged']),
+    'child_delete_unanswered': (
+        ['left: ' + SW, 'right: ' + SW + ' (stopped with SIGSTOP after establishment, continued 2 s after the left gave up)'],
+        [L4, R4], LEFT0,
+        'As delete_unanswered, but the left\'s operator closes only the Child SA (swanctl --terminate --child): '
+        'the Delete names the left\'s inbound ESP SPI; unanswered, charon gives the whole IKE SA up. With the '
+        'keys it is delete_unacknowledged naming the SPI. ' + BG,
+        ['dead_peer'], ['ike_unanswered', 'delete_unacknowledged']),
     'esp_fragmented': (
         ['left: ' + SW, 'right: ' + SW], [L4, R4], LEFT0 + '; the right host and the router\'s right-side link use MTU 1200',
         'IKEv2 tunnel; the right host has MTU 1200 and PMTU discovery switched off (no DF), so its large ESP '

@@ -11,7 +11,7 @@ ALL_SCENARIOS=(
     nat_t
     healthy_ikev1 ikev1_aggressive_psk ikev1_psk_mismatch ikev1_quick_mode_refused
     ikev1_to_libreswan
-    esp_one_way dead_peer
+    esp_one_way dead_peer delete_unanswered child_delete_unanswered
     esp_fragmented esp_fragments_dropped esp_df_frag_needed pmtu_blackhole
     healthy_ikev2_ipv6
     ike_auth_rfc7383_fragments ike_auth_ip_fragmented ike_auth_ip_fragments_dropped
@@ -315,6 +315,45 @@ sc_dead_peer() {
     kill -STOP "$CHARON_PID_right"
     tunnel_traffic 3
     nap 20
+    bg_traffic
+    finish left right
+}
+
+# 10b. the responder daemon freezes and the initiator's operator then closes
+#      the IKE SA (swanctl --terminate --ike): the Delete is retransmitted
+#      with back-off and never answered (no DPD configured, so this is the
+#      only INFORMATIONAL: keys tell it from a liveness check)
+sc_delete_unanswered() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    kill -STOP "$CHARON_PID_right"
+    swanctl_on left --terminate --ike lab --timeout 30 >/dev/null 2>&1 || true
+    nap 2
+    kill -CONT "$CHARON_PID_right"
+    bg_traffic
+    finish left right
+}
+
+# 10c. as 10b, but the operator closes only the Child SA (swanctl
+#      --terminate --child): the Delete names the ESP SPI; when it goes
+#      unanswered charon gives the whole IKE SA up
+sc_child_delete_unanswered() {
+    topo_up v4
+    sw_both "$(swconf left)" "$(swconf right)"
+    www_start
+    cap_start "$PCAPS/$SC.pcap"
+    bg_traffic
+    attempt
+    tunnel_traffic
+    kill -STOP "$CHARON_PID_right"
+    swanctl_on left --terminate --child net --timeout 30 >/dev/null 2>&1 || true
+    nap 2
+    kill -CONT "$CHARON_PID_right"
     bg_traffic
     finish left right
 }
@@ -654,6 +693,8 @@ sc_cleartext_leak() {
         rm -rf "${KEYS:?}/${SC}_gateway_any"
         cp -r "$KEYS/$SC" "$KEYS/${SC}_gateway_any"
     fi
+}
+
 # ---- TCP encapsulation (RFC 8229), two Libreswan 4.10 plutos ----
 # ls_tcp_conf HOST SETUP CONN: one pluto's ipsec.conf, HOST's view of the lab
 # conn; short retransmission (0.5 s, given up after 4 s) so the fall back to

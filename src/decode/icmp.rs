@@ -186,50 +186,6 @@ fn be64(d: &[u8], at: usize) -> Option<u64> {
     Some((u64::from(be32(d, at)?) << 32) | u64::from(be32(d, at + 4)?))
 }
 
-/// Type/code names, as Wireshark and tcpdump print them.
-pub fn type_name(v6: bool, icmp_type: u8, code: u8) -> &'static str {
-    if v6 {
-        match (icmp_type, code) {
-            (1, 0) => "no route to destination",
-            (1, 1) => "administratively prohibited",
-            (1, 2) => "beyond scope of source address",
-            (1, 3) => "address unreachable",
-            (1, 4) => "port unreachable",
-            (1, 5) => "source address failed ingress/egress policy",
-            (1, 6) => "reject route to destination",
-            (1, _) => "destination unreachable",
-            (2, _) => "packet too big",
-            (3, 0) => "hop limit exceeded in transit",
-            (3, 1) => "fragment reassembly time exceeded",
-            (3, _) => "time exceeded",
-            (4, _) => "parameter problem",
-            _ => "ICMPv6 error",
-        }
-    } else {
-        match (icmp_type, code) {
-            (3, 0) => "net unreachable",
-            (3, 1) => "host unreachable",
-            (3, 2) => "protocol unreachable",
-            (3, 3) => "port unreachable",
-            (3, 4) => "fragmentation needed and DF set",
-            (3, 5) => "source route failed",
-            (3, 6) => "destination network unknown",
-            (3, 7) => "destination host unknown",
-            (3, 9) | (3, 10) | (3, 13) => "administratively prohibited",
-            (3, 11) | (3, 12) => "unreachable for type of service",
-            (3, 14) => "host precedence violation",
-            (3, 15) => "precedence cutoff in effect",
-            (3, _) => "destination unreachable",
-            (4, _) => "source quench",
-            (11, 0) => "TTL exceeded in transit",
-            (11, 1) => "fragment reassembly time exceeded",
-            (11, _) => "time exceeded",
-            (12, _) => "parameter problem",
-            _ => "ICMP error",
-        }
-    }
-}
-
 /// What an ICMP error means for the IPsec flow it quotes, independent of version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IcmpMeaning {

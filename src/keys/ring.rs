@@ -60,6 +60,26 @@ pub enum Encr {
 }
 
 impl Encr {
+    /// The IKEv2 ENCR transform ID (IANA "Transform Type 1"), as an IKE_SA_INIT or
+    /// CREATE_CHILD_SA proposal names it; `None` for one we cannot open.
+    pub fn from_ikev2_id(id: u16) -> Option<Encr> {
+        Some(match id {
+            2 => Encr::Des,
+            3 => Encr::TripleDes,
+            11 => Encr::Null,
+            12 => Encr::AesCbc,
+            13 => Encr::AesCtr,
+            14 => Encr::AesCcm { icv: 8 },
+            15 => Encr::AesCcm { icv: 12 },
+            16 => Encr::AesCcm { icv: 16 },
+            18 => Encr::AesGcm { icv: 8 },
+            19 => Encr::AesGcm { icv: 12 },
+            20 => Encr::AesGcm { icv: 16 },
+            28 => Encr::ChaCha20Poly1305,
+            _ => return None,
+        })
+    }
+
     /// Combined-mode (AEAD) ciphers carry their own ICV; no separate integrity algorithm.
     pub fn is_aead(self) -> bool {
         matches!(
@@ -126,6 +146,22 @@ pub enum Integ {
 }
 
 impl Integ {
+    /// The IKEv2 INTEG transform ID (IANA "Transform Type 3"); `None` for one we cannot check.
+    pub fn from_ikev2_id(id: u16) -> Option<Integ> {
+        Some(match id {
+            0 => Integ::None,
+            1 => Integ::HmacMd5_96,
+            2 => Integ::HmacSha1_96,
+            5 => Integ::AesXcbc96,
+            7 => Integ::HmacSha1_160,
+            8 => Integ::AesCmac96,
+            12 => Integ::HmacSha256_128,
+            13 => Integ::HmacSha384_192,
+            14 => Integ::HmacSha512_256,
+            _ => return None,
+        })
+    }
+
     /// Bytes of ICV this algorithm appends.
     pub fn icv_len(self) -> usize {
         match self {

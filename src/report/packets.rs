@@ -10,7 +10,6 @@ use std::net::IpAddr;
 use serde::{Serialize, Serializer};
 
 use super::OutputOptions;
-use crate::decode::icmp;
 use crate::event::ike::{
     self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
@@ -178,7 +177,7 @@ fn text_line(out: &mut String, stamper: &mut Stamper, ev: &Event, opts: OutputOp
                 out,
                 "{} {}",
                 if e.v6 { "ICMPv6" } else { "ICMP" },
-                icmp::type_name(e.v6, e.icmp_type, e.code)
+                names::icmp_type_name(e.v6, e.icmp_type, e.code)
             );
             if let Some(mtu) = e.mtu {
                 let _ = write!(out, " mtu {mtu}");
@@ -302,21 +301,11 @@ fn esp_inner_text(out: &mut String, d: &EspDecrypted) {
         17 => {
             let _ = write!(out, "UDP {} > {}", p.sport, p.dport);
         }
-        1 | 58 => {
-            let v6 = p.proto == 58;
-            out.push_str(if v6 { "ICMPv6 " } else { "ICMP " });
-            let (t, code) = (p.sport as u8, p.dport as u8);
-            match (v6, t) {
-                (false, 8) | (true, 128) => out.push_str("echo request"),
-                (false, 0) | (true, 129) => out.push_str("echo reply"),
-                (false, 3..=5 | 11 | 12) | (true, 1..=4) => {
-                    out.push_str(icmp::type_name(v6, t, code))
-                }
-                _ => {
-                    let _ = write!(out, "type {t} code {code}");
-                }
-            }
-        }
+        1 | 58 => out.push_str(&names::icmp_label(
+            p.proto == 58,
+            p.sport as u8,
+            p.dport as u8,
+        )),
         n => {
             let _ = write!(out, "proto {n}");
         }
@@ -1075,7 +1064,7 @@ impl<'a> IcmpLine<'a> {
         IcmpLine {
             code: e.code,
             mtu: e.mtu,
-            name: icmp::type_name(e.v6, e.icmp_type, e.code),
+            name: names::icmp_type_name(e.v6, e.icmp_type, e.code),
             quoted: QuotedLine {
                 df: q.dont_fragment,
                 dport: flow.map(|f| f.dport),
@@ -1578,7 +1567,7 @@ mod tests {
             },
         };
         let want = json!({
-            "version": 6, "type": 2, "code": 0, "name": icmp::type_name(true, 2, 0), "mtu": null,
+            "version": 6, "type": 2, "code": 0, "name": names::icmp_type_name(true, 2, 0), "mtu": null,
             "quoted": {"ip_id": 7, "len": 1400, "df": false, "truncated_at": "IPv6 header"},
         });
         let got = serde_json::to_string(&IcmpLine::new(&e)).unwrap();

@@ -82,6 +82,16 @@ pub struct ChildPair {
     /// [a→b, b→a].
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
+    /// The first Delete that named either SPI: who sent it, in which frame.
+    pub deleted_by: Option<(IpAddr, u64)>,
+}
+
+/// The earlier of two Deletes.
+fn first_delete(a: Option<(IpAddr, u64)>, b: Option<(IpAddr, u64)>) -> Option<(IpAddr, u64)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.1 < x.1 { y } else { x }),
+        (x, y) => x.or(y),
+    }
 }
 
 fn child_pairs(p: &Pair) -> Vec<ChildPair> {
@@ -112,6 +122,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
             ike_ispi: c.ike_ispi,
             packets: [c.packets, back.map_or(0, |(_, r)| r.packets)],
             bytes: [c.bytes, back.map_or(0, |(_, r)| r.bytes)],
+            deleted_by: first_delete(c.deleted_by, back.and_then(|(_, r)| r.deleted_by)),
         });
     }
     for (i, r) in sides[1].iter().enumerate().filter(|(i, _)| !used[*i]) {
@@ -121,6 +132,7 @@ fn child_pairs(p: &Pair) -> Vec<ChildPair> {
             ike_ispi: r.ike_ispi,
             packets: [0, r.packets],
             bytes: [0, r.bytes],
+            deleted_by: r.deleted_by,
         });
     }
     out
@@ -299,6 +311,15 @@ pub struct ChildLine {
     ike_ispi: Option<Hex64>,
     packets: [u64; 2],
     bytes: [u64; 2],
+    /// Present when a Delete naming it was seen (in clear, or opened with keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<DeletedLine>,
+}
+
+#[derive(Serialize)]
+pub struct DeletedLine {
+    by: IpAddr,
+    frame: u64,
 }
 
 /// One tunnel summary as one JSON line.
@@ -355,6 +376,7 @@ pub fn tunnel_line(t: &TunnelSummary) -> TunnelLine<'_> {
                 ike_ispi: c.ike_ispi.map(Hex64),
                 packets: c.packets,
                 bytes: c.bytes,
+                deleted: c.deleted_by.map(|(by, frame)| DeletedLine { by, frame }),
             })
             .collect(),
         esp_packets: *esp_packets,
@@ -475,13 +497,16 @@ pub fn write_tunnels_text(w: &mut dyn Write, ts: &[TunnelSummary]) -> io::Result
             let spi = |s: Option<u32>| s.map_or("-".to_string(), |x| format!("{:#}", Hex32(x)));
             writeln!(
                 w,
-                "    Child SA ESP {} / {}: {}/{} packets, {}/{}",
+                "    Child SA ESP {} / {}: {}/{} packets, {}/{}{}",
                 spi(c.spis[0]),
                 spi(c.spis[1]),
                 c.packets[0],
                 c.packets[1],
                 bytes_text(c.bytes[0]),
-                bytes_text(c.bytes[1])
+                bytes_text(c.bytes[1]),
+                c.deleted_by
+                    .map(|(by, frame)| format!(", deleted by {by} (frame {frame})"))
+                    .unwrap_or_default()
             )?;
         }
         if t.nat.nat_detection == "no_nat" && on_4500 {

@@ -58,6 +58,66 @@ pub struct Step {
     pub ike_fragments: bool,
     /// Clear notify types the message carried.
     pub notifies: Vec<NotifyType>,
+    /// What keys showed the message to carry (`None`: not opened).
+    pub inside: Option<Inside>,
+}
+
+/// What an encrypted message carried, in the terms an unanswered one needs: without keys an
+/// empty INFORMATIONAL (a liveness check, RFC 7296 §1.4) and one that closes SAs look alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inside {
+    /// Nothing (IKEv2) or an R-U-THERE / R-U-THERE-ACK notify (IKEv1, RFC 3706): liveness.
+    Liveness,
+    /// Delete payloads: of the IKE SA itself, and of Child SAs as (protocol, SPI), the SPI
+    /// being the one the sender receives on (RFC 7296 §3.11).
+    Delete { ike: bool, child: Vec<(u8, u32)> },
+    /// Anything else (MOBIKE address updates, configuration): the payload types, with the
+    /// notify type for notifies; IKEv1 HASH left out.
+    Other(Vec<(PayloadType, Option<NotifyType>)>),
+}
+
+/// Child SA SPIs kept per Delete: a Delete naming hundreds is one event, not hundreds.
+const MAX_DELETED_SPIS: usize = 8;
+
+impl Inside {
+    pub fn of(m: &IkeMessage) -> Option<Inside> {
+        if !m.was_decrypted() {
+            return None;
+        }
+        let payloads = m.inner_payloads();
+        let (mut ike, mut child) = (false, Vec::new());
+        for p in payloads {
+            if let PayloadBody::Delete(d) = &p.body {
+                if d.protocol == 1 {
+                    ike = true;
+                } else {
+                    let room = MAX_DELETED_SPIS.saturating_sub(child.len());
+                    child.extend(d.spis.iter().take(room).map(|&s| (d.protocol, s as u32)));
+                }
+            }
+        }
+        if ike || !child.is_empty() {
+            return Some(Inside::Delete { ike, child });
+        }
+        let dpd = |p: &&crate::event::ike::Payload| {
+            matches!(&p.body, PayloadBody::Notify(n)
+                if matches!(n.notify_type, NotifyType::R_U_THERE | NotifyType::R_U_THERE_ACK))
+        };
+        let rest: Vec<_> = payloads
+            .iter()
+            .filter(|p| !matches!(p.body, PayloadBody::Hash { .. }))
+            .map(|p| match &p.body {
+                PayloadBody::Notify(n) => (p.payload_type, Some(n.notify_type)),
+                _ => (p.payload_type, None),
+            })
+            .take(8)
+            .collect();
+        if rest.is_empty() || (m.version == 1 && payloads.iter().any(|p| dpd(&p))) {
+            Some(Inside::Liveness)
+        } else {
+            Some(Inside::Other(rest))
+        }
+    }
 }
 
 impl Step {
@@ -523,12 +583,16 @@ impl IkeSa {
                     sk_len,
                     ike_fragments,
                     notifies: m.notifies().map(|n| n.notify_type).take(8).collect(),
+                    inside: None,
                 });
                 x.steps.len() - 1
             }
         };
         let s = &mut x.steps[step_idx];
         s.count += 1;
+        if s.inside.is_none() {
+            s.inside = Inside::of(m);
+        }
         if s.times.len() < MAX_TIMES {
             // Messages rebuilt from a fragment set that never completed arrive late, with their
             // first fragment's time: keep the times in order.

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::event::codes::ExchangeType;
-use crate::event::ike::IkeMessage;
+use crate::event::ike::{IkeMessage, PayloadBody};
 use crate::event::{AhInfo, Body, EspInfo, Event, Integrity, Timestamp};
 use esp::{EspKey, EspSa, SeqVerdict};
 use ike::{IkeSa, Msg, Placed, SaState};
@@ -531,6 +531,13 @@ impl Tracker {
             p.child_exchanges += 1;
         }
         p.deletes += t.deletes;
+        if t.deletes > 0 {
+            for payload in m.trusted_payloads().iter().chain(m.inner_payloads()) {
+                if let PayloadBody::Delete(d) = &payload.body {
+                    p.children_deleted(src, d.protocol, &d.spis, ev.pkt.frame);
+                }
+            }
+        }
         if t.now_up {
             p.current_sa = Some(key.ispi);
         }

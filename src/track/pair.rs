@@ -123,7 +123,14 @@ pub struct ChildSummary {
     pub bytes: u64,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
+    /// Who named this SPI in a Delete, and in which frame: the receiver of an SA deletes it
+    /// (RFC 7296 §3.11, RFC 2408 §3.15 list the sender's inbound SPIs).
+    pub deleted_by: Option<(IpAddr, u64)>,
 }
+
+/// SPIs of one Delete payload matched against the child log: a Delete can list thousands, the
+/// log holds far fewer.
+const MAX_DELETE_SPIS: usize = 64;
 
 /// Data-plane packets (ESP or AH) one side sent since the other side last sent any: what went
 /// unanswered. Only counted once the other side has sent at all, so "never two-way" and
@@ -425,11 +432,35 @@ impl Pair {
                     bytes: u64::from(len),
                     first_ts: ts,
                     last_ts: ts,
+                    deleted_by: None,
                 });
                 self.children.len() - 1
             }
         };
         self.children_dropped + at as u64
+    }
+
+    /// A Delete from `sender` naming Child SA SPIs (protocol 2 AH, 3 ESP): each names an SA
+    /// that carries traffic to the sender.
+    pub(super) fn children_deleted(
+        &mut self,
+        sender: IpAddr,
+        protocol: u8,
+        spis: &[u64],
+        frame: u64,
+    ) {
+        let ah = match protocol {
+            2 => true,
+            3 => false,
+            _ => return,
+        };
+        for &spi in spis.iter().take(MAX_DELETE_SPIS) {
+            for c in self.children.iter_mut().filter(|c| {
+                u64::from(c.spi) == spi && c.ah == ah && c.dst == sender && c.deleted_by.is_none()
+            }) {
+                c.deleted_by = Some((sender, frame));
+            }
+        }
     }
 
     /// An IKE message from `side`: ports, versions, NAT-T float, fragmentation.

@@ -829,37 +829,8 @@ fn v2_algorithms(p: &Proposal) -> Option<(Encr, Integ)> {
     let mut integ = Integ::None;
     for t in &p.transforms {
         match t.transform_type {
-            TransformType::ENCR => {
-                encr = Some(match t.id {
-                    2 => Encr::Des,
-                    3 => Encr::TripleDes,
-                    11 => Encr::Null,
-                    12 => Encr::AesCbc,
-                    13 => Encr::AesCtr,
-                    14 => Encr::AesCcm { icv: 8 },
-                    15 => Encr::AesCcm { icv: 12 },
-                    16 => Encr::AesCcm { icv: 16 },
-                    18 => Encr::AesGcm { icv: 8 },
-                    19 => Encr::AesGcm { icv: 12 },
-                    20 => Encr::AesGcm { icv: 16 },
-                    28 => Encr::ChaCha20Poly1305,
-                    _ => return None,
-                })
-            }
-            TransformType::INTEG => {
-                integ = match t.id {
-                    0 => Integ::None,
-                    1 => Integ::HmacMd5_96,
-                    2 => Integ::HmacSha1_96,
-                    5 => Integ::AesXcbc96,
-                    7 => Integ::HmacSha1_160,
-                    8 => Integ::AesCmac96,
-                    12 => Integ::HmacSha256_128,
-                    13 => Integ::HmacSha384_192,
-                    14 => Integ::HmacSha512_256,
-                    _ => return None,
-                }
-            }
+            TransformType::ENCR => encr = Some(Encr::from_ikev2_id(t.id)?),
+            TransformType::INTEG => integ = Integ::from_ikev2_id(t.id)?,
             _ => {}
         }
     }

@@ -55,11 +55,7 @@ impl Rule for EspNull {
             return;
         }
         let what = match (first.proto, first.ports) {
-            (1, (8, _)) => "ICMP echo requests".to_string(),
-            (1, (0, _)) => "ICMP echo replies".to_string(),
-            (58, (128, _)) => "ICMPv6 echo requests".to_string(),
-            (58, (129, _)) => "ICMPv6 echo replies".to_string(),
-            (1 | 58, (t, c)) => format!("ICMP type {t} code {c}"),
+            (1 | 58, (t, c)) => crate::event::names::icmp_label(first.proto == 58, t as u8, c as u8),
             (6, (s, d)) => format!("TCP {s} -> {d}"),
             (17, (s, d)) => format!("UDP {s} -> {d}"),
             (p, _) => format!("IP protocol {p}"),
@@ -69,7 +65,7 @@ impl Rule for EspNull {
             _ => "transport mode",
         };
         let summary = format!(
-            "ESP SPI 0x{:08x} from {} to {} is not encrypted: {} of its {} packets carry their payload in the clear ({mode}; the first held {what}), with a {}-byte ICV after it",
+            "ESP SPI 0x{:08x} from {} to {} is not encrypted: {} of its {} packets carry their payload in the clear ({mode}; the first: {what}), with a {}-byte ICV after it",
             e.spi, cx.ev.flow.src, cx.ev.flow.dst, sa.cleartext, sa.packets, first.icv
         );
         out.push(
@@ -111,7 +107,7 @@ mod tests {
         }
         let f: Vec<_> = s.all().into_iter().filter(|f| f.kind == "esp_null").collect();
         assert_eq!(f.len(), 1);
-        assert!(f[0].summary.contains("5 of its 5 packets") && f[0].summary.contains("ICMP echo requests"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("5 of its 5 packets") && f[0].summary.contains("the first: ICMP echo request)"), "{}", f[0].summary);
     }
 
     /// A chance pass now and then on an encrypted SA is not reported.

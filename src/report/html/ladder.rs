@@ -370,7 +370,7 @@ impl Ladder {
         };
         let what = format!(
             "ICMP {}",
-            crate::decode::icmp::type_name(e.v6, e.icmp_type, e.code)
+            crate::event::names::icmp_type_name(e.v6, e.icmp_type, e.code)
         );
         let text = line(ev);
         self.push(Arrow {
