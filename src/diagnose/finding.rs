@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::event::Timestamp;
+use crate::event::text::ipv4_text;
 use crate::track::PairKey;
 use crate::track::ike::IkeSa;
 
@@ -77,24 +78,67 @@ impl Peers {
     pub fn key(&self) -> PairKey {
         PairKey::of(self.a, self.b).0
     }
-    fn fmt_one(addr: IpAddr, port: Option<u16>) -> String {
-        match (addr, port) {
-            (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
-            (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-            (a, None) => a.to_string(),
-        }
-    }
     pub fn strings(&self) -> [String; 2] {
         [
-            Self::fmt_one(self.a, self.a_port),
-            Self::fmt_one(self.b, self.b_port),
+            PeerText(self.a, self.a_port).to_string(),
+            PeerText(self.b, self.b_port).to_string(),
         ]
     }
 }
 
 impl Serialize for Peers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.strings().serialize(s)
+        // As `strings()`, without the two `String`s: every finding line has it.
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&PeerText(self.a, self.a_port))?;
+        t.serialize_element(&PeerText(self.b, self.b_port))?;
+        t.end()
+    }
+}
+
+/// One of [`Peers::strings`], written where it goes.
+struct PeerText(IpAddr, Option<u16>);
+
+impl PeerText {
+    /// The IPv4 text laid out in `buf`, `None` for IPv6.
+    fn v4<'b>(&self, buf: &'b mut [u8; 21]) -> Option<&'b str> {
+        let IpAddr::V4(a) = self.0 else {
+            return None;
+        };
+        let mut ip = [0u8; 15];
+        let ip = ipv4_text(a, &mut ip);
+        let mut n = ip.len();
+        buf[..n].copy_from_slice(ip.as_bytes());
+        if let Some(p) = self.1 {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(p).as_bytes();
+            buf[n] = b':';
+            buf[n + 1..n + 1 + digits.len()].copy_from_slice(digits);
+            n += 1 + digits.len();
+        }
+        std::str::from_utf8(&buf[..n]).ok()
+    }
+}
+
+impl std::fmt::Display for PeerText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(text) = self.v4(&mut [0u8; 21]) {
+            return f.write_str(text);
+        }
+        match (self.0, self.1) {
+            (a, Some(p)) => write!(f, "[{a}]:{p}"),
+            (a, None) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl Serialize for PeerText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.v4(&mut [0u8; 21]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 

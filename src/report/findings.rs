@@ -15,9 +15,18 @@ use crate::diagnose::{Finding, FindingKind, Peers, catalogue};
 
 /// Serializes `v` as one line.
 pub(super) fn write_line(w: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
-    // `?` keeps an I/O error's kind (a closed pipe ends the run quietly).
-    serde_json::to_writer(&mut *w, v)?;
-    w.write_all(b"\n")
+    thread_local! {
+        // Serialized here, then written in one call (see `PacketPrinter`'s `json`); one buffer
+        // a thread, so a line allocates nothing once it has grown.
+        static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        serde_json::to_writer(&mut *line, v)?;
+        line.push(b'\n');
+        // `?` keeps an I/O error's kind (a closed pipe ends the run quietly).
+        w.write_all(line)
+    })
 }
 
 /// A finding as its JSON line and the HTML report show it.

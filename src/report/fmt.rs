@@ -6,6 +6,9 @@
 //! intermediate `String` per field.
 
 use std::fmt;
+use std::net::IpAddr;
+
+pub use crate::event::text::ipv4_text;
 
 use serde::{Serialize, Serializer};
 
@@ -27,7 +30,8 @@ impl fmt::Display for Hex32 {
 
 impl Serialize for Hex32 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; 8];
+        s.serialize_str(hex_fixed(u64::from(self.0), &mut buf))
     }
 }
 
@@ -47,8 +51,24 @@ impl fmt::Display for Hex64 {
 
 impl Serialize for Hex64 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; 16];
+        s.serialize_str(hex_fixed(self.0, &mut buf))
     }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+// `collect_str` runs the formatting machinery and then serde_json's escaping adapter for each
+// piece; an SPI is on nearly every JSON line, so its digits are laid out here and handed over
+// as one string.
+/// The low `buf.len()` nibbles of `n` as lowercase hex, zero-padded to the buffer's width.
+pub fn hex_fixed(mut n: u64, buf: &mut [u8]) -> &str {
+    for b in buf.iter_mut().rev() {
+        *b = HEX_DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 /// An SPI whose width the wire does not fix (a Delete payload folds 4-, 8- and 16-byte SPIs
@@ -67,7 +87,9 @@ impl fmt::Display for HexNum {
 
 impl Serialize for HexNum {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let digits = (16 - self.0.leading_zeros() as usize / 4).max(1);
+        let mut buf = [0u8; 16];
+        s.serialize_str(hex_fixed(self.0, &mut buf[..digits]))
     }
 }
 
@@ -96,7 +118,17 @@ impl fmt::Display for HexBytes<'_> {
 
 impl Serialize for HexBytes<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // Vendor IDs, NAT-D hashes and most notify data fit on the stack; longer data (a
+        // certificate request, a cookie of odd size) goes through the formatter.
+        let mut buf = [0u8; 128];
+        if self.0.len() > buf.len() / 2 {
+            return s.collect_str(self);
+        }
+        for (i, b) in self.0.iter().enumerate() {
+            buf[2 * i] = HEX_DIGITS[usize::from(b >> 4)];
+            buf[2 * i + 1] = HEX_DIGITS[usize::from(b & 0x0f)];
+        }
+        s.serialize_str(std::str::from_utf8(&buf[..2 * self.0.len()]).unwrap_or_default())
     }
 }
 
@@ -162,11 +194,30 @@ pub struct EpochMicros(pub Timestamp);
 
 impl Serialize for EpochMicros {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let micros = self.0.nanos / 1000;
-        let text = format!("{}.{micros:06}", self.0.secs);
-        serde_json::value::RawValue::from_string(text)
-            .map_err(serde::ser::Error::custom)?
-            .serialize(s)
+        // Laid out on the stack and borrowed as a raw value: a finding or tunnel line has two,
+        // and a `format!` plus an owned `RawValue` cost an allocation each.
+        let mut buf = [0u8; 28];
+        let mut secs = itoa::Buffer::new();
+        let secs = secs.format(self.0.secs).as_bytes();
+        let n = secs.len();
+        buf[..n].copy_from_slice(secs);
+        buf[n] = b'.';
+        let mut micros = self.0.nanos / 1000;
+        if micros >= 1_000_000 {
+            // Not a valid timestamp; written as it always was.
+            let text = format!("{}.{micros:06}", self.0.secs);
+            return serde_json::value::RawValue::from_string(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s);
+        }
+        for i in (n + 1..n + 7).rev() {
+            buf[i] = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        let text = std::str::from_utf8(&buf[..n + 7]).map_err(serde::ser::Error::custom)?;
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
     }
 }
 
@@ -179,12 +230,73 @@ impl<T: fmt::Display> Serialize for Shown<T> {
     }
 }
 
+/// An address as a JSON string, as `Display` writes it. IPv4 (the common case on every line)
+/// is laid out by hand: `Ipv4Addr`'s `Display` formats each octet through the formatting
+/// machinery, which was a tenth of a `--json` run on IKE-heavy traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addr(pub IpAddr);
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            IpAddr::V4(a) => {
+                let mut buf = [0u8; 15];
+                s.serialize_str(ipv4_text(a, &mut buf))
+            }
+            IpAddr::V6(a) => s.collect_str(&a),
+        }
+    }
+}
+
+/// `a` as `Display` writes it, IPv4 laid out by hand (see [`Addr`]).
+pub fn addr_string(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => ipv4_text(a, &mut [0u8; 15]).to_string(),
+        IpAddr::V6(a) => a.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn json(v: &impl Serialize) -> String {
         serde_json::to_string(v).unwrap()
+    }
+
+    #[test]
+    fn hand_laid_json_text_matches_display() {
+        for n in [
+            0u64,
+            1,
+            0xf,
+            0x10,
+            0x7ff,
+            0x800,
+            0xabc,
+            0x1000,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            assert_eq!(json(&HexNum(n)), format!("\"{}\"", HexNum(n)));
+            assert_eq!(json(&Hex64(n)), format!("\"{}\"", Hex64(n)));
+            assert_eq!(json(&Hex32(n as u32)), format!("\"{}\"", Hex32(n as u32)));
+        }
+        for len in [0, 1, 63, 64, 65, 200] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 5) as u8).collect();
+            assert_eq!(json(&HexBytes(&bytes)), format!("\"{}\"", HexBytes(&bytes)));
+        }
+        for octets in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 9, 100, 99],
+            [1, 20, 203, 0],
+        ] {
+            let a = IpAddr::from(octets);
+            assert_eq!(json(&Addr(a)), format!("\"{a}\""));
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(json(&Addr(v6)), "\"2001:db8::1\"");
     }
 
     #[test]
@@ -227,6 +339,16 @@ mod tests {
         );
         assert_eq!(json(&EpochF64(ts)), "1700000002.5");
         assert_eq!(json(&EpochMicros(ts)), "1700000002.500000");
+        for t in [
+            Timestamp::new(0, 0),
+            Timestamp::new(-5, 100_000),
+            Timestamp::new(i64::MAX, 999_999_999),
+            Timestamp::new(i64::MIN, 1_000),
+            Timestamp::new(7, 2_000_000_000),
+        ] {
+            let micros = t.nanos / 1000;
+            assert_eq!(json(&EpochMicros(t)), format!("{}.{micros:06}", t.secs));
+        }
         assert_eq!(json(&EpochF64(Timestamp::new(1, 5_000))), "1.000005");
     }
 }

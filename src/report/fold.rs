@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use super::fmt::addr_string;
 use super::paint;
 use crate::diagnose::Finding;
 
@@ -98,7 +99,7 @@ impl Folder {
             if g.folded == 0 {
                 continue;
             }
-            let mut named: Vec<String> = g.others.iter().map(|a| a.to_string()).collect();
+            let mut named: Vec<String> = g.others.iter().map(|a| addr_string(*a)).collect();
             let unnamed = (g.folded as usize + 1).saturating_sub(named.len());
             if unnamed > 0 {
                 named.push(format!("{unnamed} more"));
@@ -117,7 +118,7 @@ impl Folder {
 }
 
 fn cause(f: &Finding, host: IpAddr, other: IpAddr) -> Cause {
-    let other = other.to_string();
+    let other = addr_string(other);
     Cause {
         kind: f.kind,
         severity: f.severity as u8,

@@ -8,6 +8,7 @@ pub mod findings;
 pub mod fmt;
 pub mod fold;
 pub mod html;
+mod jsonw;
 pub mod metrics;
 pub mod packets;
 pub mod paint;

@@ -10,7 +10,6 @@ use std::net::IpAddr;
 use serde::{Serialize, Serializer};
 
 use super::OutputOptions;
-use crate::event::codes::NotifyType;
 use crate::event::ike::{
     self, AttributeValue, Decrypted, IkeMessage, Payload, PayloadBody, Proposal, v1_flags, v2_flags,
 };
@@ -18,7 +17,8 @@ use crate::event::names;
 use crate::event::{Body, DecodeError, EspDecrypted, Event, Flow, Integrity, TcpInfo};
 use crate::track::esp::EspKey;
 
-use super::fmt::{EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown};
+use super::fmt::{Addr, EpochF64, Hex32, Hex64, HexBytes, HexNum, Shown, hex_fixed};
+use super::jsonw::{self, Obj};
 use super::paint;
 use super::time::Stamper;
 
@@ -30,6 +30,9 @@ pub struct PacketPrinter {
     opts: OutputOptions,
     esp_seen: HashSet<EspKey, crate::hash::KeyedHashState>,
     line: String,
+    /// A JSON line is serialized here and written in one call: serde_json writes each key,
+    /// quote and value separately, and each of those through `dyn Write` cost a call and a copy.
+    json: Vec<u8>,
     stamper: Stamper,
 }
 
@@ -39,6 +42,7 @@ impl PacketPrinter {
             opts,
             esp_seen: HashSet::default(),
             line: String::with_capacity(256),
+            json: Vec::with_capacity(1024),
             stamper: Stamper::new(opts.time, opts.utc),
         }
     }
@@ -91,7 +95,9 @@ impl PacketPrinter {
     /// The event's line, whether or not [`PacketPrinter::wants`] it.
     pub fn render(&mut self, w: &mut dyn Write, ev: &Event) -> io::Result<()> {
         if self.opts.json {
-            return write_packet_json(w, ev, self.opts.verbose);
+            self.json.clear();
+            write_packet_json(&mut self.json, ev, self.opts.verbose)?;
+            return w.write_all(&self.json);
         }
         self.line.clear();
         text_line(&mut self.line, &mut self.stamper, ev, self.opts);
@@ -472,9 +478,16 @@ fn inner_text(out: &mut String, m: &IkeMessage, d: &Decrypted) {
 /// The short label of a payload in the one-line form.
 fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
     match &p.body {
-        PayloadBody::Notify(n) => {
-            let _ = write!(out, "N({})", notify_label(m.version, n.notify_type));
-        }
+        PayloadBody::Notify(n) => match n.notify_type.name(m.version) {
+            Some(name) => {
+                out.push_str("N(");
+                out.push_str(name);
+                out.push(')');
+            }
+            None => {
+                let _ = write!(out, "N({})", n.notify_type);
+            }
+        },
         PayloadBody::EncryptedFragment { number, total, .. } => {
             let _ = write!(out, "SKF({number}/{total})");
         }
@@ -492,12 +505,6 @@ fn payload_label(out: &mut String, m: &IkeMessage, p: &Payload) {
             }
         },
     }
-}
-
-fn notify_label(version: u8, t: NotifyType) -> String {
-    t.name(version)
-        .map(str::to_string)
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn transform_text(version: u8, protocol: u8, t: &ike::Transform) -> String {
@@ -745,67 +752,57 @@ fn notify_data_text(version: u8, n: &ike::Notify) -> String {
 // them to it). Optional keys are `Option`s skipped when `None`; a key that is always there but
 // may be `null` is a plain `Option` (or `Option<Option<_>>` when it is only there sometimes).
 
-fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<()> {
-    let mut line = PacketLine {
-        ah: None,
-        caplen: ev.pkt.caplen,
-        dport: ev.flow.dport,
-        dst: Shown(ev.flow.dst),
-        error: None,
-        esp: None,
-        frame: ev.pkt.frame,
-        icmp: None,
-        ike: None,
-        ip_fragment: None,
-        ip_fragments_incomplete: None,
-        ip_incomplete: ev.ip.incomplete.then_some(true),
-        ip_reassembled: (ev.ip.fragments > 0).then_some(Reassembled {
-            first_frame: ev.ip.first_fragment_frame,
-            fragments: ev.ip.fragments,
-            total_len: ev.ip.total_len,
-        }),
-        len: ev.pkt.origlen,
-        nat_keepalive: None,
-        proto: ev.flow.proto,
-        sport: ev.flow.sport,
-        src: Shown(ev.flow.src),
-        tcp: None,
-        transport: (ev.flow.proto == crate::event::ipproto::TCP).then_some("tcp"),
-        ts: EpochF64(ev.pkt.ts),
-        kind: "packet",
-    };
-    match &ev.body {
-        Body::Ike(m) => line.ike = Some(IkeLine::new(m, verbose)),
-        Body::Esp(e) => {
-            line.esp = Some(EspLine {
-                decrypted: e.decrypted.as_deref().map(EspDecryptedLine::new),
-                len: e.len,
-                seq: e.seq,
-                spi: Hex32(e.spi),
-                udp_encapsulated: e.udp_encapsulated,
-            });
-        }
-        Body::Ah(a) => {
-            line.ah = Some(AhLine {
+fn write_packet_json(w: &mut Vec<u8>, ev: &Event, verbose: u8) -> io::Result<()> {
+    // The line every packet gets, laid out by hand (see `jsonw`); its rarer objects are the
+    // serialized structs below. Keys in sorted order, `type` first.
+    let mut o = Obj::open(w);
+    o.str("type", "packet")?;
+    if let Body::Ah(a) = &ev.body {
+        o.value(
+            "ah",
+            &AhLine {
                 next_header: a.next_header,
                 seq: a.seq,
                 spi: Hex32(a.spi),
-            });
+            },
+        )?;
+    }
+    o.uint("caplen", ev.pkt.caplen);
+    o.uint("dport", ev.flow.dport);
+    o.addr("dst", ev.flow.dst)?;
+    match &ev.body {
+        Body::Malformed(e) => o.value("error", &ErrorLine(e))?,
+        Body::Esp(e) => {
+            let mut esp = Obj::open(o.raw("esp"));
+            if let Some(d) = e.decrypted.as_deref() {
+                esp.value("decrypted", &EspDecryptedLine::new(d))?;
+            }
+            esp.uint("len", e.len);
+            esp.uint("seq", e.seq);
+            let mut spi = [0u8; 8];
+            esp.str("spi", hex_fixed(u64::from(e.spi), &mut spi))?;
+            esp.bool("udp_encapsulated", e.udp_encapsulated);
+            esp.close();
         }
-        Body::NatKeepalive => line.nat_keepalive = Some(true),
-        Body::Plain(_) => {}
-        Body::IcmpError(e) => line.icmp = Some(IcmpLine::new(e)),
-        Body::Fragment(f) => {
-            line.ip_fragment = Some(FragmentLine {
+        _ => {}
+    }
+    o.uint("frame", ev.pkt.frame);
+    match &ev.body {
+        Body::IcmpError(e) => o.value("icmp", &IcmpLine::new(e))?,
+        Body::Ike(m) => ike_json(o.raw("ike"), m, verbose)?,
+        Body::Fragment(f) => o.value(
+            "ip_fragment",
+            &FragmentLine {
                 id: f.ident,
                 len: f.data_len,
                 more: f.more_fragments,
                 offset: f.offset,
                 proto: f.proto,
-            });
-        }
-        Body::FragmentsIncomplete(inc) => {
-            line.ip_fragments_incomplete = Some(IncompleteLine {
+            },
+        )?,
+        Body::FragmentsIncomplete(inc) => o.value(
+            "ip_fragments_incomplete",
+            &IncompleteLine {
                 bytes_seen: inc.bytes_seen,
                 first_frame: inc.first_frame,
                 fragments_seen: inc.fragments_seen,
@@ -814,10 +811,34 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
                 id: inc.ident,
                 last_frame: inc.last_frame,
                 proto: inc.proto,
-            });
-        }
-        Body::Tcp(t) => {
-            line.tcp = Some(TcpLine {
+            },
+        )?,
+        _ => {}
+    }
+    if ev.ip.incomplete {
+        o.bool("ip_incomplete", true);
+    }
+    if ev.ip.fragments > 0 {
+        o.value(
+            "ip_reassembled",
+            &Reassembled {
+                first_frame: ev.ip.first_fragment_frame,
+                fragments: ev.ip.fragments,
+                total_len: ev.ip.total_len,
+            },
+        )?;
+    }
+    o.uint("len", ev.pkt.origlen);
+    if let Body::NatKeepalive = &ev.body {
+        o.bool("nat_keepalive", true);
+    }
+    o.uint("proto", ev.flow.proto);
+    o.uint("sport", ev.flow.sport);
+    o.addr("src", ev.flow.src)?;
+    if let Body::Tcp(t) = &ev.body {
+        o.value(
+            "tcp",
+            &TcpLine {
                 ack: t.ack,
                 flags: tcp_flags(t),
                 len: t.len,
@@ -829,53 +850,78 @@ fn write_packet_json(w: &mut dyn Write, ev: &Event, verbose: u8) -> io::Result<(
                 seq: t.seq,
                 window: t.window,
                 zero_window: t.zero_window,
-            });
-        }
-        Body::Malformed(e) => line.error = Some(ErrorLine(e)),
+            },
+        )?;
     }
-    serde_json::to_writer(&mut *w, &line)?;
-    w.write_all(b"\n")
+    // "tcp" for IKE and ESP carried in TCP (RFC 8229); absent when UDP or IP carried it.
+    if ev.flow.proto == crate::event::ipproto::TCP {
+        o.str("transport", "tcp")?;
+    }
+    o.value("ts", &EpochF64(ev.pkt.ts))?;
+    o.close();
+    w.push(b'\n');
+    Ok(())
 }
 
-#[derive(Serialize)]
-struct PacketLine<'a> {
-    /// First on every line type, so a reader can dispatch before reading the rest.
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ah: Option<AhLine>,
-    caplen: u32,
-    dport: u16,
-    dst: Shown<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ErrorLine<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    esp: Option<EspLine>,
-    frame: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    icmp: Option<IcmpLine<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ike: Option<IkeLine<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_fragment: Option<FragmentLine>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_fragments_incomplete: Option<IncompleteLine>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_incomplete: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_reassembled: Option<Reassembled>,
-    len: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nat_keepalive: Option<bool>,
-    proto: u8,
-    sport: u16,
-    src: Shown<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tcp: Option<TcpLine>,
-    /// "tcp" for IKE and ESP carried in TCP (RFC 8229); absent when UDP or IP carried it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    transport: Option<&'static str>,
-    ts: EpochF64,
+/// The `ike` object of a packet line.
+fn ike_json(w: &mut Vec<u8>, msg: &IkeMessage, verbose: u8) -> io::Result<()> {
+    let v = msg.version;
+    let (listed, payloads_not_listed) = listed_payloads(msg);
+    let mut o = Obj::open(w);
+    if let Some(d) = msg.decrypted.as_deref() {
+        o.value("decrypted", &DecryptedLine::new(msg, d, verbose))?;
+    }
+    // With `-v` only.
+    if verbose > 0 {
+        let details: Vec<PayloadLine<'_>> = listed.iter().map(|p| PayloadLine::new(v, p)).collect();
+        o.value("details", &details)?;
+    }
+    o.bool("encrypted", msg.encrypted);
+    if let Some(e) = &msg.error {
+        o.value("error", &ErrorLine(e))?;
+    }
+    o.opt_str("exchange", msg.exchange_name())?;
+    o.uint("exchange_type", msg.exchange.0);
+    let mut flags = Obj::open(o.raw("flags"));
+    if v == 2 {
+        flags.bool("initiator", msg.flags & v2_flags::INITIATOR != 0);
+        flags.bool("response", msg.is_response());
+        flags.bool("version", msg.flags & v2_flags::VERSION != 0);
+    } else {
+        flags.bool("auth_only", msg.flags & v1_flags::AUTH_ONLY != 0);
+        flags.bool("commit", msg.flags & v1_flags::COMMIT != 0);
+        flags.bool("encryption", msg.flags & v1_flags::ENCRYPTION != 0);
+    }
+    flags.close();
+    let mut spi = [0u8; 16];
+    o.str("ispi", hex_fixed(msg.ispi, &mut spi))?;
+    o.uint("length", msg.length);
+    o.uint("message_id", msg.message_id);
+    o.bool("non_esp_marker", msg.non_esp_marker);
+    o.value("notifies", &Notifies { version: v, listed })?;
+    let labels = o.raw("payloads");
+    labels.push(b'[');
+    let mut label = String::new();
+    for (i, p) in listed.iter().enumerate() {
+        if i > 0 {
+            labels.push(b',');
+        }
+        label.clear();
+        payload_label(&mut label, msg, p);
+        jsonw::string(labels, &label)?;
+    }
+    labels.push(b']');
+    // Payloads past [`MAX_LISTED_PAYLOADS`], left out of `payloads`, `notifies` and `details`.
+    if payloads_not_listed > 0 {
+        o.uint("payloads_not_listed", payloads_not_listed);
+    }
+    if !msg.reassembled_from.is_empty() {
+        o.value("reassembled_from", &msg.reassembled_from)?;
+    }
+    o.str("rspi", hex_fixed(msg.rspi, &mut spi))?;
+    o.uint("version", v);
+    o.close();
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -930,16 +976,6 @@ struct Reassembled {
 }
 
 #[derive(Serialize)]
-struct EspLine {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decrypted: Option<EspDecryptedLine>,
-    len: u32,
-    seq: u32,
-    spi: Hex32,
-    udp_encapsulated: bool,
-}
-
-#[derive(Serialize)]
 struct EspDecryptedLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     inner: Option<InnerLine>,
@@ -952,11 +988,11 @@ impl EspDecryptedLine {
         EspDecryptedLine {
             inner: d.inner.as_ref().map(|p| InnerLine {
                 dport: matches!(p.proto, 6 | 17).then_some(p.dport),
-                dst: Shown(p.dst),
+                dst: Addr(p.dst),
                 len: p.len,
                 proto: p.proto,
                 sport: matches!(p.proto, 6 | 17).then_some(p.sport),
-                src: Shown(p.src),
+                src: Addr(p.src),
                 tcp_flags: p.tcp_flags,
                 tcp_mss: p.tcp_mss,
             }),
@@ -970,12 +1006,12 @@ impl EspDecryptedLine {
 struct InnerLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     dport: Option<u16>,
-    dst: Shown<IpAddr>,
+    dst: Addr,
     len: u32,
     proto: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     sport: Option<u16>,
-    src: Shown<IpAddr>,
+    src: Addr,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp_flags: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1032,7 +1068,7 @@ impl<'a> IcmpLine<'a> {
             quoted: QuotedLine {
                 df: q.dont_fragment,
                 dport: flow.map(|f| f.dport),
-                dst: flow.map(|f| Shown(f.dst)),
+                dst: flow.map(|f| Addr(f.dst)),
                 esp_spi: q.esp_spi.map(Hex32),
                 ip_id: q.ident,
                 ispi: q.ike_spis.map(|(i, _)| Hex64(i)),
@@ -1041,7 +1077,7 @@ impl<'a> IcmpLine<'a> {
                 proto: flow.map(|f| f.proto),
                 rspi: q.ike_spis.map(|(_, r)| Hex64(r)),
                 sport: flow.map(|f| f.sport),
-                src: flow.map(|f| Shown(f.src)),
+                src: flow.map(|f| Addr(f.src)),
                 truncated_at: q.truncated_at,
             },
             icmp_type: e.icmp_type,
@@ -1057,7 +1093,7 @@ struct QuotedLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     dport: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    dst: Option<Shown<IpAddr>>,
+    dst: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     esp_spi: Option<Hex32>,
     ip_id: u32,
@@ -1073,99 +1109,50 @@ struct QuotedLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     sport: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    src: Option<Shown<IpAddr>>,
+    src: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated_at: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct IkeLine<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decrypted: Option<DecryptedLine<'a>>,
-    /// With `-v` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<Vec<PayloadLine<'a>>>,
-    encrypted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ErrorLine<'a>>,
-    exchange: Option<&'static str>,
-    exchange_type: u8,
-    flags: IkeFlags,
-    ispi: Hex64,
-    length: u32,
-    message_id: u32,
-    non_esp_marker: bool,
-    notifies: Vec<NotifyLine<'a>>,
-    payloads: Vec<String>,
-    /// Payloads past [`MAX_LISTED_PAYLOADS`], left out of `payloads`, `notifies` and `details`.
-    #[serde(skip_serializing_if = "is_zero")]
-    payloads_not_listed: usize,
-    #[serde(skip_serializing_if = "<[u64]>::is_empty")]
-    reassembled_from: &'a [u64],
-    rspi: Hex64,
-    version: u8,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-impl<'a> IkeLine<'a> {
-    fn new(msg: &'a IkeMessage, verbose: u8) -> Self {
-        let v = msg.version;
-        let (listed, payloads_not_listed) = listed_payloads(msg);
-        let (payloads, notifies) = labels_and_notifies(msg, listed);
-        IkeLine {
-            decrypted: msg
-                .decrypted
-                .as_deref()
-                .map(|d| DecryptedLine::new(msg, d, verbose)),
-            details: (verbose > 0).then(|| listed.iter().map(|p| PayloadLine::new(v, p)).collect()),
-            encrypted: msg.encrypted,
-            error: msg.error.as_ref().map(ErrorLine),
-            exchange: msg.exchange_name(),
-            exchange_type: msg.exchange.0,
-            flags: if v == 2 {
-                IkeFlags::V2 {
-                    initiator: msg.flags & v2_flags::INITIATOR != 0,
-                    response: msg.is_response(),
-                    version: msg.flags & v2_flags::VERSION != 0,
-                }
-            } else {
-                IkeFlags::V1 {
-                    auth_only: msg.flags & v1_flags::AUTH_ONLY != 0,
-                    commit: msg.flags & v1_flags::COMMIT != 0,
-                    encryption: msg.flags & v1_flags::ENCRYPTION != 0,
-                }
-            },
-            ispi: Hex64(msg.ispi),
-            length: msg.length,
-            message_id: msg.message_id,
-            non_esp_marker: msg.non_esp_marker,
-            notifies,
-            payloads,
-            payloads_not_listed,
-            reassembled_from: &msg.reassembled_from,
-            rspi: Hex64(msg.rspi),
-            version: v,
+// The labels and notifies of an IKE line are written straight from the message's payloads,
+// with one scratch label for the whole list: collecting them first cost a `Vec`, a `String`
+// per payload and a `Vec` of notifies for every IKE message printed.
+
+/// The one-line labels of `listed` (`payloads`), as [`payload_label`] writes them.
+struct Labels<'a> {
+    msg: &'a IkeMessage,
+    listed: &'a [Payload],
+}
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.listed.len()))?;
+        let mut label = String::new();
+        for p in self.listed {
+            label.clear();
+            payload_label(&mut label, self.msg, p);
+            seq.serialize_element(label.as_str())?;
         }
+        seq.end()
     }
 }
 
-/// The one-line labels of `listed` and their notifies.
-fn labels_and_notifies<'a>(
-    msg: &IkeMessage,
+/// The notifies among `listed` (`notifies`).
+struct Notifies<'a> {
+    version: u8,
     listed: &'a [Payload],
-) -> (Vec<String>, Vec<NotifyLine<'a>>) {
-    let v = msg.version;
-    let mut payloads = Vec::with_capacity(listed.len());
-    let mut notifies = Vec::new();
-    for p in listed {
-        let mut label = String::new();
-        payload_label(&mut label, msg, p);
-        payloads.push(label);
-        if let PayloadBody::Notify(n) = &p.body {
-            notifies.push(NotifyLine {
+}
+
+impl Serialize for Notifies<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.version;
+        s.collect_seq(self.listed.iter().filter_map(|p| match &p.body {
+            PayloadBody::Notify(n) => Some(NotifyLine {
                 data: HexBytes(&n.data),
                 error: n.notify_type.is_error(),
                 group: n.invalid_ke_group().filter(|_| v == 2).map(|g| g.0),
@@ -1173,10 +1160,10 @@ fn labels_and_notifies<'a>(
                 protocol: n.protocol,
                 spi: (!n.spi.is_empty()).then_some(HexBytes(&n.spi)),
                 notify_type: n.notify_type.0,
-            });
-        }
+            }),
+            _ => None,
+        }))
     }
-    (payloads, notifies)
 }
 
 /// `ike.decrypted`: what keys revealed, in the shape of the outer message's lists.
@@ -1188,17 +1175,16 @@ struct DecryptedLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorLine<'a>>,
     integrity: &'static str,
-    notifies: Vec<NotifyLine<'a>>,
-    payloads: Vec<String>,
+    notifies: Notifies<'a>,
+    payloads: Labels<'a>,
     #[serde(skip_serializing_if = "is_zero")]
     payloads_not_listed: usize,
 }
 
 impl<'a> DecryptedLine<'a> {
-    fn new(msg: &IkeMessage, d: &'a Decrypted, verbose: u8) -> Self {
+    fn new(msg: &'a IkeMessage, d: &'a Decrypted, verbose: u8) -> Self {
         let n = d.payloads.len().min(MAX_LISTED_PAYLOADS);
         let listed = &d.payloads[..n];
-        let (payloads, notifies) = labels_and_notifies(msg, listed);
         DecryptedLine {
             details: (verbose > 0).then(|| {
                 listed
@@ -1208,26 +1194,14 @@ impl<'a> DecryptedLine<'a> {
             }),
             error: d.error.as_ref().map(ErrorLine),
             integrity: d.integrity.name(),
-            notifies,
-            payloads,
+            notifies: Notifies {
+                version: msg.version,
+                listed,
+            },
+            payloads: Labels { msg, listed },
             payloads_not_listed: d.payloads.len() - n,
         }
     }
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum IkeFlags {
-    V2 {
-        initiator: bool,
-        response: bool,
-        version: bool,
-    },
-    V1 {
-        auth_only: bool,
-        commit: bool,
-        encryption: bool,
-    },
 }
 
 #[derive(Serialize)]

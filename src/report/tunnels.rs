@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::findings::write_line;
-use super::fmt::{EpochMicros, Hex32, Hex64};
+use super::fmt::{Addr, EpochMicros, Hex32, Hex64, addr_string};
 use super::summary::bytes_text;
 use crate::diagnose::Analyzer;
 use crate::event::Timestamp;
@@ -162,7 +162,7 @@ pub fn tunnel_summary(p: &Pair, findings: &[&'static str]) -> TunnelSummary {
         .chain(p.keepalives[1].mean_interval())
         .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
     TunnelSummary {
-        peers: [p.key.a.to_string(), p.key.b.to_string()],
+        peers: [addr_string(p.key.a), addr_string(p.key.b)],
         ike_version: (1..=2).filter(|v| p.ike_versions & (1 << v) != 0).collect(),
         established: p.established_ever,
         state,
@@ -235,7 +235,7 @@ pub struct SaLine<'a> {
     version: u8,
     ispi: Hex64,
     rspi: Hex64,
-    initiator: IpAddr,
+    initiator: Addr,
     state: &'a SaState,
     established: bool,
     end: EndLine,
@@ -247,7 +247,7 @@ pub struct SaLine<'a> {
 pub struct EndLine {
     how: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    by: Option<IpAddr>,
+    by: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frame: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,12 +271,12 @@ impl EndLine {
             SaEnd::Failed => l.how = "failed",
             SaEnd::Deleted { by } => {
                 l.how = "deleted";
-                l.by = by.map(|b| b.0);
+                l.by = by.map(|b| Addr(b.0));
                 l.frame = by.map(|b| b.1);
             }
             SaEnd::Unanswered { from, count, frame } => {
                 l.how = "not_answering";
-                l.by = Some(from);
+                l.by = Some(Addr(from));
                 l.frame = Some(frame);
                 l.transmissions = Some(count);
             }
@@ -366,7 +366,7 @@ pub fn tunnel_line(t: &TunnelSummary) -> TunnelLine<'_> {
                 version: sa.version,
                 ispi: Hex64(sa.ispi),
                 rspi: Hex64(sa.rspi),
-                initiator: sa.initiator,
+                initiator: Addr(sa.initiator),
                 state: &sa.state,
                 established: sa.established,
                 end: EndLine::of(sa.end),

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::findings::write_line;
+use super::fmt::addr_string;
 use super::fold::Folder;
 use crate::diagnose::{Finding, Severity};
 
@@ -245,7 +246,7 @@ impl Verdict {
                 .worst()
                 .into_iter()
                 .map(|(p, n)| VerdictTunnel {
-                    peers: [p[0].to_string(), p[1].to_string()],
+                    peers: [addr_string(p[0]), addr_string(p[1])],
                     error: n[0],
                     warning: n[1],
                     info: n[2],
