@@ -30,6 +30,7 @@ use pcap_parser::pcapng::{
 use super::fortigate::{self, SnifferText};
 use super::{CaptureError, PacketSource, RawPacket, fault};
 use crate::event::Timestamp;
+use crate::event::text::printable;
 
 /// Bytes requested from the reader at a time (the buffer's initial size).
 const READ_SIZE: usize = 1 << 20;
@@ -164,7 +165,7 @@ impl FileSource {
             return FileSource::from_reader(path, Box::new(io::stdin()));
         }
         let cannot = |e: io::Error| CaptureError {
-            source_name: path.to_string(),
+            source_name: printable(path.as_bytes()),
             frame: None,
             message: format!("cannot open: {e}"),
         };
@@ -186,6 +187,9 @@ impl FileSource {
     }
 
     fn from_input(name: &str, mut input: Input) -> Result<FileSource, CaptureError> {
+        // The name reaches the terminal, the summary and the JSON `meta` line: a path may hold
+        // control characters like any other text we did not write.
+        let name = &printable(name.as_bytes());
         let err = |message: String| CaptureError {
             source_name: name.to_string(),
             frame: None,
