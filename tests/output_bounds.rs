@@ -267,3 +267,64 @@ fn an_sa_payload_of_thousands_of_proposals_prints_a_bounded_line() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+/// An IPv4 ESP packet (LINKTYPE_RAW) from `src` to `dst` with `spi`.
+fn esp(src: [u8; 4], dst: [u8; 4], spi: u32, seq: u32) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 50, 0, 0];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&spi.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&[0x5a; 16]);
+    p
+}
+
+#[test]
+fn a_pair_flood_lists_the_busiest_tunnels_and_counts_the_rest() {
+    use ike_sniff::report::tunnels::TUNNELS_SHOWN;
+    // One real tunnel with traffic both ways, among 3 000 spoofed sources of one ESP packet each.
+    let (a, b) = ([192, 0, 2, 1], [198, 51, 100, 2]);
+    let mut packets = Vec::new();
+    for i in 0..3000u32 {
+        let [_, _, hi, lo] = i.to_be_bytes();
+        packets.push(esp([10, 1, hi, lo], b, 0x1000 + i, 1));
+        if i % 30 == 0 {
+            packets.push(esp(a, b, 0xc1, i / 30 + 1));
+            packets.push(esp(b, a, 0xc2, i / 30 + 1));
+        }
+    }
+    let path = write_pcap("pairs", &packets);
+    let quieter = 3001 - TUNNELS_SHOWN;
+
+    let (text, _) = run(&path, &["-q"]);
+    let rows = |t: &str| t.lines().filter(|l| l.contains(" <-> ")).count();
+    assert_eq!(rows(&text), TUNNELS_SHOWN, "{text}");
+    assert!(text.contains("192.0.2.1 <-> 198.51.100.2"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "... and {quieter} quieter tunnels not listed ({quieter} ESP packets, "
+        )),
+        "{text}"
+    );
+    let (all, _) = run(&path, &["-v"]);
+    assert_eq!(rows(&all), 3001);
+    assert!(!all.contains("quieter tunnels"));
+
+    let (json, _) = run(&path, &["--json"]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tunnels: Vec<&serde_json::Value> = lines.iter().filter(|v| v["type"] == "tunnel").collect();
+    assert_eq!(tunnels.len(), TUNNELS_SHOWN);
+    assert!(
+        tunnels
+            .iter()
+            .any(|t| t["esp_packets"] == serde_json::json!([100, 100]))
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["tunnels_omitted"]["tunnels"], quieter);
+    assert_eq!(summary["tunnels_omitted"]["esp_packets"], quieter);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -17,7 +17,7 @@ use crate::diagnose::{Analyzer, Finding, Severity};
 use crate::event::{Body, Event, Timestamp};
 use crate::report::html::{HtmlReport, PageView};
 use crate::report::packets::PacketPrinter;
-use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
+use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail, TunnelsOmitted};
 use crate::report::syslog::Syslog;
 use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, metrics, tunnels};
@@ -69,6 +69,8 @@ pub struct Pipeline<'w> {
     /// Tables whose evictions were already reported (see [`Pipeline::warn_degraded`]).
     degraded_reported: Vec<&'static str>,
     errors_printed: u64,
+    /// What the last tunnel table left out, for the summary that follows it.
+    tunnels_omitted: TunnelsOmitted,
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
@@ -119,6 +121,7 @@ impl<'w> Pipeline<'w> {
             unsupported_reported: HashSet::new(),
             degraded_reported: Vec::new(),
             errors_printed: 0,
+            tunnels_omitted: TunnelsOmitted::default(),
             selection: Selection::default(),
             collect: None,
             syslog: None,
@@ -170,6 +173,7 @@ impl<'w> Pipeline<'w> {
             utc: self.opts.utc,
             detail: SpiDetail::Top,
             verbose: false,
+            tunnels_omitted: TunnelsOmitted::default(),
         };
         let view = PageView {
             source: &self.source,
@@ -347,14 +351,20 @@ impl<'w> Pipeline<'w> {
 
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
     pub fn write_tunnels(&mut self) -> io::Result<()> {
-        let tunnels = tunnels::tunnels(&self.analyzer);
+        let max = if self.opts.verbose > 0 {
+            usize::MAX
+        } else {
+            tunnels::TUNNELS_SHOWN
+        };
+        let (tunnels, omitted) = tunnels::busiest(&self.analyzer, max);
+        self.tunnels_omitted = omitted;
         if self.opts.json {
             for t in &tunnels {
                 tunnels::write_tunnel_json(self.out, t)?;
             }
             Ok(())
         } else {
-            tunnels::write_tunnels_text(self.out, &tunnels)
+            tunnels::write_tunnels_text(self.out, &tunnels, omitted)
         }
     }
 
@@ -441,6 +451,7 @@ impl<'w> Pipeline<'w> {
                 (0, false) => SpiDetail::Top,
             },
             verbose: self.opts.verbose > 0,
+            tunnels_omitted: self.tunnels_omitted,
         };
         if self.opts.json {
             summary::write_json(self.out, &info)

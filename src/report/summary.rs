@@ -258,6 +258,8 @@ pub struct RunInfo<'a> {
     pub detail: SpiDetail,
     /// `-v`: the tracker's table counters even when nothing was evicted.
     pub verbose: bool,
+    /// What the tunnel table before this summary left out.
+    pub tunnels_omitted: TunnelsOmitted,
 }
 
 /// ESP SAs a summary leaves out.
@@ -266,6 +268,14 @@ pub struct Omitted {
     pub sas: u64,
     pub packets: u64,
     pub bytes: u64,
+}
+
+/// Tunnels a tunnel table leaves out (see `tunnels::busiest`), and the ESP they carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TunnelsOmitted {
+    pub tunnels: u64,
+    pub esp_packets: u64,
+    pub esp_bytes: u64,
 }
 
 /// Bytes with a unit: `5968 B`, `58.9 KiB`, `1.2 MiB` (powers of 1024, as the labels say).
@@ -452,6 +462,7 @@ pub fn summary_line<'a>(info: &'a RunInfo<'_>) -> SummaryLine<'a> {
         read_error: &info.read_error,
         source: info.source,
         tracking: json!(info.track),
+        tunnels_omitted: (info.tunnels_omitted.tunnels > 0).then_some(info.tunnels_omitted),
         kind: "summary",
     }
 }
@@ -472,6 +483,8 @@ pub struct SummaryLine<'a> {
     read_error: &'a Option<String>,
     source: &'a str,
     tracking: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnels_omitted: Option<TunnelsOmitted>,
 }
 
 /// One SA at a time, each written before the next is looked at.
