@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use super::extract::Extract;
+use super::memory::MemoryCaps;
 use super::select::{self, SelectArgs, Selection};
 use crate::capture::file::FileSource;
 use crate::capture::filter::OfflineFilter;
@@ -46,6 +47,8 @@ pub struct FileOptions {
     pub html: Option<std::path::PathBuf>,
     /// `--tcp-encap-port`: the TCP ports read as RFC 8229 streams.
     pub tcp_ports: crate::decode::tcp::EncapPorts,
+    /// `--max-memory`: every table's cap.
+    pub caps: MemoryCaps,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -71,6 +74,8 @@ pub struct Pipeline<'w> {
     errors_printed: u64,
     /// What the last tunnel table left out, for the summary that follows it.
     tunnels_omitted: TunnelsOmitted,
+    /// The tables' caps (`--max-memory`), also named by the degraded-analysis warning.
+    caps: MemoryCaps,
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
@@ -122,6 +127,7 @@ impl<'w> Pipeline<'w> {
             degraded_reported: Vec::new(),
             errors_printed: 0,
             tunnels_omitted: TunnelsOmitted::default(),
+            caps: MemoryCaps::default(),
             selection: Selection::default(),
             collect: None,
             syslog: None,
@@ -135,8 +141,29 @@ impl<'w> Pipeline<'w> {
         if let Some(ring) = keys {
             self.decoder = Decoder::with_keys(ring);
             self.decoder.set_tcp_ports(self.tcp_ports);
+            self.set_decoder_caps();
             self.spis.keyed();
         }
+    }
+
+    /// Caps every table at `caps` (`--max-memory`; a run sets them before its first packet).
+    pub fn set_memory_caps(&mut self, caps: MemoryCaps) {
+        self.caps = caps;
+        self.set_decoder_caps();
+        self.analyzer = Analyzer::with_limits(caps.track);
+        let keyed = self.spis.is_keyed();
+        self.spis = SpiCounter::with_cap(caps.spi_rows);
+        if keyed {
+            self.spis.keyed();
+        }
+    }
+
+    fn set_decoder_caps(&mut self) {
+        let c = &self.caps;
+        self.decoder.set_reassembly_caps(
+            (c.ip_fragment_sets, c.ip_fragment_bytes),
+            (c.ike_fragment_sets, c.ike_fragment_bytes),
+        );
     }
 
     /// Reads TCP on these ports as RFC 8229 streams (a run sets them before its first packet).
@@ -389,8 +416,8 @@ impl<'w> Pipeline<'w> {
     fn warn_degraded(&mut self) {
         let t = self.analyzer.stats();
         let s = &self.decoder.stats;
-        let caps = crate::track::Limits::default();
-        let frag = crate::decode::frag::Limits::default();
+        let caps = self.caps.track;
+        let c = &self.caps;
         let tables = [
             (
                 "peer pair",
@@ -409,16 +436,12 @@ impl<'w> Pipeline<'w> {
             ),
             (
                 "IP fragment set",
-                format!("{} sets or {} MiB", frag.max_sets, frag.max_bytes >> 20),
+                sets_or_bytes(c.ip_fragment_sets, c.ip_fragment_bytes),
                 s.ip_fragment_sets_evicted,
             ),
             (
                 "IKE fragment set",
-                format!(
-                    "{} sets or {} MiB",
-                    crate::decode::SKF_MAX_SETS,
-                    crate::decode::SKF_MAX_BYTES >> 20
-                ),
+                sets_or_bytes(c.ike_fragment_sets, c.ike_fragment_bytes),
                 s.ike_fragment_sets_evicted,
             ),
         ];
@@ -503,6 +526,15 @@ impl<'w> Pipeline<'w> {
         self.write_tunnels()?;
         self.write_summary(read_error.clone())?;
         self.write_html(read_error)
+    }
+}
+
+/// A reassembly table's caps as the warning names them: `8192 sets or 32 MiB`.
+fn sets_or_bytes(sets: usize, bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{sets} sets or {} MiB", bytes >> 20)
+    } else {
+        format!("{sets} sets or {} KiB", bytes >> 10)
     }
 }
 
@@ -673,6 +705,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     }
     pipeline.set_selection(selection);
     pipeline.set_tcp_ports(opts.tcp_ports);
+    pipeline.set_memory_caps(opts.caps);
     pipeline.set_keys(opts.keys.clone());
     pipeline.set_html(opts.html.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;
