@@ -194,6 +194,12 @@ pub struct Args {
     #[arg(long = "json-format", value_name = "FORMAT", value_parser = ["native", "ecs"])]
     pub json_format: Option<String>,
 
+    /// Memory for the capped tables (tunnels, IKE and ESP SAs, fragment sets, per-SPI rows),
+    /// e.g. 64MiB or 2GiB: every table's cap scales with it, so a smaller figure evicts sooner
+    /// and a larger one keeps more history. Default: the built-in caps, about 190MiB.
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = app::memory::parse_size)]
+    pub max_memory: Option<u64>,
+
     /// Threads for -r: 1 runs everything on one; 2 or more decode on one and track, diagnose and
     /// report on another (same output). Default: the number of CPUs.
     #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -302,6 +308,9 @@ impl Args {
             "warning" => Severity::Warning,
             _ => Severity::Info,
         });
+        let caps = self
+            .max_memory
+            .map_or_else(Default::default, app::memory::MemoryCaps::for_size);
         if let Some(iface) = self.interface {
             return live_options(
                 iface,
@@ -333,6 +342,7 @@ impl Args {
                 Options::Live(LiveOptions {
                     keys,
                     html: self.html,
+                    caps,
                     ..l
                 })
             });
@@ -380,6 +390,7 @@ impl Args {
             fail_on,
             syslog: self.syslog,
             output,
+            caps,
             threads: self.threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |n| n as usize,
@@ -482,6 +493,7 @@ fn live_options(
         syslog: f.syslog,
         html: None,
         tcp_ports: f.tcp_ports,
+        caps: Default::default(),
     })
 }
 

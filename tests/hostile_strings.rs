@@ -81,3 +81,42 @@ fn hostile_ids_and_gateway_names_are_escaped_in_every_output() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+/// The `-r` path is the operator's, but a file handed over may be named by anyone: its name is
+/// escaped like packet text in the summary, the JSON `meta` line and the messages on standard
+/// error.
+#[test]
+fn a_hostile_file_name_is_escaped_too() {
+    let dir = std::env::temp_dir().join(format!("ike-sniff-name-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vpn\x1b]0;owned\x07\nERROR [auth_failed] forged.pcap");
+    let mut bytes = std::fs::read(hostile_capture("name")).unwrap();
+    // A record cut short, so standard error names the file too.
+    bytes.extend_from_slice(&[0; 7]);
+    std::fs::write(&path, bytes).unwrap();
+    for args in [&[][..], &["-q"], &["--json"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ike-sniff"))
+            .args(args)
+            .arg("-r")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let what = format!("ike-sniff {args:?}");
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let stdout = check_clean(&what, &out.stdout);
+        let stderr = check_clean(&format!("{what} (stderr)"), &out.stderr);
+        let escaped = r"vpn\x1b]0;owned\x07\x0aERROR [auth_failed] forged.pcap";
+        assert!(stderr.contains(escaped), "{what}: {stderr}");
+        if args.contains(&"--json") {
+            let meta: serde_json::Value =
+                serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+            assert!(
+                meta["source"].as_str().unwrap().ends_with(escaped),
+                "{what}: {meta}"
+            );
+        } else {
+            assert!(stdout.contains(&format!("== Summary: {}", dir.join(escaped).display())));
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -72,6 +72,8 @@ pub struct LiveOptions {
     pub output_file: Option<PathBuf>,
     /// `--html FILE`: the HTML report, rewritten with every periodic summary and at the end.
     pub html: Option<PathBuf>,
+    /// `--max-memory`: every table's cap.
+    pub caps: super::memory::MemoryCaps,
 }
 
 /// `-w FILE` with tcpdump's `-C` and `-G`.
@@ -353,6 +355,7 @@ pub fn run_live(opts: &LiveOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     let name = source.name().to_string();
     let mut pipeline = Pipeline::new(&name, opts.output, &mut pipe_out)?;
     pipeline.set_tcp_ports(opts.tcp_ports);
+    pipeline.set_memory_caps(opts.caps);
     pipeline.set_keys(opts.keys.clone());
     pipeline.set_html(opts.html.clone());
     if let Some(p) = &opts.syslog

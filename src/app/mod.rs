@@ -3,6 +3,7 @@
 
 mod extract;
 pub mod live;
+pub mod memory;
 pub mod metrics_http;
 pub mod pipeline;
 pub mod select;

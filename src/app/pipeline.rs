@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use super::extract::Extract;
+use super::memory::MemoryCaps;
 use super::select::{self, SelectArgs, Selection};
 use crate::capture::file::FileSource;
 use crate::capture::filter::OfflineFilter;
@@ -18,7 +19,7 @@ use crate::event::{Body, Event, Timestamp};
 use crate::report::fold::Folder;
 use crate::report::html::{HtmlReport, PageView};
 use crate::report::packets::PacketPrinter;
-use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail};
+use crate::report::summary::{self, RunInfo, SpiCounter, SpiDetail, TunnelsOmitted};
 use crate::report::syslog::Syslog;
 use crate::report::verdict::Verdict;
 use crate::report::{JSON_SCHEMA_VERSION, OutputOptions, findings, metrics, tunnels};
@@ -47,6 +48,8 @@ pub struct FileOptions {
     pub html: Option<std::path::PathBuf>,
     /// `--tcp-encap-port`: the TCP ports read as RFC 8229 streams.
     pub tcp_ports: crate::decode::tcp::EncapPorts,
+    /// `--max-memory`: every table's cap.
+    pub caps: MemoryCaps,
 }
 
 /// Past this many, per-packet decode errors are only counted (a fuzzed file would otherwise
@@ -72,6 +75,10 @@ pub struct Pipeline<'w> {
     /// Tables whose evictions were already reported (see [`Pipeline::warn_degraded`]).
     degraded_reported: Vec<&'static str>,
     errors_printed: u64,
+    /// What the last tunnel table left out, for the summary that follows it.
+    tunnels_omitted: TunnelsOmitted,
+    /// The tables' caps (`--max-memory`), also named by the degraded-analysis warning.
+    caps: MemoryCaps,
     selection: Selection,
     /// A first pass for `--finding`: the kind looked for and the pairs it was found on.
     collect: Option<(String, HashSet<(IpAddr, IpAddr)>)>,
@@ -123,6 +130,8 @@ impl<'w> Pipeline<'w> {
             unsupported_reported: HashSet::new(),
             degraded_reported: Vec::new(),
             errors_printed: 0,
+            tunnels_omitted: TunnelsOmitted::default(),
+            caps: MemoryCaps::default(),
             selection: Selection::default(),
             collect: None,
             syslog: None,
@@ -136,8 +145,29 @@ impl<'w> Pipeline<'w> {
         if let Some(ring) = keys {
             self.decoder = Decoder::with_keys(ring);
             self.decoder.set_tcp_ports(self.tcp_ports);
+            self.set_decoder_caps();
             self.spis.keyed();
         }
+    }
+
+    /// Caps every table at `caps` (`--max-memory`; a run sets them before its first packet).
+    pub fn set_memory_caps(&mut self, caps: MemoryCaps) {
+        self.caps = caps;
+        self.set_decoder_caps();
+        self.analyzer = Analyzer::with_limits(caps.track);
+        let keyed = self.spis.is_keyed();
+        self.spis = SpiCounter::with_cap(caps.spi_rows);
+        if keyed {
+            self.spis.keyed();
+        }
+    }
+
+    fn set_decoder_caps(&mut self) {
+        let c = &self.caps;
+        self.decoder.set_reassembly_caps(
+            (c.ip_fragment_sets, c.ip_fragment_bytes),
+            (c.ike_fragment_sets, c.ike_fragment_bytes),
+        );
     }
 
     /// Reads TCP on these ports as RFC 8229 streams (a run sets them before its first packet).
@@ -165,7 +195,7 @@ impl<'w> Pipeline<'w> {
         let Some(h) = &self.html else {
             return Ok(());
         };
-        let info = self.run_info(read_error, SpiDetail::Top, false);
+        let info = self.run_info(read_error, SpiDetail::Top, false, TunnelsOmitted::default());
         let view = PageView {
             source: &self.source,
             summary: summary::summary_line(&info),
@@ -345,14 +375,20 @@ impl<'w> Pipeline<'w> {
 
     /// The tunnel summary as it stands (live mode prints it periodically, and at the end).
     pub fn write_tunnels(&mut self) -> io::Result<()> {
-        let tunnels = tunnels::tunnels(&self.analyzer);
+        let max = if self.opts.verbose > 0 {
+            usize::MAX
+        } else {
+            tunnels::TUNNELS_SHOWN
+        };
+        let (tunnels, omitted) = tunnels::busiest(&self.analyzer, max);
+        self.tunnels_omitted = omitted;
         if self.opts.json {
             for t in &tunnels {
                 tunnels::write_tunnel_json(self.out, t)?;
             }
             Ok(())
         } else {
-            tunnels::write_tunnels_text(self.out, &tunnels)
+            tunnels::write_tunnels_text(self.out, &tunnels, omitted)
         }
     }
 
@@ -377,8 +413,8 @@ impl<'w> Pipeline<'w> {
     fn warn_degraded(&mut self) {
         let t = self.analyzer.stats();
         let s = &self.decoder.stats;
-        let caps = crate::track::Limits::default();
-        let frag = crate::decode::frag::Limits::default();
+        let caps = self.caps.track;
+        let c = &self.caps;
         let tables = [
             (
                 "peer pair",
@@ -397,16 +433,12 @@ impl<'w> Pipeline<'w> {
             ),
             (
                 "IP fragment set",
-                format!("{} sets or {} MiB", frag.max_sets, frag.max_bytes >> 20),
+                sets_or_bytes(c.ip_fragment_sets, c.ip_fragment_bytes),
                 s.ip_fragment_sets_evicted,
             ),
             (
                 "IKE fragment set",
-                format!(
-                    "{} sets or {} MiB",
-                    crate::decode::SKF_MAX_SETS,
-                    crate::decode::SKF_MAX_BYTES >> 20
-                ),
+                sets_or_bytes(c.ike_fragment_sets, c.ike_fragment_bytes),
                 s.ike_fragment_sets_evicted,
             ),
         ];
@@ -429,6 +461,7 @@ impl<'w> Pipeline<'w> {
         read_error: Option<String>,
         detail: SpiDetail,
         verbose: bool,
+        tunnels_omitted: TunnelsOmitted,
     ) -> RunInfo<'_> {
         RunInfo {
             source: &self.source,
@@ -439,6 +472,7 @@ impl<'w> Pipeline<'w> {
             utc: self.opts.utc,
             detail,
             verbose,
+            tunnels_omitted,
         }
     }
 
@@ -450,7 +484,12 @@ impl<'w> Pipeline<'w> {
             (0, true) => SpiDetail::None,
             (0, false) => SpiDetail::Top,
         };
-        let info = self.run_info(read_error, detail, self.opts.verbose > 0);
+        let info = self.run_info(
+            read_error,
+            detail,
+            self.opts.verbose > 0,
+            self.tunnels_omitted,
+        );
         // Laid out first: `info` borrows the pipeline that owns the writer.
         let mut text = Vec::new();
         if self.opts.json {
@@ -505,6 +544,15 @@ impl<'w> Pipeline<'w> {
         self.write_tunnels()?;
         self.write_summary(read_error.clone())?;
         self.write_html(read_error)
+    }
+}
+
+/// A reassembly table's caps as the warning names them: `8192 sets or 32 MiB`.
+fn sets_or_bytes(sets: usize, bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{sets} sets or {} MiB", bytes >> 20)
+    } else {
+        format!("{sets} sets or {} KiB", bytes >> 10)
     }
 }
 
@@ -675,6 +723,7 @@ pub fn run_file(opts: &FileOptions, out: &mut dyn Write) -> io::Result<ExitCode>
     }
     pipeline.set_selection(selection);
     pipeline.set_tcp_ports(opts.tcp_ports);
+    pipeline.set_memory_caps(opts.caps);
     pipeline.set_keys(opts.keys.clone());
     pipeline.set_html(opts.html.clone());
     let read_error = read_packets(&mut source, opts, |raw| pipeline.packet_kept(raw))?;

@@ -204,6 +204,7 @@ pub(super) fn run_file_threaded<W: Write + Send>(
                 }
                 pipeline.set_selection(worker_selection);
                 pipeline.set_tcp_ports(tcp_ports);
+                pipeline.set_memory_caps(opts.caps);
                 pipeline.set_keys(worker_keys);
                 pipeline.set_html(opts.html.clone());
                 let mut gravest = None;
@@ -226,6 +227,10 @@ pub(super) fn run_file_threaded<W: Write + Send>(
             .clone()
             .map_or_else(Decoder::new, Decoder::with_keys);
         decoder.set_tcp_ports(opts.tcp_ports);
+        decoder.set_reassembly_caps(
+            (opts.caps.ip_fragment_sets, opts.caps.ip_fragment_bytes),
+            (opts.caps.ike_fragment_sets, opts.caps.ike_fragment_bytes),
+        );
         let mut unsupported = HashSet::new();
         let mut batch = DecodedBatch::with_capacity(EVENT_BATCH);
         let mut printer = (!output.quiet).then(|| PacketPrinter::new(output));
@@ -339,6 +344,7 @@ mod tests {
             keys: None,
             html: None,
             tcp_ports: Default::default(),
+            caps: Default::default(),
             output: OutputOptions {
                 json,
                 verbose,

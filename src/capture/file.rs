@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use pcap_parser::PcapError;
 use pcap_parser::pcapng::{
     OptionCode, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
 };
@@ -30,6 +31,7 @@ use pcap_parser::pcapng::{
 use super::fortigate::{self, SnifferText};
 use super::{CaptureError, PacketSource, RawPacket, fault};
 use crate::event::Timestamp;
+use crate::event::text::printable;
 
 /// Bytes requested from the reader at a time (the buffer's initial size).
 const READ_SIZE: usize = 1 << 20;
@@ -164,7 +166,7 @@ impl FileSource {
             return FileSource::from_reader(path, Box::new(io::stdin()));
         }
         let cannot = |e: io::Error| CaptureError {
-            source_name: path.to_string(),
+            source_name: printable(path.as_bytes()),
             frame: None,
             message: format!("cannot open: {e}"),
         };
@@ -186,6 +188,9 @@ impl FileSource {
     }
 
     fn from_input(name: &str, mut input: Input) -> Result<FileSource, CaptureError> {
+        // The name reaches the terminal, the summary and the JSON `meta` line: a path may hold
+        // control characters like any other text we did not write.
+        let name = &printable(name.as_bytes());
         let err = |message: String| CaptureError {
             source_name: name.to_string(),
             frame: None,
@@ -1079,7 +1084,7 @@ fn parse_idb(block: &[u8], big_endian: bool) -> Result<Interface, String> {
     };
     let idb = match parsed {
         Ok((_, idb)) => idb,
-        Err(e) => return Err(format!("malformed interface description block: {e:?}")),
+        Err(e) => return Err(idb_error(&e, block)),
     };
     let mut resolution = Resolution::Pow10(6);
     let mut offset_secs = 0i64;
@@ -1103,6 +1108,34 @@ fn parse_idb(block: &[u8], big_endian: bool) -> Result<Interface, String> {
         resolution,
         offset_secs,
     })
+}
+
+/// What is wrong with an IDB, by where in the block the parser stopped: the parser's own
+/// message quotes the rest of the block as a list of numbers, as long as the block is.
+fn idb_error(e: &nom::Err<PcapError<&[u8]>>, block: &[u8]) -> String {
+    let at = |rest: &[u8]| block.len().saturating_sub(rest.len());
+    let why = match e {
+        nom::Err::Incomplete(_) => "its fields run past the block".to_string(),
+        nom::Err::Error(e) | nom::Err::Failure(e) => match e {
+            // The kind is nom's name for the check (Verify, Eof, ...): a word, never bytes.
+            PcapError::NomError(rest, kind) => format!(
+                "the parser's {kind:?} check failed at byte {} of its {}",
+                at(rest),
+                block.len()
+            ),
+            other => format!("{} ({} bytes)", other_text(other), block.len()),
+        },
+    };
+    format!("malformed interface description block: {why}")
+}
+
+fn other_text(e: &PcapError<&[u8]>) -> &'static str {
+    match e {
+        PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+            "its fields run past the block"
+        }
+        _ => "not readable",
+    }
 }
 
 /// Message for input that is neither pcap nor pcapng, showing its first bytes.
@@ -1409,6 +1442,31 @@ mod tests {
         assert!(src.next_packet().unwrap().is_some());
         let e = src.next_packet().unwrap_err();
         assert_eq!(e.to_string(), "r: frame 2: read error: disk on fire");
+    }
+
+    /// The reader's own checks (length, trailer) come first, so pcap-parser refusing an IDB is
+    /// rare; when it does, the message says where it stopped, not the block's bytes as a list
+    /// of numbers (the parser's `Debug` form).
+    #[test]
+    fn a_malformed_idb_is_described_not_dumped() {
+        let mut block = Vec::new();
+        for v in [IDB_TYPE, 28, 1, 0, 9 | (4 << 16), 0, 28] {
+            block.extend_from_slice(&v.to_le_bytes());
+        }
+        let e = nom::Err::Error(PcapError::NomError(
+            &block[24..],
+            nom::error::ErrorKind::Verify,
+        ));
+        assert_eq!(
+            idb_error(&e, &block),
+            "malformed interface description block: the parser's Verify check failed at byte 24 \
+             of its 28"
+        );
+        let e = nom::Err::Incomplete(nom::Needed::Unknown);
+        assert_eq!(
+            idb_error(&e, &block),
+            "malformed interface description block: its fields run past the block"
+        );
     }
 
     /// SHB, IDB (Ethernet), an unknown block of `body` bytes (its header here, its body and

@@ -146,6 +146,19 @@ impl Decoder {
         d
     }
 
+    /// Caps the reassembly tables (`--max-memory`): IP fragment sets and their bytes, RFC 7383
+    /// fragment sets and theirs. Set before the first packet: what is held is dropped.
+    pub fn set_reassembly_caps(&mut self, ip: (usize, usize), ike: (usize, usize)) {
+        let keep_esp = self.frags.keep_esp;
+        self.frags = FragTable::new(frag::Limits {
+            max_sets: ip.0,
+            max_bytes: ip.1,
+            timeout_secs: FRAGMENT_WAIT_SECS,
+        });
+        self.frags.keep_esp = keep_esp;
+        self.skf = SkfReassembler::new(ike.0, ike.1, 30);
+    }
+
     /// The TCP ports read as RFC 8229 streams (`--tcp-encap-port`).
     pub fn set_tcp_ports(&mut self, ports: tcp::EncapPorts) {
         self.tcp_ports = ports;

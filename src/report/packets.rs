@@ -432,6 +432,21 @@ fn ike_text(out: &mut String, m: &IkeMessage, ev: &Event, verbose: u8) {
 /// (`+N more`, `payloads_not_listed`); the analysis still sees every one.
 pub const MAX_LISTED_PAYLOADS: usize = 64;
 
+/// Proposals listed per SA payload, transforms per proposal and attributes per transform, for
+/// the same reason: real peers offer a dozen proposals (Windows) or two of 33 and 46 transforms
+/// (strongSwan's defaults, in captures/public/), while 64 KiB of SA payload holds 8 000 empty
+/// proposals or a transform of 16 000 attributes. Past the caps they are counted (`proposals_not_listed`,
+/// `transforms_not_listed`, `attributes_not_listed`, `+N more`); the analysis sees them all.
+pub const MAX_LISTED_PROPOSALS: usize = 16;
+pub const MAX_LISTED_TRANSFORMS: usize = 64;
+pub const MAX_LISTED_ATTRIBUTES: usize = 16;
+
+/// The first `cap` of `v` and how many are left out.
+fn listed<T>(v: &[T], cap: usize) -> (&[T], usize) {
+    let n = v.len().min(cap);
+    (&v[..n], v.len() - n)
+}
+
 /// The payloads to list and how many are left out.
 fn listed_payloads(m: &IkeMessage) -> (&[Payload], usize) {
     let n = m.payloads.len().min(MAX_LISTED_PAYLOADS);
@@ -523,7 +538,8 @@ fn transform_text(version: u8, protocol: u8, t: &ike::Transform) -> String {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("id{}", t.id)),
         ];
-        for a in &t.attributes {
+        let (attributes, more) = listed(&t.attributes, MAX_LISTED_ATTRIBUTES);
+        for a in attributes {
             let attr = names::v1_attribute_name(phase, a.attr_type)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("attr{}", a.attr_type));
@@ -535,6 +551,9 @@ fn transform_text(version: u8, protocol: u8, t: &ike::Transform) -> String {
             };
             parts.push(format!("{attr}={value}"));
         }
+        if more > 0 {
+            parts.push(format!("+{more} more attributes"));
+        }
         parts.join(" ")
     }
 }
@@ -543,11 +562,14 @@ fn proposal_text(version: u8, p: &Proposal) -> String {
     let proto = names::protocol_name(version, p.protocol)
         .map(str::to_string)
         .unwrap_or_else(|| p.protocol.to_string());
-    let transforms: Vec<String> = p
-        .transforms
+    let (shown, more) = listed(&p.transforms, MAX_LISTED_TRANSFORMS);
+    let mut transforms: Vec<String> = shown
         .iter()
         .map(|t| transform_text(version, p.protocol, t))
         .collect();
+    if more > 0 {
+        transforms.push(format!("+{more} more transforms"));
+    }
     let spi = if p.spi.is_empty() {
         String::new()
     } else {
@@ -567,11 +589,15 @@ fn payload_detail(out: &mut String, m: &IkeMessage, p: &Payload) {
     out.push_str(": ");
     match &p.body {
         PayloadBody::Sa(props) => {
-            for (i, pr) in props.iter().enumerate() {
+            let (shown, more) = listed(props, MAX_LISTED_PROPOSALS);
+            for (i, pr) in shown.iter().enumerate() {
                 if i > 0 {
                     out.push_str("\n        ");
                 }
                 out.push_str(&proposal_text(v, pr));
+            }
+            if more > 0 {
+                let _ = write!(out, "\n        ({more} more proposals not listed)");
             }
         }
         PayloadBody::Ke { group, data_len } => {
@@ -1247,6 +1273,9 @@ struct PayloadLine<'a> {
     /// SA.
     #[serde(skip_serializing_if = "Option::is_none")]
     proposals: Option<Vec<ProposalLine<'a>>>,
+    /// SA: proposals past [`MAX_LISTED_PROPOSALS`].
+    #[serde(skip_serializing_if = "is_zero")]
+    proposals_not_listed: usize,
     /// Delete.
     #[serde(skip_serializing_if = "Option::is_none")]
     protocol: Option<u8>,
@@ -1278,7 +1307,9 @@ impl<'a> PayloadLine<'a> {
         };
         match &p.body {
             PayloadBody::Sa(props) => {
-                o.proposals = Some(props.iter().map(|pr| ProposalLine::new(v, pr)).collect());
+                let (shown, more) = listed(props, MAX_LISTED_PROPOSALS);
+                o.proposals = Some(shown.iter().map(|pr| ProposalLine::new(v, pr)).collect());
+                o.proposals_not_listed = more;
             }
             PayloadBody::Ke { group, data_len } => {
                 o.group = Some(*group);
@@ -1321,29 +1352,37 @@ struct ProposalLine<'a> {
     spi: HexBytes<'a>,
     text: String,
     transforms: Vec<TransformLine<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    transforms_not_listed: usize,
 }
 
 impl<'a> ProposalLine<'a> {
     fn new(v: u8, pr: &'a Proposal) -> Self {
+        let (transforms, transforms_not_listed) = listed(&pr.transforms, MAX_LISTED_TRANSFORMS);
         ProposalLine {
             number: pr.number,
             protocol: pr.protocol,
             spi: HexBytes(&pr.spi),
             text: proposal_text(v, pr),
-            transforms: pr
-                .transforms
+            transforms: transforms
                 .iter()
-                .map(|t| TransformLine {
-                    attributes: &t.attributes,
-                    id: t.id,
-                    name: if v == 2 {
-                        names::transform_id_name(t.transform_type.0, t.id)
-                    } else {
-                        names::v1_transform_id_name(pr.protocol, t.id)
-                    },
-                    transform_type: t.transform_type.0,
+                .map(|t| {
+                    let (attributes, attributes_not_listed) =
+                        listed(&t.attributes, MAX_LISTED_ATTRIBUTES);
+                    TransformLine {
+                        attributes,
+                        attributes_not_listed,
+                        id: t.id,
+                        name: if v == 2 {
+                            names::transform_id_name(t.transform_type.0, t.id)
+                        } else {
+                            names::v1_transform_id_name(pr.protocol, t.id)
+                        },
+                        transform_type: t.transform_type.0,
+                    }
                 })
                 .collect(),
+            transforms_not_listed,
         }
     }
 }
@@ -1352,6 +1391,8 @@ impl<'a> ProposalLine<'a> {
 struct TransformLine<'a> {
     #[serde(serialize_with = "attributes_json")]
     attributes: &'a [ike::Attribute],
+    #[serde(skip_serializing_if = "is_zero")]
+    attributes_not_listed: usize,
     id: u16,
     name: Option<&'static str>,
     #[serde(rename = "type")]

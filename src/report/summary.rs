@@ -15,8 +15,8 @@ use crate::track::esp::EspKey;
 use super::fmt::{EpochF64, Hex32};
 use super::time::{Stamper, TimeFormat};
 
-/// A flood of random SPIs must not grow this without bound.
-const SPI_CAP: usize = 100_000;
+/// A flood of random SPIs must not grow this without bound (`--max-memory` scales it).
+pub const SPI_CAP: usize = 100_000;
 
 /// ESP SAs listed in a summary without `-v`: the busiest, by bytes. A flood of random SPIs
 /// would otherwise write a line (or a JSON object) per SPI at every live summary.
@@ -99,19 +99,40 @@ struct IkeOpened {
 /// IKE SAs counted for the decryption summary, at most (the rest are left out, counted).
 const IKE_CAP: usize = 10_000;
 
-#[derive(Default)]
 pub struct SpiCounter {
     spis: HashMap<EspKey, SpiCount, crate::hash::KeyedHashState>,
+    /// Rows kept; ESP SAs after them are only counted (`not_counted`).
+    cap: usize,
     pub not_counted: u64,
     /// Keys were given: decryption is counted per SA and summarised.
     keyed: bool,
     ikes: HashMap<(u64, u64), IkeOpened>,
 }
 
+impl Default for SpiCounter {
+    fn default() -> Self {
+        Self::with_cap(SPI_CAP)
+    }
+}
+
 impl SpiCounter {
+    pub fn with_cap(cap: usize) -> Self {
+        SpiCounter {
+            spis: HashMap::default(),
+            cap,
+            not_counted: 0,
+            keyed: false,
+            ikes: HashMap::new(),
+        }
+    }
+
     /// Counts decryption per SA from now on (keys were given).
     pub fn keyed(&mut self) {
         self.keyed = true;
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.keyed
     }
 
     pub fn observe(&mut self, ev: &Event) {
@@ -150,7 +171,7 @@ impl SpiCounter {
             c.last_ts = ev.pkt.ts;
             return;
         }
-        if self.spis.len() >= SPI_CAP {
+        if self.spis.len() >= self.cap {
             self.not_counted += 1;
             return;
         }
@@ -258,6 +279,8 @@ pub struct RunInfo<'a> {
     pub detail: SpiDetail,
     /// `-v`: the tracker's table counters even when nothing was evicted.
     pub verbose: bool,
+    /// What the tunnel table before this summary left out.
+    pub tunnels_omitted: TunnelsOmitted,
 }
 
 /// ESP SAs a summary leaves out.
@@ -266,6 +289,14 @@ pub struct Omitted {
     pub sas: u64,
     pub packets: u64,
     pub bytes: u64,
+}
+
+/// Tunnels a tunnel table leaves out (see `tunnels::busiest`), and the ESP they carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TunnelsOmitted {
+    pub tunnels: u64,
+    pub esp_packets: u64,
+    pub esp_bytes: u64,
 }
 
 /// Bytes with a unit: `5968 B`, `58.9 KiB`, `1.2 MiB` (powers of 1024, as the labels say).
@@ -452,6 +483,7 @@ pub fn summary_line<'a>(info: &'a RunInfo<'_>) -> SummaryLine<'a> {
         read_error: &info.read_error,
         source: info.source,
         tracking: json!(info.track),
+        tunnels_omitted: (info.tunnels_omitted.tunnels > 0).then_some(info.tunnels_omitted),
         kind: "summary",
     }
 }
@@ -472,6 +504,8 @@ pub struct SummaryLine<'a> {
     read_error: &'a Option<String>,
     source: &'a str,
     tracking: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnels_omitted: Option<TunnelsOmitted>,
 }
 
 /// One SA at a time, each written before the next is looked at.

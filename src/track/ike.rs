@@ -11,7 +11,9 @@ use std::net::IpAddr;
 
 use super::nat;
 use crate::event::codes::{ExchangeType, NotifyType, PayloadType};
-use crate::event::ike::{Identification, IkeMessage, PayloadBody, Proposal, TrafficSelector};
+use crate::event::ike::{
+    Identification, IkeMessage, PayloadBody, Proposal, TrafficSelector, Transform,
+};
 use crate::event::{Event, Timestamp};
 
 /// Most steps kept per exchange, exchanges per SA, times per step: enough to show a back-off.
@@ -22,6 +24,15 @@ const MAX_NOTIFIES: usize = 16;
 /// Status notifies stop here, so the slots left keep room for the errors that matter (an
 /// IKE_SA_INIT and an IKE_AUTH exchange alone carry a dozen different status types).
 const MAX_STATUS_NOTIFIES: usize = 10;
+/// Transforms an SA keeps of what was offered or chosen, all proposals together, and their
+/// attributes, at most 16 a transform: enough for strongSwan's default offer (two proposals of
+/// 33 and 35 transforms, one attribute at most each) and an IKEv1 Main Mode offer of twenty
+/// transforms of seven attributes. A crafted 64 KiB SA payload decodes into some 400 KB of
+/// proposals, which kept whole by each of 16 384 IKE SAs would be gigabytes; kept to these
+/// caps it is under 10 KB.
+const MAX_KEPT_TRANSFORMS: usize = 96;
+const MAX_KEPT_ATTRIBUTES: usize = 256;
+const MAX_KEPT_ATTRIBUTES_EACH: usize = 16;
 
 /// IKEv2 IKE_AUTH responses whose SK ciphertext (IV, encrypted payloads, padding, ICV; the
 /// decoder's `Encrypted::len`) is shorter than this cannot hold IDr and AUTH. The smallest that
@@ -802,10 +813,10 @@ impl IkeSa {
                 ExchangeType::IKE_SA_INIT | ExchangeType::MAIN | ExchangeType::AGGRESSIVE
             );
             if phase1 && !response && self.offered.is_none() {
-                self.offered = Some(props.iter().take(32).cloned().collect());
+                self.offered = Some(kept_proposals(props.iter(), 32));
                 self.offered_frame = ev.pkt.frame;
             } else if phase1 && response {
-                self.chosen = Some(props.iter().take(4).cloned().collect());
+                self.chosen = Some(kept_proposals(props.iter(), 4));
             }
         }
         if !response {
@@ -876,18 +887,17 @@ impl IkeSa {
             _ => exchange == ExchangeType::QUICK,
         };
         if !response && child_request && m.was_decrypted() {
-            let offered: Vec<Proposal> = m
-                .inner_payloads()
-                .iter()
-                .filter_map(|p| match &p.body {
-                    PayloadBody::Sa(v) => Some(v),
-                    _ => None,
-                })
-                .flatten()
-                .filter(|p| matches!(p.protocol, 2 | 3))
-                .take(8)
-                .cloned()
-                .collect();
+            let offered = kept_proposals(
+                m.inner_payloads()
+                    .iter()
+                    .filter_map(|p| match &p.body {
+                        PayloadBody::Sa(v) => Some(v),
+                        _ => None,
+                    })
+                    .flatten()
+                    .filter(|p| matches!(p.protocol, 2 | 3)),
+                8,
+            );
             if !offered.is_empty() {
                 self.offered_child = Some(Box::new(offered));
             }
@@ -1085,9 +1095,88 @@ fn nat_verdict(sa: &IkeSa, m: &IkeMessage, ev: &Event) -> Option<(Option<bool>, 
     Some((v.sender_translated, v.receiver_translated))
 }
 
+/// Up to `max` of `props`, within [`MAX_KEPT_TRANSFORMS`] and [`MAX_KEPT_ATTRIBUTES`]: what an
+/// SA remembers of an SA payload (the rules read what is kept: a real offer fits whole; a
+/// crafted one loses its tail).
+fn kept_proposals<'a>(props: impl Iterator<Item = &'a Proposal>, max: usize) -> Vec<Proposal> {
+    let mut budget = MAX_KEPT_TRANSFORMS;
+    let mut attributes = MAX_KEPT_ATTRIBUTES;
+    let mut out = Vec::new();
+    for p in props.take(max) {
+        let n = p.transforms.len().min(budget);
+        if n == 0 && !p.transforms.is_empty() {
+            break;
+        }
+        budget -= n;
+        out.push(Proposal {
+            number: p.number,
+            protocol: p.protocol,
+            spi: p.spi.clone(),
+            transforms: p.transforms[..n]
+                .iter()
+                .map(|t| {
+                    let n = t
+                        .attributes
+                        .len()
+                        .min(MAX_KEPT_ATTRIBUTES_EACH)
+                        .min(attributes);
+                    attributes -= n;
+                    Transform {
+                        number: t.number,
+                        transform_type: t.transform_type,
+                        id: t.id,
+                        attributes: t.attributes[..n].to_vec(),
+                    }
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sa_keeps_a_bounded_part_of_a_crafted_offer() {
+        use crate::event::codes::TransformType;
+        use crate::event::ike::{Attribute, AttributeValue};
+        let t = |attrs: usize| Transform {
+            number: 1,
+            transform_type: TransformType(1),
+            id: 12,
+            attributes: vec![
+                Attribute {
+                    attr_type: 14,
+                    value: AttributeValue::Number(256),
+                };
+                attrs
+            ],
+        };
+        let p = |transforms: Vec<Transform>| Proposal {
+            number: 1,
+            protocol: 1,
+            spi: vec![],
+            transforms,
+        };
+        let ordinary = p(vec![t(1), t(0), t(0), t(0)]);
+        assert_eq!(
+            kept_proposals([&ordinary].into_iter(), 32),
+            vec![ordinary.clone()]
+        );
+        let crafted: Vec<Proposal> = (0..1000).map(|_| p(vec![t(3000); 200])).collect();
+        let kept = kept_proposals(crafted.iter(), 32);
+        let transforms: Vec<&Transform> = kept.iter().flat_map(|p| &p.transforms).collect();
+        assert_eq!(transforms.len(), MAX_KEPT_TRANSFORMS);
+        let attributes: usize = transforms.iter().map(|t| t.attributes.len()).sum();
+        assert_eq!(attributes, MAX_KEPT_ATTRIBUTES);
+        assert!(
+            transforms
+                .iter()
+                .all(|t| t.attributes.len() <= MAX_KEPT_ATTRIBUTES_EACH)
+        );
+    }
 
     #[test]
     fn failure_and_delete_are_sticky() {

@@ -30,7 +30,7 @@ use ike::{IkeSa, Msg, Placed, SaState};
 use lru::Lru;
 
 /// Table caps and idle times. The defaults suit a gateway with a few thousand tunnels.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_pairs: usize,
     pub max_ike_sas: usize,
