@@ -447,6 +447,25 @@ pub fn torn_down_after_auth(s: &mut Script) {
     );
 }
 
+/// IKEv1 Main Mode (ISAKMP SA 0x1111) and a Quick Mode from A, all answered, by 80 ms.
+pub fn healthy_v1(s: &mut Script) {
+    let sa = || v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)]);
+    s.ike(
+        0,
+        A,
+        B,
+        Msg::v1(X::MAIN, 0).spis(0x1111, 0).len(180).with(sa()),
+    );
+    s.ike(10, B, A, Msg::v1(X::MAIN, 0).len(160).with(sa()));
+    s.ike(20, A, B, Msg::v1(X::MAIN, 0).len(300));
+    s.ike(30, B, A, Msg::v1(X::MAIN, 0).len(300));
+    s.ike(40, A, B, Msg::v1(X::MAIN, 0).len(92).encrypted());
+    s.ike(50, B, A, Msg::v1(X::MAIN, 0).len(92).encrypted());
+    s.ike(60, A, B, Msg::v1(X::QUICK, 7).len(300).encrypted());
+    s.ike(70, B, A, Msg::v1(X::QUICK, 7).len(300).encrypted());
+    s.ike(80, A, B, Msg::v1(X::QUICK, 7).len(60).encrypted());
+}
+
 pub fn healthy_v2(s: &mut Script) {
     s.ike(
         0,

@@ -595,23 +595,10 @@ mod tests {
     #[test]
     fn ikev1_sa_ends_not_answering_after_unanswered_informationals() {
         use crate::event::codes::NotifyType;
-        use crate::testutil::{Msg, X, delete, notify, v1_sa};
+        use crate::testutil::{Msg, X, delete, notify};
         let end = |inner: Vec<crate::event::ike::Payload>, answered: bool| {
             let mut s = Script::default();
-            let sa = || v1_sa(1, &[(1, 7), (2, 2), (3, 1), (4, 14)]);
-            s.ike(
-                0,
-                A,
-                B,
-                Msg::v1(X::MAIN, 0).spis(0x1111, 0).len(180).with(sa()),
-            );
-            s.ike(10, B, A, Msg::v1(X::MAIN, 0).len(160).with(sa()));
-            s.ike(20, A, B, Msg::v1(X::MAIN, 0).len(300));
-            s.ike(30, B, A, Msg::v1(X::MAIN, 0).len(300));
-            s.ike(40, A, B, Msg::v1(X::MAIN, 0).len(92).encrypted());
-            s.ike(50, B, A, Msg::v1(X::MAIN, 0).len(92).encrypted());
-            s.ike(60, A, B, Msg::v1(X::QUICK, 7).len(300).encrypted());
-            s.ike(70, B, A, Msg::v1(X::QUICK, 7).len(300).encrypted());
+            crate::testutil::healthy_v1(&mut s);
             for (i, ms) in [20_000u64, 30_000, 40_000].into_iter().enumerate() {
                 let m = Msg::v1(X::INFORMATIONAL_V1, 100 + i as u32).len(84);
                 let m = if inner.is_empty() {
@@ -638,7 +625,7 @@ mod tests {
                 dead,
                 SaEnd::Unanswered {
                     count: 3,
-                    frame: 9,
+                    frame: 10,
                     ..
                 }
             ),
